@@ -1,0 +1,417 @@
+"""The catalogue of error-classification codes: the single source of truth.
+
+Messages may name parameters in braces (``{atena_number}``). In the Japanese message each value is
+written in full-width characters inside 「」, as the real intermediate server does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Origin(StrEnum):
+    """Which side of the network raises the code."""
+
+    REQUESTER_SERVER = "requester_server"
+    """The requester's intermediate server (照会側中間サーバー)."""
+    HUB = "hub"
+    """The information-provision network system (情報提供ネットワークシステム)."""
+    PROVIDER_SERVER = "provider_server"
+    """The provider's intermediate server (提供側中間サーバー)."""
+    ANY = "any"
+    """Any service: request-level problems every service detects alike."""
+
+
+class Category(StrEnum):
+    """What kind of failure a code describes."""
+
+    VALIDATION = "validation"
+    AUTHENTICATION = "authentication"
+    AGENCY = "agency"
+    IDENTITY = "identity"
+    PERMISSION = "permission"
+    REPLICA = "replica"
+    AVAILABILITY = "availability"
+    RECORDS = "records"
+    INTERNAL = "internal"
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorCode:
+    """One error-classification code (エラー分類コード) and everything needed to understand it."""
+
+    code: str
+    origin: Origin
+    category: Category
+    retryable: bool
+    http_status: int
+    message_ja: str
+    message_en: str
+    cause: str
+    remedy: str
+
+
+_CODES: tuple[ErrorCode, ...] = (
+    # --- validation: every service checks the shape of what it receives -------------------
+    ErrorCode(
+        "VAL001",
+        Origin.ANY,
+        Category.VALIDATION,
+        False,
+        422,
+        "入力値に誤りがあります。項目「{field}」：{problem}",
+        "The request has an invalid field '{field}': {problem}",
+        "A field is missing, has the wrong shape (JM/JT/TM codes, 16-digit agency codes, "
+        "15-digit atena numbers, dates) or an impossible value.",
+        "Correct the field named in 'details' and send the request again.",
+    ),
+    ErrorCode(
+        "VAL002",
+        Origin.ANY,
+        Category.VALIDATION,
+        False,
+        400,
+        "要求電文を解釈できません。",
+        "The request body is not valid JSON.",
+        "The body is empty, truncated or not JSON, or its Content-Type is wrong.",
+        "Send a JSON object with Content-Type: application/json.",
+    ),
+    ErrorCode(
+        "VAL003",
+        Origin.ANY,
+        Category.VALIDATION,
+        False,
+        413,
+        "要求電文が上限サイズ「{limit}」バイトを超えています。",
+        "The request body exceeds the limit of {limit} bytes.",
+        "The body is larger than this service accepts in one request.",
+        "Split the data into smaller requests (a batch job takes large files).",
+    ),
+    ErrorCode(
+        "VAL004",
+        Origin.ANY,
+        Category.VALIDATION,
+        False,
+        404,
+        "指定された機能「{path}」は存在しません。",
+        "There is no endpoint at '{path}'.",
+        "The URL is misspelt, or the client targets another service or API version.",
+        "Check the path against the service's OpenAPI document at /docs.",
+    ),
+    ErrorCode(
+        "VAL005",
+        Origin.ANY,
+        Category.VALIDATION,
+        False,
+        405,
+        "指定された機能「{path}」はこの方式では利用できません。",
+        "The endpoint '{path}' does not accept this HTTP method.",
+        "The client used GET where POST was expected, or the reverse.",
+        "Check the method against the service's OpenAPI document at /docs.",
+    ),
+    ErrorCode(
+        "VAL006",
+        Origin.ANY,
+        Category.VALIDATION,
+        False,
+        422,
+        "指定された{kind}「{code}」は定義されていません。",
+        "The {kind} code '{code}' is not defined in the catalogue.",
+        "The code has a valid shape but names no affair, procedure or info type the network "
+        "knows (データ標準レイアウト).",
+        "Look the code up in the catalogue (GET /v1/catalogue) and use a defined one.",
+    ),
+    # --- authentication ----------------------------------------------------------------------
+    ErrorCode(
+        "AUT001",
+        Origin.ANY,
+        Category.AUTHENTICATION,
+        False,
+        401,
+        "機関の認証に失敗しました。",
+        "The agency credential is missing or not valid.",
+        "The Authorization header is absent, or carries a credential no agency holds.",
+        "Send 'Authorization: Bearer <credential>' with the credential issued to the agency.",
+    ),
+    ErrorCode(
+        "AUT002",
+        Origin.HUB,
+        Category.AUTHENTICATION,
+        False,
+        403,
+        "認証された機関と要求元の機関コード「{claimed}」が一致しません。",
+        "The request claims agency '{claimed}', but the credential belongs to another agency.",
+        "An intermediate server sent a request on behalf of an agency other than its own.",
+        "Send requests only in the name of the agency whose credential you hold.",
+    ),
+    # --- agencies ------------------------------------------------------------------------------
+    ErrorCode(
+        "AGY001",
+        Origin.HUB,
+        Category.AGENCY,
+        False,
+        404,
+        "指定された機関コード「{agency_code}」の機関は登録されていません。",
+        "No agency with code '{agency_code}' is registered with the network.",
+        "The agency code is mistyped, or the agency is not connected to this network.",
+        "Look the agency up in the hub's registry (GET /v1/agencies) and use its code.",
+    ),
+    # --- identity and 符号 ---------------------------------------------------------------------
+    ErrorCode(
+        "IDN001",
+        Origin.REQUESTER_SERVER,
+        Category.IDENTITY,
+        False,
+        409,
+        "指定された団体内統合宛名番号「{atena_number}」は符号が未取得です。",
+        "No pseudonym (符号) has been obtained for atena number '{atena_number}'.",
+        "The person is registered at this intermediate server but its 符号 was never "
+        "obtained from the hub (符号取得).",
+        "Obtain the 符号 (POST /v1/people/{atena_number}/pseudonym) and inquire again.",
+    ),
+    ErrorCode(
+        "IDN002",
+        Origin.REQUESTER_SERVER,
+        Category.IDENTITY,
+        False,
+        404,
+        "指定された団体内統合宛名番号「{atena_number}」は登録されていません。",
+        "Atena number '{atena_number}' is not registered at this intermediate server.",
+        "The business system never registered this person (団体内統合宛名番号の登録), "
+        "or the number is mistyped.",
+        "Register the person (POST /v1/people) or correct the atena number.",
+    ),
+    ErrorCode(
+        "IDN003",
+        Origin.HUB,
+        Category.IDENTITY,
+        False,
+        404,
+        "指定された符号は要求元の機関に対して発行されていません。",
+        "The pseudonym given was not issued to the requesting agency.",
+        "The intermediate server sent a 符号 the hub never issued to it, "
+        "e.g. one copied from another agency.",
+        "Obtain the 符号 for this person again through the hub.",
+    ),
+    ErrorCode(
+        "IDN004",
+        Origin.HUB,
+        Category.IDENTITY,
+        False,
+        404,
+        "情報提供者「{provider_code}」において対象者の符号が未取得です。",
+        "The provider '{provider_code}' holds no pseudonym (符号) for this person.",
+        "The provider never registered this person, so it can hold no replica for them.",
+        "Check that the provider is the right one for this person (e.g. the municipality of "
+        "residence on 1 January for local tax).",
+    ),
+    ErrorCode(
+        "IDN005",
+        Origin.REQUESTER_SERVER,
+        Category.IDENTITY,
+        False,
+        409,
+        "指定された団体内統合宛名番号「{atena_number}」は別の住民票コードで登録済みです。",
+        "Atena number '{atena_number}' is already registered with another resident code.",
+        "Two people were given the same atena number, or the resident code is mistyped.",
+        "Check the atena number and the resident code against the resident registry.",
+    ),
+    # --- permission ----------------------------------------------------------------------------
+    ErrorCode(
+        "PRM001",
+        Origin.HUB,
+        Category.PERMISSION,
+        False,
+        403,
+        "指定された特定個人情報名「{info_type_code}」の照会は許可されていません。",
+        "Inquiring about info type '{info_type_code}' is not permitted for this affair, "
+        "procedure and provider.",
+        "The legal permission table (番号法 別表) has no row for this requester kind, affair, "
+        "procedure, info type and provider kind.",
+        "Check the catalogue for what this procedure can obtain and from whom.",
+    ),
+    ErrorCode(
+        "PRM002",
+        Origin.HUB,
+        Category.PERMISSION,
+        False,
+        422,
+        "指定された事務手続「{procedure_code}」は事務「{affair_code}」に属しません。",
+        "Procedure '{procedure_code}' does not belong to affair '{affair_code}'.",
+        "The affair and procedure codes were taken from different rows of the catalogue.",
+        "Use the affair code that the catalogue gives for this procedure.",
+    ),
+    # --- replicas ------------------------------------------------------------------------------
+    ErrorCode(
+        "RPL001",
+        Origin.PROVIDER_SERVER,
+        Category.REPLICA,
+        False,
+        404,
+        "照会条件に該当する副本が存在しません。",
+        "The provider holds no replica (副本) matching the inquiry's conditions.",
+        "The provider has not registered this person's data for the info type, or not for the "
+        "fiscal year or period asked, or it was deleted or is not yet published.",
+        "Check the condition (fiscal year, period); if the data should exist, ask the provider "
+        "to register its replica.",
+    ),
+    ErrorCode(
+        "RPL002",
+        Origin.REQUESTER_SERVER,
+        Category.REPLICA,
+        False,
+        409,
+        "「レコード識別番号」が既に存在しています。",
+        "A replica with record id '{record_id}' already exists.",
+        "The business system registered the same record id twice.",
+        "Update the existing replica (PUT) or use a new record id.",
+    ),
+    ErrorCode(
+        "RPL003",
+        Origin.REQUESTER_SERVER,
+        Category.REPLICA,
+        False,
+        404,
+        "指定されたレコード識別番号「{record_id}」の副本は存在しません。",
+        "No replica with record id '{record_id}' exists.",
+        "The record id is mistyped, or the replica was never registered or already deleted.",
+        "List the replicas (GET /v1/replicas) and use an existing record id.",
+    ),
+    ErrorCode(
+        "RPL004",
+        Origin.REQUESTER_SERVER,
+        Category.REPLICA,
+        False,
+        422,
+        "副本の項目がデータ標準レイアウトと一致しません。項目「{item}」：{problem}",
+        "The replica's items do not match the standard layout: item '{item}': {problem}",
+        "An item code that the info type's layout does not define, a missing item without a "
+        "reason of null (未設定事由), or a value of the wrong type.",
+        "Compare the items with the layout (GET /v1/catalogue/info-types/{info_type_code}).",
+    ),
+    # --- availability --------------------------------------------------------------------------
+    ErrorCode(
+        "AVL001",
+        Origin.HUB,
+        Category.AVAILABILITY,
+        True,
+        502,
+        "情報提供者「{provider_code}」の中間サーバーに接続できません。",
+        "The provider's intermediate server '{provider_code}' cannot be reached.",
+        "The provider's intermediate server is down or refuses connections.",
+        "Retry later; if the failure persists, contact the provider.",
+    ),
+    ErrorCode(
+        "AVL002",
+        Origin.HUB,
+        Category.AVAILABILITY,
+        True,
+        504,
+        "情報提供者「{provider_code}」の中間サーバーから制限時間「{timeout}」秒以内に応答がありません。",
+        "The provider's intermediate server '{provider_code}' did not answer within "
+        "{timeout} seconds.",
+        "The provider's intermediate server is overloaded or hanging.",
+        "Retry later; if the failure persists, contact the provider.",
+    ),
+    ErrorCode(
+        "AVL003",
+        Origin.REQUESTER_SERVER,
+        Category.AVAILABILITY,
+        True,
+        502,
+        "情報提供ネットワークシステムに接続できません。",
+        "The hub (information-provision network system) cannot be reached.",
+        "The hub is down, or the intermediate server's hub URL is wrong.",
+        "Retry later; check the intermediate server's hub URL setting.",
+    ),
+    ErrorCode(
+        "AVL004",
+        Origin.REQUESTER_SERVER,
+        Category.AVAILABILITY,
+        True,
+        504,
+        "情報提供ネットワークシステムから制限時間「{timeout}」秒以内に応答がありません。",
+        "The hub did not answer within {timeout} seconds.",
+        "The hub is overloaded or hanging.",
+        "Retry later.",
+    ),
+    ErrorCode(
+        "AVL005",
+        Origin.HUB,
+        Category.AVAILABILITY,
+        True,
+        502,
+        "情報提供者「{provider_code}」の中間サーバーから不正な応答を受信しました。",
+        "The provider's intermediate server '{provider_code}' sent a malformed answer.",
+        "The provider's intermediate server answered with something that is not the "
+        "network's wire protocol (wrong version, proxy error page).",
+        "Contact the provider; the hub's log names the problem.",
+    ),
+    # --- records -------------------------------------------------------------------------------
+    ErrorCode(
+        "REC001",
+        Origin.ANY,
+        Category.RECORDS,
+        False,
+        404,
+        "指定された照会番号「{inquiry_id}」の情報提供等の記録は存在しません。",
+        "No provision record exists for inquiry '{inquiry_id}'.",
+        "The inquiry id is mistyped, or the inquiry was made at another intermediate server.",
+        "List the records (GET /v1/records) and use an existing inquiry id.",
+    ),
+    ErrorCode(
+        "REC002",
+        Origin.HUB,
+        Category.RECORDS,
+        False,
+        403,
+        "照会番号「{inquiry_id}」の照会は要求元の機関が行ったものではありません。",
+        "Inquiry '{inquiry_id}' was not made by the requesting agency.",
+        "Only the requester of an inquiry may declare it a mistaken-person inquiry (追記).",
+        "Ask the agency that made the inquiry to declare it.",
+    ),
+    ErrorCode(
+        "REC003",
+        Origin.REQUESTER_SERVER,
+        Category.RECORDS,
+        False,
+        409,
+        "照会番号「{inquiry_id}」の照会は情報提供ネットワークシステムに到達していません。",
+        "Inquiry '{inquiry_id}' never reached the hub, so there is nothing to annotate there.",
+        "The inquiry failed at the requester's own intermediate server (e.g. 符号 not "
+        "obtained); no provider or hub record exists.",
+        "No addendum is needed: no information about anyone was exchanged.",
+    ),
+    ErrorCode(
+        "REC004",
+        Origin.HUB,
+        Category.RECORDS,
+        False,
+        409,
+        "照会番号「{inquiry_id}」は既に使用されています。",
+        "Inquiry id '{inquiry_id}' has already been used.",
+        "An intermediate server sent two inquiries with the same id.",
+        "Give every inquiry a new id (a random UUID).",
+    ),
+    # --- internal ------------------------------------------------------------------------------
+    ErrorCode(
+        "SYS001",
+        Origin.ANY,
+        Category.INTERNAL,
+        True,
+        500,
+        "システム内部でエラーが発生しました。",
+        "An internal error occurred.",
+        "A defect in the service; its log names the failure by the request id.",
+        "Retry; if it persists, report it with the request id from the service log.",
+    ),
+)
+
+CATALOGUE: dict[str, ErrorCode] = {entry.code: entry for entry in _CODES}
+"""Every error-classification code, by code."""
+
+
+def lookup(code: str) -> ErrorCode:
+    """Return the catalogue entry for ``code``; KeyError if the code is unknown."""
+    return CATALOGUE[code]

@@ -1,0 +1,169 @@
+"""An intermediate server's HTTP API: ``/v1`` for business systems, ``/hub`` for the hub."""
+
+
+import contextlib
+import hmac
+import logging
+import uuid
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, FastAPI, Header, Query, Request, status
+
+from error_codes import IpnsimError
+from error_codes.http import install_error_handling
+from intermediate_server.db import MIGRATIONS
+from intermediate_server.hub_client import HubClient
+from intermediate_server.schemas import (
+    InquiryOrder,
+    MistakenDeclaration,
+    PersonRegistration,
+    PersonView,
+    ReplicaContent,
+    ReplicaRegistration,
+    ReplicaView,
+)
+from intermediate_server.service import AgencyIdentity, IntermediateService
+from intermediate_server.settings import IntermediateServerSettings
+from ipnsim.http import make_client
+from ipnsim.storage import create_engine, migrate, sessionmaker
+from network.protocol.layouts import catalogue
+from network.protocol.models import (
+    Addendum,
+    AtenaNumber,
+    DisclosureView,
+    Health,
+    InquiryResult,
+    ProvisionAnswer,
+    ProvisionRecord,
+    ProvisionRequest,
+    RecordSide,
+)
+from network.registry import bearer_token
+
+logger = logging.getLogger("ipnsim.intermediate")
+
+
+def create_app(settings: IntermediateServerSettings) -> FastAPI:
+    """Build one agency's intermediate server from its settings."""
+    engine = create_engine(settings.database_url)
+    credential = settings.credential.get_secret_value()
+    agency = AgencyIdentity(code=settings.code, name_ja=settings.name_ja)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await migrate(engine, MIGRATIONS)
+        client = make_client(settings.hub_timeout)
+        hub = HubClient(client, str(settings.hub_url), credential, settings.hub_timeout)
+        app.state.service = IntermediateService(sessionmaker(engine), agency, hub, catalogue())
+        logger.info("intermediate server of %s (%s) ready", agency.name_ja, agency.code)
+        try:
+            yield
+        finally:
+            await client.aclose()
+            await engine.dispose()
+
+    app = FastAPI(
+        title=f"ipnsim intermediate server (中間サーバー) of {settings.name_ja}",
+        description="Registers people and replicas for the business system, sends its "
+        "inquiries through the hub, and answers the hub's provision requests from replicas.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    install_error_handling(app)
+
+    def service(request: Request) -> IntermediateService:
+        server: IntermediateService = request.app.state.service
+        return server
+
+    def hub_only(authorization: Annotated[str | None, Header()] = None) -> None:
+        token = bearer_token(authorization)
+        if token is None or not hmac.compare_digest(token.encode(), credential.encode()):
+            raise IpnsimError("AUT001")
+
+    Server = Annotated[IntermediateService, Depends(service)]
+
+    @app.get("/health", tags=["operations"])
+    async def health() -> Health:
+        return Health(service="intermediate_server", agency_code=agency.code)
+
+    # --- for the business system -------------------------------------------------------------
+
+    @app.post("/v1/people", tags=["people"], status_code=status.HTTP_201_CREATED)
+    async def register_person(body: PersonRegistration, server: Server) -> PersonView:
+        """団体内統合宛名番号の登録 and, unless told not to, 符号取得."""
+        return await server.register_person(body)
+
+    @app.get("/v1/people/{atena_number}", tags=["people"])
+    async def get_person(atena_number: AtenaNumber, server: Server) -> PersonView:
+        return await server.person(atena_number)
+
+    @app.post("/v1/people/{atena_number}/pseudonym", tags=["people"])
+    async def acquire_pseudonym(atena_number: AtenaNumber, server: Server) -> PersonView:
+        """符号取得 for a person registered without one."""
+        return await server.acquire_pseudonym(atena_number)
+
+    @app.get("/v1/people/{atena_number}/disclosure", tags=["records"])
+    async def disclosure(atena_number: AtenaNumber, server: Server) -> DisclosureView:
+        """やりとり履歴: what the person sees of every exchange about them."""
+        return await server.disclosure(atena_number)
+
+    @app.post("/v1/replicas", tags=["replicas"], status_code=status.HTTP_201_CREATED)
+    async def register_replica(body: ReplicaRegistration, server: Server) -> ReplicaView:
+        """副本登録."""
+        return await server.register_replica(body)
+
+    @app.put("/v1/replicas/{record_id}", tags=["replicas"])
+    async def update_replica(record_id: str, body: ReplicaContent, server: Server) -> ReplicaView:
+        """副本更新."""
+        return await server.update_replica(record_id, body)
+
+    @app.delete(
+        "/v1/replicas/{record_id}", tags=["replicas"], status_code=status.HTTP_204_NO_CONTENT
+    )
+    async def delete_replica(record_id: str, server: Server) -> None:
+        """副本削除."""
+        await server.delete_replica(record_id)
+
+    @app.get("/v1/replicas", tags=["replicas"])
+    async def list_replicas(
+        server: Server,
+        atena_number: Annotated[str | None, Query(pattern=r"^[0-9]{15}$")] = None,
+    ) -> list[ReplicaView]:
+        return await server.replicas(atena_number)
+
+    @app.post("/v1/inquiries", tags=["inquiries"])
+    async def inquire(body: InquiryOrder, server: Server) -> InquiryResult:
+        """情報照会: status 09/01 with the items, or the error code that stopped it."""
+        return await server.inquire(body)
+
+    @app.post("/v1/inquiries/{inquiry_id}/mistaken", tags=["records"])
+    async def declare_mistaken(
+        inquiry_id: uuid.UUID, body: MistakenDeclaration, server: Server
+    ) -> Addendum:
+        """誤照会: append an addendum (追記) to the three copies of the record."""
+        return await server.declare_mistaken(inquiry_id, body)
+
+    @app.get("/v1/records", tags=["records"])
+    async def list_records(
+        server: Server,
+        atena_number: Annotated[str | None, Query(pattern=r"^[0-9]{15}$")] = None,
+        inquiry_id: uuid.UUID | None = None,
+    ) -> list[ProvisionRecord]:
+        """This server's copies of provision records (情報提供等の記録), newest first."""
+        return await server.records(atena_number, inquiry_id)
+
+    # --- for the hub -------------------------------------------------------------------------
+
+    @app.post("/hub/provisions", tags=["hub"], dependencies=[Depends(hub_only)])
+    async def provide(body: ProvisionRequest, server: Server) -> ProvisionAnswer:
+        """情報提供: answer from replicas only."""
+        return await server.provide(body)
+
+    @app.post("/hub/addenda", tags=["hub"], dependencies=[Depends(hub_only)])
+    async def receive_addendum(body: Addendum, server: Server) -> Addendum:
+        """追記 passed on by the hub for this server's provider copy."""
+        await server.append_addendum(body, RecordSide.PROVIDER)
+        return body
+
+    return app

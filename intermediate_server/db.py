@@ -1,0 +1,98 @@
+"""An intermediate server's own database: people, replicas (副本), and its copies of the records."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, ForeignKeyConstraint, Index, Integer, String
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from ipnsim.storage import UtcDateTime
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dt.datetime: UtcDateTime, dt.date: Date}
+
+
+class Person(Base):
+    """A person known to this agency by 団体内統合宛名番号, with the 符号 the hub issued."""
+
+    __tablename__ = "people"
+
+    atena_number: Mapped[str] = mapped_column(String(15), primary_key=True)
+    resident_code: Mapped[str] = mapped_column(String(11))
+    my_number: Mapped[str | None] = mapped_column(String(12))
+    pseudonym: Mapped[str | None] = mapped_column(String(26), unique=True)
+    pseudonym_acquired_at: Mapped[dt.datetime | None]
+    registered_at: Mapped[dt.datetime]
+
+
+class Replica(Base):
+    """副本: a replica of the agency's master data for one person and info type."""
+
+    __tablename__ = "replicas"
+    __table_args__ = (Index("ix_replicas_person_info_type", "atena_number", "info_type_code"),)
+
+    record_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    atena_number: Mapped[str] = mapped_column(ForeignKey("people.atena_number"))
+    info_type_code: Mapped[str] = mapped_column(String(16))
+    layout_version: Mapped[int] = mapped_column(Integer)
+    fiscal_year: Mapped[int | None] = mapped_column(Integer)
+    publication_start: Mapped[dt.date]
+    publication_end: Mapped[dt.date | None]
+    items: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    registered_at: Mapped[dt.datetime]
+    updated_at: Mapped[dt.datetime]
+    deleted_at: Mapped[dt.datetime | None]
+
+
+class LocalRecord(Base):
+    """This server's copy of a provision record, as requester or as provider."""
+
+    __tablename__ = "provision_records"
+    __table_args__ = (Index("ix_provision_records_person", "atena_number", "requested_at"),)
+
+    inquiry_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    side: Mapped[str] = mapped_column(String(16), primary_key=True)
+    atena_number: Mapped[str | None] = mapped_column(String(15))
+    requester_code: Mapped[str] = mapped_column(String(16))
+    requester_name: Mapped[str] = mapped_column(String(200))
+    provider_code: Mapped[str] = mapped_column(String(16))
+    provider_name: Mapped[str] = mapped_column(String(200))
+    affair_code: Mapped[str] = mapped_column(String(16))
+    procedure_code: Mapped[str] = mapped_column(String(16))
+    info_type_code: Mapped[str] = mapped_column(String(16))
+    item_codes: Mapped[list[str]] = mapped_column(JSON)
+    requested_at: Mapped[dt.datetime]
+    provided_at: Mapped[dt.datetime | None]
+    status_detail: Mapped[str] = mapped_column(String(2))
+    status_info_type: Mapped[str] = mapped_column(String(2))
+    error_code: Mapped[str | None] = mapped_column(String(6))
+    requester_non_disclosure: Mapped[bool] = mapped_column(Boolean)
+    provider_non_disclosure: Mapped[bool] = mapped_column(Boolean)
+    reached_hub: Mapped[bool] = mapped_column(Boolean)
+    recorded_at: Mapped[dt.datetime]
+
+
+class LocalAddendum(Base):
+    """追記 appended to one of this server's record copies."""
+
+    __tablename__ = "addenda"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["inquiry_id", "side"], ["provision_records.inquiry_id", "provision_records.side"]
+        ),
+    )
+
+    addendum_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    side: Mapped[str] = mapped_column(String(16), primary_key=True)
+    inquiry_id: Mapped[str] = mapped_column(String(36), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str] = mapped_column(String(400))
+    declared_by_agency: Mapped[str] = mapped_column(String(16))
+    declared_by_user: Mapped[str] = mapped_column(String(20))
+    declared_at: Mapped[dt.datetime]

@@ -1,0 +1,45 @@
+"""This server's calls to the hub, with failures mapped to error codes (AVL003, AVL004)."""
+
+from __future__ import annotations
+
+import logging
+from typing import TypeVar
+
+import httpx
+from pydantic import BaseModel, ValidationError
+
+from error_codes import ErrorBody, ForwardedError, IpnsimError
+
+logger = logging.getLogger("ipnsim.intermediate.hub")
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class HubClient:
+    def __init__(
+        self, client: httpx.AsyncClient, hub_url: str, credential: str, timeout: float
+    ) -> None:
+        self.client = client
+        self.base = hub_url.rstrip("/")
+        self.headers = {"Authorization": f"Bearer {credential}"}
+        self.timeout = timeout
+
+    async def post(self, path: str, body: BaseModel, answer: type[M]) -> M:
+        """POST ``body``; the hub's error answer is raised as that error with its messages."""
+        try:
+            response = await self.client.post(
+                self.base + path, json=body.model_dump(mode="json"), headers=self.headers
+            )
+        except httpx.TimeoutException:
+            logger.warning("hub did not answer %s within %ss", path, self.timeout)
+            raise IpnsimError("AVL004", timeout=f"{self.timeout:g}") from None
+        except httpx.TransportError as exc:
+            logger.warning("hub unreachable for %s: %s", path, type(exc).__name__)
+            raise IpnsimError("AVL003") from None
+        try:
+            if response.status_code >= 400:
+                raise ForwardedError(ErrorBody.model_validate_json(response.content))
+            return answer.model_validate_json(response.content)
+        except ValidationError:
+            logger.warning("hub answered %s %s with an unexpected body", path, response.status_code)
+            raise IpnsimError("AVL003") from None

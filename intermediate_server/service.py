@@ -1,0 +1,573 @@
+"""What an intermediate server does, for its business systems and for the hub."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from error_codes import IpnsimError
+from intermediate_server.db import LocalAddendum, LocalRecord, Person, Replica
+from intermediate_server.hub_client import HubClient
+from intermediate_server.schemas import (
+    InquiryOrder,
+    MistakenDeclaration,
+    PersonRegistration,
+    PersonView,
+    ReplicaContent,
+    ReplicaRegistration,
+    ReplicaView,
+)
+from ipnsim.storage import utcnow
+from network.protocol.layouts import Catalogue, ValueType
+from network.protocol.models import (
+    Addendum,
+    AddendumKind,
+    ConditionKind,
+    DetailStatus,
+    DisclosureRequest,
+    DisclosureView,
+    InfoTypeStatus,
+    InquiryCondition,
+    InquiryRequest,
+    InquiryResult,
+    MistakenInquiryDeclaration,
+    ProvisionAnswer,
+    ProvisionRecord,
+    ProvisionRequest,
+    PseudonymIssued,
+    PseudonymRequest,
+    RecordSide,
+    ReplicaItem,
+    ReplicaMetadata,
+    outcome_statuses,
+)
+
+logger = logging.getLogger("ipnsim.intermediate")
+
+JST = dt.timezone(dt.timedelta(hours=9), "JST")
+
+
+def today_in_japan() -> dt.date:
+    return dt.datetime.now(JST).date()
+
+
+@dataclass(frozen=True)
+class AgencyIdentity:
+    code: str
+    name_ja: str
+
+
+class IntermediateService:
+    """One agency's intermediate server. Each method owns its own short transactions."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        agency: AgencyIdentity,
+        hub: HubClient,
+        catalogue: Catalogue,
+        today: Callable[[], dt.date] = today_in_japan,
+    ) -> None:
+        self.sessions = sessions
+        self.agency = agency
+        self.hub = hub
+        self.catalogue = catalogue
+        self.today = today
+
+    # --- people and 符号 ----------------------------------------------------------------------
+
+    async def register_person(self, registration: PersonRegistration) -> PersonView:
+        """Register a person (idempotent for the same resident code), then obtain the 符号."""
+        async with self.sessions.begin() as session:
+            person = await session.get(Person, registration.atena_number)
+            if person is None:
+                person = Person(
+                    atena_number=registration.atena_number,
+                    resident_code=registration.resident_code,
+                    my_number=registration.my_number,
+                    pseudonym=None,
+                    pseudonym_acquired_at=None,
+                    registered_at=utcnow(),
+                )
+                session.add(person)
+            elif person.resident_code != registration.resident_code:
+                raise IpnsimError("IDN005", atena_number=registration.atena_number)
+            elif registration.my_number is not None:
+                person.my_number = registration.my_number
+        if registration.acquire_pseudonym and person.pseudonym is None:
+            return await self.acquire_pseudonym(registration.atena_number)
+        return _person_view(person)
+
+    async def acquire_pseudonym(self, atena_number: str) -> PersonView:
+        """符号取得: ask the hub for this agency's 符号; only the resident code is sent."""
+        async with self.sessions() as session:
+            person = await session.get(Person, atena_number)
+            if person is None:
+                raise IpnsimError("IDN002", atena_number=atena_number)
+            resident_code = person.resident_code
+        issued = await self.hub.post(
+            "/v1/pseudonyms",
+            PseudonymRequest(agency_code=self.agency.code, resident_code=resident_code),
+            PseudonymIssued,
+        )
+        async with self.sessions.begin() as session:
+            person = await session.get(Person, atena_number)
+            assert person is not None
+            if person.pseudonym != issued.pseudonym:
+                person.pseudonym = issued.pseudonym
+                person.pseudonym_acquired_at = utcnow()
+        return _person_view(person)
+
+    async def person(self, atena_number: str) -> PersonView:
+        async with self.sessions() as session:
+            person = await session.get(Person, atena_number)
+        if person is None:
+            raise IpnsimError("IDN002", atena_number=atena_number)
+        return _person_view(person)
+
+    # --- replicas (副本) -----------------------------------------------------------------------
+
+    async def register_replica(self, registration: ReplicaRegistration) -> ReplicaView:
+        """副本登録; a record id already in use is refused with the real message (RPL002)."""
+        self._check_layout(registration.info_type_code, registration)
+        now = utcnow()
+        try:
+            async with self.sessions.begin() as session:
+                if await session.get(Person, registration.atena_number) is None:
+                    raise IpnsimError("IDN002", atena_number=registration.atena_number)
+                existing = await session.get(Replica, registration.record_id)
+                if existing is not None and existing.deleted_at is None:
+                    raise IpnsimError("RPL002", record_id=registration.record_id)
+                if existing is not None:
+                    await session.delete(existing)
+                    await session.flush()
+                replica = Replica(
+                    record_id=registration.record_id,
+                    atena_number=registration.atena_number,
+                    info_type_code=registration.info_type_code,
+                    registered_at=now,
+                    updated_at=now,
+                    deleted_at=None,
+                    **_content_columns(registration),
+                )
+                session.add(replica)
+        except IntegrityError:
+            raise IpnsimError("RPL002", record_id=registration.record_id) from None
+        return _replica_view(replica)
+
+    async def update_replica(self, record_id: str, content: ReplicaContent) -> ReplicaView:
+        async with self.sessions.begin() as session:
+            replica = await self._live_replica(session, record_id)
+            self._check_layout(replica.info_type_code, content)
+            for column, value in _content_columns(content).items():
+                setattr(replica, column, value)
+            replica.updated_at = utcnow()
+        return _replica_view(replica)
+
+    async def delete_replica(self, record_id: str) -> None:
+        async with self.sessions.begin() as session:
+            replica = await self._live_replica(session, record_id)
+            replica.deleted_at = utcnow()
+
+    async def replicas(self, atena_number: str | None) -> list[ReplicaView]:
+        query = select(Replica).where(Replica.deleted_at.is_(None)).order_by(Replica.record_id)
+        if atena_number is not None:
+            query = query.where(Replica.atena_number == atena_number)
+        async with self.sessions() as session:
+            return [_replica_view(row) for row in await session.scalars(query)]
+
+    async def _live_replica(self, session: AsyncSession, record_id: str) -> Replica:
+        replica = await session.get(Replica, record_id)
+        if replica is None or replica.deleted_at is not None:
+            raise IpnsimError("RPL003", record_id=record_id)
+        return replica
+
+    def _check_layout(self, info_type_code: str, content: ReplicaContent) -> None:
+        """Items must follow the info type's standard layout (データ標準レイアウト)."""
+        info_type = self.catalogue.info_types.get(info_type_code)
+        if info_type is None:
+            raise IpnsimError(
+                "VAL006", kind="特定個人情報名コード (info type)", code=info_type_code
+            )
+        if content.layout_version != info_type.layout_version:
+            raise IpnsimError(
+                "RPL004",
+                item="layout_version",
+                problem=f"the current layout version is {info_type.layout_version}",
+            )
+        given = {item.code: item for item in content.items}
+        for code in given:
+            if info_type.item(code) is None:
+                raise IpnsimError("RPL004", item=code, problem="not an item of this info type")
+        for expected in info_type.items:
+            item = given.get(expected.code)
+            if item is None:
+                raise IpnsimError(
+                    "RPL004", item=expected.code, problem="missing; give a value or reason_of_null"
+                )
+            if item.value is not None and not _value_fits(expected.value_type, item.value):
+                raise IpnsimError(
+                    "RPL004", item=expected.code, problem=f"not a valid {expected.value_type.value}"
+                )
+
+    # --- 情報照会 (as requester) ---------------------------------------------------------------
+
+    async def inquire(self, order: InquiryOrder) -> InquiryResult:
+        """Send one inquiry through the hub; every outcome is recorded here as the requester."""
+        self._check_codes(order)
+        inquiry_id = uuid.uuid4()
+        requested_at = utcnow()
+        async with self.sessions() as session:
+            person = await session.get(Person, order.atena_number)
+        recorded_at_hub = False
+        try:
+            if person is None:
+                raise IpnsimError("IDN002", atena_number=order.atena_number)
+            if person.pseudonym is None:
+                raise IpnsimError("IDN001", atena_number=order.atena_number)
+            request = InquiryRequest(
+                inquiry_id=inquiry_id,
+                requester_code=self.agency.code,
+                requester_pseudonym=person.pseudonym,
+                affair_code=order.affair_code,
+                procedure_code=order.procedure_code,
+                info_type_code=order.info_type_code,
+                provider_code=order.provider_code,
+                condition=order.condition,
+                requested_at=requested_at,
+                requester_non_disclosure=order.non_disclosure,
+            )
+            result = await self.hub.post("/v1/inquiries", request, InquiryResult)
+            recorded_at_hub = True
+        except IpnsimError as error:
+            status_detail, status_info_type = outcome_statuses(error.code)
+            result = InquiryResult(
+                inquiry_id=inquiry_id,
+                requester_code=self.agency.code,
+                provider_code=order.provider_code,
+                info_type_code=order.info_type_code,
+                status_detail=status_detail,
+                status_info_type=status_info_type,
+                requested_at=requested_at,
+                error=error.body(),
+            )
+        async with self.sessions.begin() as session:
+            session.add(
+                LocalRecord(
+                    inquiry_id=str(inquiry_id),
+                    side=RecordSide.REQUESTER.value,
+                    atena_number=order.atena_number,
+                    requester_code=self.agency.code,
+                    requester_name=self.agency.name_ja,
+                    provider_code=order.provider_code,
+                    provider_name=result.provider_name,
+                    affair_code=order.affair_code,
+                    procedure_code=order.procedure_code,
+                    info_type_code=order.info_type_code,
+                    item_codes=[item.code for item in result.items],
+                    requested_at=requested_at,
+                    provided_at=result.provided_at,
+                    status_detail=result.status_detail.value,
+                    status_info_type=result.status_info_type.value,
+                    error_code=result.error.code if result.error else None,
+                    requester_non_disclosure=order.non_disclosure,
+                    provider_non_disclosure=False,
+                    reached_hub=recorded_at_hub,
+                    recorded_at=utcnow(),
+                )
+            )
+        return result
+
+    def _check_codes(self, order: InquiryOrder) -> None:
+        if order.affair_code not in self.catalogue.affairs:
+            raise IpnsimError("VAL006", kind="事務コード (affair)", code=order.affair_code)
+        if order.procedure_code not in self.catalogue.procedures:
+            raise IpnsimError(
+                "VAL006", kind="事務手続コード (procedure)", code=order.procedure_code
+            )
+        if order.info_type_code not in self.catalogue.info_types:
+            raise IpnsimError(
+                "VAL006", kind="特定個人情報名コード (info type)", code=order.info_type_code
+            )
+
+    async def declare_mistaken(
+        self, inquiry_id: uuid.UUID, declaration: MistakenDeclaration
+    ) -> Addendum:
+        """誤照会: append an addendum at the hub (which passes it to the provider) and here."""
+        async with self.sessions() as session:
+            record = await session.get(LocalRecord, (str(inquiry_id), RecordSide.REQUESTER.value))
+        if record is None:
+            raise IpnsimError("REC001", inquiry_id=str(inquiry_id))
+        if not record.reached_hub:
+            raise IpnsimError("REC003", inquiry_id=str(inquiry_id))
+        addendum = await self.hub.post(
+            f"/v1/inquiries/{inquiry_id}/addenda",
+            MistakenInquiryDeclaration(
+                requester_code=self.agency.code,
+                reason=declaration.reason,
+                declared_by_user=declaration.declared_by_user,
+            ),
+            Addendum,
+        )
+        await self.append_addendum(addendum, RecordSide.REQUESTER)
+        return addendum
+
+    # --- 情報提供 (as provider, for the hub) ---------------------------------------------------
+
+    async def provide(self, request: ProvisionRequest) -> ProvisionAnswer:
+        """Answer from replicas only, and record the provision as the provider."""
+        async with self.sessions() as session:
+            person = await session.scalar(
+                select(Person).where(Person.pseudonym == request.provider_pseudonym)
+            )
+            replica = None
+            if person is not None:
+                replica = await self._select_replica(
+                    session, person.atena_number, request.info_type_code, request.condition
+                )
+        provided_at = utcnow()
+        if replica is None:
+            answer = ProvisionAnswer(
+                inquiry_id=request.inquiry_id,
+                provided_at=provided_at,
+                error=IpnsimError("RPL001").body(),
+            )
+        else:
+            answer = ProvisionAnswer(
+                inquiry_id=request.inquiry_id,
+                provided_at=provided_at,
+                items=[ReplicaItem.model_validate(item) for item in replica.items],
+                replica=ReplicaMetadata(
+                    record_id=replica.record_id,
+                    layout_version=replica.layout_version,
+                    fiscal_year=replica.fiscal_year,
+                    publication_start=replica.publication_start,
+                    publication_end=replica.publication_end,
+                    registered_at=replica.registered_at,
+                    updated_at=replica.updated_at,
+                ),
+            )
+        error_code = answer.error.code if answer.error else None
+        status_detail, status_info_type = outcome_statuses(error_code)
+        async with self.sessions.begin() as session:
+            session.add(
+                LocalRecord(
+                    inquiry_id=str(request.inquiry_id),
+                    side=RecordSide.PROVIDER.value,
+                    atena_number=person.atena_number if person else None,
+                    requester_code=request.requester_code,
+                    requester_name=request.requester_name,
+                    provider_code=self.agency.code,
+                    provider_name=self.agency.name_ja,
+                    affair_code=request.affair_code,
+                    procedure_code=request.procedure_code,
+                    info_type_code=request.info_type_code,
+                    item_codes=[item.code for item in answer.items],
+                    requested_at=request.requested_at,
+                    provided_at=provided_at,
+                    status_detail=status_detail.value,
+                    status_info_type=status_info_type.value,
+                    error_code=error_code,
+                    requester_non_disclosure=request.requester_non_disclosure,
+                    provider_non_disclosure=False,
+                    reached_hub=True,
+                    recorded_at=utcnow(),
+                )
+            )
+        logger.info(
+            "provided inquiry %s for %s: %s",
+            request.inquiry_id,
+            request.requester_code,
+            error_code or "items",
+        )
+        return answer
+
+    async def _select_replica(
+        self,
+        session: AsyncSession,
+        atena_number: str,
+        info_type_code: str,
+        condition: InquiryCondition,
+    ) -> Replica | None:
+        """The replica the condition asks for, among those published today."""
+        today = self.today()
+        rows = await session.scalars(
+            select(Replica).where(
+                Replica.atena_number == atena_number,
+                Replica.info_type_code == info_type_code,
+                Replica.deleted_at.is_(None),
+                Replica.publication_start <= today,
+            )
+        )
+        candidates = [
+            row for row in rows if row.publication_end is None or row.publication_end >= today
+        ]
+        if condition.kind is ConditionKind.FISCAL_YEAR:
+            candidates = [row for row in candidates if row.fiscal_year == condition.fiscal_year]
+        elif condition.kind is ConditionKind.DATE_RANGE:
+            assert condition.date_from is not None
+            assert condition.date_to is not None
+            candidates = [
+                row
+                for row in candidates
+                if row.publication_start <= condition.date_to
+                and (row.publication_end is None or row.publication_end >= condition.date_from)
+            ]
+        if not candidates:
+            return None
+        return max(
+            candidates,
+            key=lambda row: (row.publication_start, row.fiscal_year or 0, row.updated_at),
+        )
+
+    async def append_addendum(self, addendum: Addendum, side: RecordSide) -> None:
+        """Append an addendum to one copy of the record; the same addendum twice is one."""
+        async with self.sessions.begin() as session:
+            record = await session.get(LocalRecord, (str(addendum.inquiry_id), side.value))
+            if record is None:
+                raise IpnsimError("REC001", inquiry_id=str(addendum.inquiry_id))
+            if await session.get(LocalAddendum, (str(addendum.addendum_id), side.value)):
+                return
+            session.add(
+                LocalAddendum(
+                    addendum_id=str(addendum.addendum_id),
+                    side=side.value,
+                    inquiry_id=str(addendum.inquiry_id),
+                    kind=addendum.kind.value,
+                    reason=addendum.reason,
+                    declared_by_agency=addendum.declared_by_agency,
+                    declared_by_user=addendum.declared_by_user,
+                    declared_at=addendum.declared_at,
+                )
+            )
+        logger.info("addendum %s appended to %s copy", addendum.addendum_id, side.value)
+
+    # --- records and disclosure ---------------------------------------------------------------
+
+    async def records(
+        self, atena_number: str | None = None, inquiry_id: uuid.UUID | None = None
+    ) -> list[ProvisionRecord]:
+        """This server's copies of provision records, newest first."""
+        query = select(LocalRecord).order_by(LocalRecord.requested_at.desc()).limit(1000)
+        if atena_number is not None:
+            query = query.where(LocalRecord.atena_number == atena_number)
+        if inquiry_id is not None:
+            query = query.where(LocalRecord.inquiry_id == str(inquiry_id))
+        async with self.sessions() as session:
+            rows = list(await session.scalars(query))
+            addenda_rows = await session.scalars(
+                select(LocalAddendum)
+                .where(LocalAddendum.inquiry_id.in_([row.inquiry_id for row in rows]))
+                .order_by(LocalAddendum.declared_at)
+            )
+            addenda: dict[tuple[str, str], list[Addendum]] = {}
+            for addendum in addenda_rows:
+                addenda.setdefault((addendum.inquiry_id, addendum.side), []).append(
+                    _addendum_view(addendum)
+                )
+        return [_record_view(row, addenda.get((row.inquiry_id, row.side), [])) for row in rows]
+
+    async def disclosure(self, atena_number: str) -> DisclosureView:
+        """The person's view (やりとり履歴), fetched from the hub on the person's behalf."""
+        async with self.sessions() as session:
+            person = await session.get(Person, atena_number)
+        if person is None:
+            raise IpnsimError("IDN002", atena_number=atena_number)
+        if person.pseudonym is None:
+            raise IpnsimError("IDN001", atena_number=atena_number)
+        return await self.hub.post(
+            "/v1/disclosure",
+            DisclosureRequest(agency_code=self.agency.code, pseudonym=person.pseudonym),
+            DisclosureView,
+        )
+
+
+def _value_fits(value_type: ValueType, value: str) -> bool:
+    if value_type is ValueType.INTEGER:
+        return value.lstrip("-").isdigit()
+    if value_type is ValueType.CODE:
+        return value.isascii() and value.isalnum()
+    if value_type is ValueType.DATE:
+        try:
+            dt.date.fromisoformat(value)
+        except ValueError:
+            return False
+        return True
+    return True
+
+
+def _content_columns(content: ReplicaContent) -> dict[str, object]:
+    return {
+        "layout_version": content.layout_version,
+        "fiscal_year": content.fiscal_year,
+        "publication_start": content.publication_start,
+        "publication_end": content.publication_end,
+        "items": [item.model_dump(mode="json") for item in content.items],
+    }
+
+
+def _person_view(person: Person) -> PersonView:
+    return PersonView(
+        atena_number=person.atena_number,
+        has_my_number=person.my_number is not None,
+        pseudonym=person.pseudonym,
+        pseudonym_acquired_at=person.pseudonym_acquired_at,
+        registered_at=person.registered_at,
+    )
+
+
+def _replica_view(replica: Replica) -> ReplicaView:
+    return ReplicaView(
+        record_id=replica.record_id,
+        atena_number=replica.atena_number,
+        info_type_code=replica.info_type_code,
+        layout_version=replica.layout_version,
+        fiscal_year=replica.fiscal_year,
+        publication_start=replica.publication_start,
+        publication_end=replica.publication_end,
+        items=[ReplicaItem.model_validate(item) for item in replica.items],
+        registered_at=replica.registered_at,
+        updated_at=replica.updated_at,
+    )
+
+
+def _addendum_view(row: LocalAddendum) -> Addendum:
+    return Addendum(
+        addendum_id=uuid.UUID(row.addendum_id),
+        inquiry_id=uuid.UUID(row.inquiry_id),
+        kind=AddendumKind(row.kind),
+        reason=row.reason,
+        declared_by_agency=row.declared_by_agency,
+        declared_by_user=row.declared_by_user,
+        declared_at=row.declared_at,
+    )
+
+
+def _record_view(row: LocalRecord, addenda: list[Addendum]) -> ProvisionRecord:
+    return ProvisionRecord(
+        inquiry_id=uuid.UUID(row.inquiry_id),
+        side=RecordSide(row.side),
+        requester_code=row.requester_code,
+        requester_name=row.requester_name,
+        provider_code=row.provider_code,
+        provider_name=row.provider_name,
+        affair_code=row.affair_code,
+        procedure_code=row.procedure_code,
+        info_type_code=row.info_type_code,
+        item_codes=list(row.item_codes),
+        requested_at=row.requested_at,
+        provided_at=row.provided_at,
+        status_detail=DetailStatus(row.status_detail),
+        status_info_type=InfoTypeStatus(row.status_info_type),
+        error_code=row.error_code,
+        requester_non_disclosure=row.requester_non_disclosure,
+        provider_non_disclosure=row.provider_non_disclosure,
+        addenda=addenda,
+    )

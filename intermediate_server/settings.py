@@ -1,0 +1,31 @@
+"""Settings of one intermediate server, read from the environment (``IPNSIM_AGENCY_*``)."""
+
+from __future__ import annotations
+
+from pydantic import Field, HttpUrl, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from network.protocol.models import AgencyCode
+
+
+class IntermediateServerSettings(BaseSettings):
+    """How one agency's intermediate server runs."""
+
+    model_config = SettingsConfigDict(env_prefix="IPNSIM_AGENCY_", extra="ignore")
+
+    code: AgencyCode = Field(description="The agency's 16-digit code (機関コード).")
+    name_ja: str = Field(min_length=1, description="The agency's name, as records show it.")
+    credential: SecretStr = Field(
+        min_length=16, description="The credential the hub registered for this agency."
+    )
+    hub_url: HttpUrl = Field(description="Base URL of the hub.")
+    database_url: str = Field(
+        default="sqlite+aiosqlite:///./agency.sqlite3",
+        description="SQLAlchemy async URL of this server's own database.",
+    )
+    hub_timeout: float = Field(
+        default=15.0,
+        gt=0,
+        le=300,
+        description="Seconds to wait for the hub; longer than the hub's own provider timeout.",
+    )

@@ -1,0 +1,3 @@
+from ipnsim.cli import main
+
+main()

@@ -1,0 +1,480 @@
+"""The ``ipnsim`` command line: start the network, send inquiries, read records, run the demo."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import sys
+import time
+import uuid
+from collections.abc import Coroutine
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, NoReturn, TypeVar
+
+import typer
+from pydantic import BaseModel
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+from error_codes import ErrorBody
+from ipnsim import views
+from ipnsim.client import AgencyClient, HubOperatorClient, ServiceError, ServiceUnreachable
+from ipnsim.launcher import DEFAULT_DATA_DIR, DEFAULT_PORT, Launcher, LaunchError, NetworkFile
+from ipnsim.launcher import load_network_file as _load_network_file
+
+T = TypeVar("T")
+
+app = typer.Typer(
+    name="ipnsim",
+    help="A working simulator of Japan's My Number information-provision network "
+    "(情報提供ネットワークシステム) and its intermediate servers (中間サーバー).",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+console = Console()
+errors = Console(stderr=True)
+
+DataDir = Annotated[
+    Path,
+    typer.Option(
+        "--data-dir",
+        envvar="IPNSIM_DATA_DIR",
+        help="Directory of the network: databases, logs and network.json.",
+    ),
+]
+AsJson = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+
+
+def fail(message: str, status: int = 1) -> NoReturn:
+    errors.print(f"[bold red]error:[/] {message}", highlight=False)
+    raise typer.Exit(status)
+
+
+def run(work: Coroutine[Any, Any, T]) -> T:
+    """Run a client coroutine, turning service failures into clear messages and exit codes."""
+    try:
+        return asyncio.run(work)
+    except ServiceError as error:
+        print_error(error.body)
+        raise typer.Exit(1) from None
+    except ServiceUnreachable as error:
+        fail(f"{error}\nIs the network running? Start it with 'ipnsim up'.", 3)
+
+
+def print_error(body: ErrorBody) -> None:
+    errors.print(f"[bold red]{body.code}[/] {body.message_ja}", highlight=False)
+    errors.print(f"       {body.message_en}", highlight=False)
+    for detail in body.details:
+        errors.print(f"       - {detail.field}: {detail.problem}", highlight=False)
+    errors.print(f"       explained at {body.explanation}", highlight=False)
+
+
+def load_network(data_dir: Path) -> NetworkFile:
+    try:
+        return _load_network_file(data_dir)
+    except LaunchError as error:
+        fail(str(error), 2)
+
+
+def agency_service(network: NetworkFile, name: str) -> AgencyClient:
+    try:
+        return AgencyClient(network.agency(name).url)
+    except KeyError as error:
+        fail(str(error.args[0]), 2)
+
+
+def print_json(value: BaseModel | list[Any]) -> None:
+    data: Any
+    if isinstance(value, BaseModel):
+        data = value.model_dump(mode="json")
+    else:
+        data = [item.model_dump(mode="json") for item in value]
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+
+
+# --- up / serve -----------------------------------------------------------------------------
+
+
+class ServeRole(StrEnum):
+    hub = "hub"
+    agency = "agency"
+
+
+@app.command()
+def up(
+    data_dir: DataDir = DEFAULT_DATA_DIR,
+    port: Annotated[
+        int, typer.Option(help="Port of the hub; agencies take the next ones.", min=1, max=65000)
+    ] = DEFAULT_PORT,
+    host: Annotated[str, typer.Option(help="Loopback address to serve on.")] = "127.0.0.1",
+    agencies: Annotated[
+        str | None,
+        typer.Option(help="Comma-separated agency slugs to start (default: the whole catalogue)."),
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the synthetic population.")] = 0,
+    fresh: Annotated[
+        bool, typer.Option("--fresh", help="Delete the data directory's databases first.")
+    ] = False,
+    provider_timeout: Annotated[
+        float, typer.Option(help="Seconds the hub waits for a provider.", min=0.1)
+    ] = 5.0,
+    no_seed: Annotated[
+        bool, typer.Option("--no-seed", help="Start empty: register no synthetic people.")
+    ] = False,
+) -> None:
+    """Start the hub and every agency's intermediate server as processes on loopback.
+
+    Each service has its own SQLite database under DATA_DIR; the synthetic population is
+    registered on first start. Runs until Ctrl-C, then stops every process.
+    """
+    from agencies.catalogue import agency_by_slug, default_agencies
+    from agencies.population import generate_population
+    from ipnsim.seeding import seed_network
+
+    chosen = list(default_agencies())
+    if agencies:
+        try:
+            chosen = [agency_by_slug(slug.strip()) for slug in agencies.split(",") if slug.strip()]
+        except KeyError as error:
+            known = ", ".join(agency.slug for agency in default_agencies())
+            fail(f"unknown agency {error.args[0]!r}; known: {known}", 2)
+    if fresh:
+        wipe(data_dir)
+    launcher = Launcher(
+        data_dir=data_dir,
+        host=host,
+        port=port,
+        agencies=chosen,
+        seed=seed,
+        provider_timeout=provider_timeout,
+    )
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt))
+    try:
+        with console.status("starting the network…"):
+            network = launcher.start(report=lambda line: console.log(line))
+        if not no_seed and not network.seeded:
+            population = generate_population(seed=seed)
+            with Progress(
+                TextColumn("seeding people and replicas"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                console=console,
+            ) as bar:
+                task = bar.add_task("seed", total=None)
+                run(
+                    seed_network(
+                        network,
+                        population,
+                        progress=lambda done, total: bar.update(task, completed=done, total=total),
+                    )
+                )
+            launcher.mark_seeded()
+        console.print(views.services_table(network))
+        console.print(
+            f"Network up. Data in [bold]{data_dir}[/]. Try [bold]ipnsim demo[/] in another "
+            "terminal; Ctrl-C stops everything."
+        )
+        while True:
+            ended = launcher.exited()
+            if ended:
+                name, status = ended[0]
+                fail(f"{name} stopped unexpectedly (status {status}); see its log", 1)
+            time.sleep(0.5)
+    except LaunchError as error:
+        fail(str(error), 2)
+    except KeyboardInterrupt:
+        console.print("stopping…")
+    finally:
+        launcher.stop()
+    console.print("all services stopped.")
+
+
+def wipe(data_dir: Path) -> None:
+    """Remove what ``ipnsim up`` created in ``data_dir`` (databases, logs, network.json)."""
+    if not data_dir.exists():
+        return
+    for path in data_dir.iterdir():
+        if path.suffix in {".sqlite3", ".json", ".tmp"} or path.name.endswith(
+            (".sqlite3-wal", ".sqlite3-shm")
+        ):
+            path.unlink()
+        elif path.name == "logs" and path.is_dir():
+            for log in path.iterdir():
+                log.unlink()
+
+
+@app.command()
+def serve(
+    role: Annotated[ServeRole, typer.Argument(help="Which service this process runs.")],
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.", min=1, max=65535)] = 8000,
+    log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
+) -> None:
+    """Run one service in this process, configured from the environment.
+
+    The hub reads IPNSIM_HUB_* (REGISTRY_FILE, SECRET, ADMIN_TOKEN, DATABASE_URL…); an
+    intermediate server reads IPNSIM_AGENCY_* (CODE, NAME_JA, CREDENTIAL, HUB_URL,
+    DATABASE_URL…). This is what 'ipnsim up' and the containers start.
+    """
+    from ipnsim.serve import Role
+    from ipnsim.serve import serve as serve_role
+
+    raise typer.Exit(serve_role(Role(role.value), host, port, log_level))
+
+
+@app.command()
+def status(data_dir: DataDir = DEFAULT_DATA_DIR, as_json: AsJson = False) -> None:
+    """Show every service of the network and whether it answers."""
+    network = load_network(data_dir)
+
+    async def check() -> dict[str, bool]:
+        healthy: dict[str, bool] = {}
+        for service in network.services:
+            async with AgencyClient(service.url, timeout=2.0) as client:
+                try:
+                    await client.health()
+                    healthy[service.name] = True
+                except (ServiceError, ServiceUnreachable):
+                    healthy[service.name] = False
+        return healthy
+
+    healthy = asyncio.run(check())
+    if as_json:
+        sys.stdout.write(
+            json.dumps(
+                [
+                    {
+                        "name": s.name,
+                        "url": s.url,
+                        "agency_code": s.agency_code,
+                        "healthy": healthy[s.name],
+                    }
+                    for s in network.services
+                ],
+                ensure_ascii=False,
+                indent=2,
+            )
+            + "\n"
+        )
+    else:
+        console.print(views.services_table(network, healthy))
+    if not all(healthy.values()):
+        raise typer.Exit(1)
+
+
+# --- inquiries and records ------------------------------------------------------------------
+
+
+def resolve_atena(network: NetworkFile, agency: str, atena: str | None, persona: str | None) -> str:
+    if (atena is None) == (persona is None):
+        fail("give exactly one of --atena or --persona", 2)
+    if atena is not None:
+        return atena
+    from agencies.population import generate_population
+
+    population = generate_population(seed=network.seed)
+    slug = network.agency(agency).name
+    try:
+        person = population.persona_person(persona or "")
+        return population.atena_number(slug, person.person_key)
+    except KeyError:
+        names = ", ".join(population.personas)
+        fail(f"persona {persona!r} is not registered at {slug} (personas: {names})", 2)
+
+
+Atena = Annotated[
+    str | None, typer.Option("--atena", help="団体内統合宛名番号 of the person (15 digits).")
+]
+Persona = Annotated[
+    str | None,
+    typer.Option("--persona", help="A persona of the synthetic population, e.g. moved_in."),
+]
+
+
+@app.command()
+def inquire(
+    requester: Annotated[str, typer.Option("--from", help="Requesting agency (slug or code).")],
+    provider: Annotated[str, typer.Option("--to", help="Providing agency (slug or code).")],
+    procedure: Annotated[str, typer.Option(help="事務手続コード, e.g. JT01010000000214.")],
+    atena: Atena = None,
+    persona: Persona = None,
+    info_type: Annotated[
+        str | None,
+        typer.Option(help="特定個人情報名コード (default: the one the procedure may obtain)."),
+    ] = None,
+    fiscal_year: Annotated[int | None, typer.Option(help="Ask for this fiscal year.")] = None,
+    date_from: Annotated[str | None, typer.Option(help="Period start YYYY-MM-DD.")] = None,
+    date_to: Annotated[str | None, typer.Option(help="Period end YYYY-MM-DD.")] = None,
+    non_disclosure: Annotated[
+        bool, typer.Option("--non-disclosure", help="Flag the record 不開示.")
+    ] = False,
+    user: Annotated[str, typer.Option(help="情報照会者ユーザーID.")] = "cli",
+    data_dir: DataDir = DEFAULT_DATA_DIR,
+    as_json: AsJson = False,
+) -> None:
+    """Send one inquiry (情報照会) from an agency's intermediate server and show the answer.
+
+    Exits 0 on status 09/01, 1 when the inquiry ended with an error code.
+    """
+    from ipnsim.orders import OrderError, build_order
+
+    network = load_network(data_dir)
+    atena_number = resolve_atena(network, requester, atena, persona)
+    try:
+        provider_code = (
+            provider
+            if provider.isdigit() and len(provider) == 16
+            else network.agency(provider).agency_code
+        )
+        order = build_order(
+            atena_number=atena_number,
+            procedure_code=procedure,
+            provider_code=provider_code or "",
+            info_type_code=info_type,
+            fiscal_year=fiscal_year,
+            date_from=date_from,
+            date_to=date_to,
+            non_disclosure=non_disclosure,
+            user_id=user,
+        )
+    except KeyError as error:
+        fail(str(error.args[0]), 2)
+    except OrderError as error:
+        fail(str(error), 2)
+
+    async def send() -> Any:
+        async with agency_service(network, requester) as client:
+            return await client.inquire(order)
+
+    result = run(send())
+    if as_json:
+        print_json(result)
+    else:
+        views.print_inquiry_result(console, result)
+    if result.error is not None:
+        raise typer.Exit(1)
+
+
+@app.command()
+def records(
+    agency: Annotated[
+        str | None, typer.Option(help="Agency whose copies to list (slug or code).")
+    ] = None,
+    hub: Annotated[bool, typer.Option("--hub", help="List the hub's copies instead.")] = False,
+    atena: Atena = None,
+    persona: Persona = None,
+    inquiry: Annotated[str | None, typer.Option(help="Only this inquiry id.")] = None,
+    limit: Annotated[int, typer.Option(help="At most this many (hub).", min=1, max=1000)] = 50,
+    data_dir: DataDir = DEFAULT_DATA_DIR,
+    as_json: AsJson = False,
+) -> None:
+    """List provision records (情報提供等の記録): an agency's copies or the hub's."""
+    network = load_network(data_dir)
+    inquiry_id = parse_inquiry_id(inquiry) if inquiry else None
+    if hub == (agency is not None):
+        fail("give exactly one of --agency or --hub", 2)
+
+    async def fetch() -> list[Any]:
+        if hub:
+            async with HubOperatorClient(network.hub.url, network.admin_token) as client:
+                if inquiry_id is not None:
+                    return [await client.record(inquiry_id)]
+                return list(await client.records(limit))
+        assert agency is not None
+        atena_number = (
+            resolve_atena(network, agency, atena, persona) if (atena or persona) else None
+        )
+        async with agency_service(network, agency) as client:
+            return list(await client.records(atena_number, inquiry_id))
+
+    found = run(fetch())
+    if as_json:
+        print_json(found)
+    else:
+        console.print(views.records_table(found))
+
+
+def parse_inquiry_id(value: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        fail(f"{value!r} is not an inquiry id (a UUID)", 2)
+
+
+@app.command()
+def mistaken(
+    inquiry: Annotated[str, typer.Argument(help="Id of the inquiry that named the wrong person.")],
+    agency: Annotated[str, typer.Option(help="The requesting agency (slug or code).")],
+    reason: Annotated[str, typer.Option(help="Why the inquiry named the wrong person.")],
+    user: Annotated[str, typer.Option(help="Who declares it (user id).")] = "cli",
+    data_dir: DataDir = DEFAULT_DATA_DIR,
+    as_json: AsJson = False,
+) -> None:
+    """Declare a mistaken-person inquiry (誤照会): an addendum (追記) joins all three records."""
+    from intermediate_server.schemas import MistakenDeclaration
+
+    network = load_network(data_dir)
+    inquiry_id = parse_inquiry_id(inquiry)
+
+    async def declare() -> Any:
+        async with agency_service(network, agency) as client:
+            return await client.declare_mistaken(
+                inquiry_id, MistakenDeclaration(reason=reason, declared_by_user=user)
+            )
+
+    addendum = run(declare())
+    if as_json:
+        print_json(addendum)
+    else:
+        console.print(
+            f"追記 [bold]{addendum.addendum_id}[/] appended to inquiry {addendum.inquiry_id} "
+            f"at {addendum.declared_at:%Y-%m-%d %H:%M:%S} by {addendum.declared_by_user}."
+        )
+
+
+@app.command()
+def disclosure(
+    agency: Annotated[str, typer.Option(help="Agency asking on the person's behalf.")],
+    atena: Atena = None,
+    persona: Persona = None,
+    data_dir: DataDir = DEFAULT_DATA_DIR,
+    as_json: AsJson = False,
+) -> None:
+    """Show what the person sees (やりとり履歴): every record about them, with addenda."""
+    network = load_network(data_dir)
+    atena_number = resolve_atena(network, agency, atena, persona)
+
+    async def fetch() -> Any:
+        async with agency_service(network, agency) as client:
+            return await client.disclosure(atena_number)
+
+    view = run(fetch())
+    if as_json:
+        print_json(view)
+    else:
+        console.print(views.records_table(view.records, title="やりとり履歴 (disclosure view)"))
+
+
+@app.command()
+def demo(data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
+    """Walk a running network through the canonical story, narrating each step.
+
+    A person moved from 小田原市 to 山形市; 山形市 asks 小田原市 for local-tax information;
+    then an inquiry about the wrong person and its addendum; then the person's view.
+    Exits non-zero if any step does not behave as expected.
+    """
+    from ipnsim.demo import DemoFailure, run_demo
+
+    network = load_network(data_dir)
+    try:
+        run(run_demo(network, console))
+    except DemoFailure as failure:
+        fail(f"demo step failed: {failure}", 1)
+    console.print("[bold green]demo completed: every step behaved as expected.[/]")
+
+
+def main() -> None:
+    app()

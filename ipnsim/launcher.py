@@ -1,0 +1,332 @@
+"""Start the whole network on loopback: the hub and one intermediate server per agency.
+
+Each service is a separate process serving HTTP, with its own SQLite file and log under one data
+directory. ``network.json`` in that directory tells clients (``ipnsim inquire`` …) where
+everything is and holds the credentials; it is created once and reused on the next start.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from agencies.catalogue import Agency, default_agencies
+
+NETWORK_FILE = "network.json"
+DEFAULT_DATA_DIR = Path(".ipnsim")
+DEFAULT_PORT = 8700
+
+
+class LaunchError(RuntimeError):
+    """The network could not be started; the message says why and where to look."""
+
+
+class ServiceInfo(BaseModel):
+    """Where one running service is, and how to talk to it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    role: str
+    url: str
+    port: int
+    log_file: str
+    agency_code: str | None = None
+    name_ja: str | None = None
+    credential: str | None = None
+
+
+class NetworkFile(BaseModel):
+    """The contents of ``network.json``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    host: str
+    hub_secret: str
+    admin_token: str
+    seed: int
+    seeded: bool = False
+    services: list[ServiceInfo]
+
+    @property
+    def hub(self) -> ServiceInfo:
+        return next(service for service in self.services if service.role == "hub")
+
+    @property
+    def agencies(self) -> list[ServiceInfo]:
+        return [service for service in self.services if service.role == "agency"]
+
+    def agency(self, name_or_code: str) -> ServiceInfo:
+        """An agency's service by slug (``yamagata``) or 16-digit code."""
+        for service in self.agencies:
+            if name_or_code in {service.name, service.agency_code}:
+                return service
+        known = ", ".join(service.name for service in self.agencies)
+        raise KeyError(f"no agency {name_or_code!r} in this network (known: {known})")
+
+
+def load_network_file(data_dir: Path) -> NetworkFile:
+    """Read ``network.json``; LaunchError if the network was never started there."""
+    path = data_dir / NETWORK_FILE
+    try:
+        return NetworkFile.model_validate_json(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise LaunchError(
+            f"no network in {data_dir}: start one with 'ipnsim up --data-dir {data_dir}'"
+        ) from None
+    except (OSError, ValidationError) as exc:
+        raise LaunchError(f"{path} is unreadable: {exc}") from None
+
+
+def port_is_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def find_free_port_block(count: int, host: str = "127.0.0.1") -> int:
+    """A first port such that ``count`` consecutive ports are free (for tests and parallel runs)."""
+    for _ in range(200):
+        base = secrets.randbelow(30000) + 20000
+        if all(port_is_free(host, base + offset) for offset in range(count)):
+            return base
+    raise LaunchError(f"found no {count} consecutive free ports on {host}")
+
+
+@dataclass
+class Launcher:
+    """Starts, watches and stops the network's processes."""
+
+    data_dir: Path = DEFAULT_DATA_DIR
+    host: str = "127.0.0.1"
+    port: int = DEFAULT_PORT
+    agencies: Sequence[Agency] = field(default_factory=default_agencies)
+    seed: int = 0
+    provider_timeout: float = 5.0
+    startup_timeout: float = 60.0
+    log_level: str = "info"
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    network: NetworkFile | None = None
+
+    # --- preparing ----------------------------------------------------------------------------
+
+    def prepare(self) -> NetworkFile:
+        """Create or reuse the data directory and ``network.json``; write the hub's registry."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        (self.data_dir / "logs").mkdir(exist_ok=True)
+        path = self.data_dir / NETWORK_FILE
+        previous = load_network_file(self.data_dir) if path.exists() else None
+        if previous is not None and previous.seed != self.seed:
+            raise LaunchError(
+                f"{self.data_dir} holds a network seeded with {previous.seed}, not {self.seed}: "
+                "use another --data-dir or --fresh"
+            )
+        credentials = {
+            service.name: service.credential for service in (previous.agencies if previous else [])
+        }
+        services = [self._service("hub", "hub", self.port)]
+        for offset, agency in enumerate(self.agencies, start=1):
+            info = self._service(agency.slug, "agency", self.port + offset)
+            info.agency_code = agency.code
+            info.name_ja = agency.name_ja
+            info.credential = credentials.get(agency.slug) or secrets.token_urlsafe(24)
+            services.append(info)
+        network = NetworkFile(
+            host=self.host,
+            hub_secret=previous.hub_secret if previous else secrets.token_urlsafe(32),
+            admin_token=previous.admin_token if previous else secrets.token_urlsafe(24),
+            seed=self.seed,
+            seeded=previous.seeded if previous else False,
+            services=services,
+        )
+        self._write(network)
+        registry = {
+            "agencies": [
+                {
+                    "code": agency.code,
+                    "name_ja": agency.name_ja,
+                    "name_en": agency.name_en,
+                    "kind": agency.kind.value,
+                    "base_url": network.agency(agency.slug).url,
+                    "credential": network.agency(agency.slug).credential,
+                }
+                for agency in self.agencies
+            ]
+        }
+        registry_path = self.data_dir / "hub-registry.json"
+        registry_path.write_text(json.dumps(registry, ensure_ascii=False, indent=2), "utf-8")
+        registry_path.chmod(0o600)
+        self.network = network
+        return network
+
+    def _service(self, name: str, role: str, port: int) -> ServiceInfo:
+        return ServiceInfo(
+            name=name,
+            role=role,
+            url=f"http://{self.host}:{port}",
+            port=port,
+            log_file=str(self.data_dir / "logs" / f"{name}.log"),
+        )
+
+    def _write(self, network: NetworkFile) -> None:
+        path = self.data_dir / NETWORK_FILE
+        temporary = path.with_suffix(".tmp")
+        temporary.write_text(network.model_dump_json(indent=2), encoding="utf-8")
+        temporary.chmod(0o600)
+        temporary.replace(path)
+
+    def mark_seeded(self) -> None:
+        assert self.network is not None
+        self.network.seeded = True
+        self._write(self.network)
+
+    def _environment(self, service: ServiceInfo) -> dict[str, str]:
+        assert self.network is not None
+        env = {key: value for key, value in os.environ.items() if not key.startswith("IPNSIM_")}
+        database = f"sqlite+aiosqlite:///{(self.data_dir / f'{service.name}.sqlite3').resolve()}"
+        if service.role == "hub":
+            env |= {
+                "IPNSIM_HUB_DATABASE_URL": database,
+                "IPNSIM_HUB_REGISTRY_FILE": str((self.data_dir / "hub-registry.json").resolve()),
+                "IPNSIM_HUB_SECRET": self.network.hub_secret,
+                "IPNSIM_HUB_ADMIN_TOKEN": self.network.admin_token,
+                "IPNSIM_HUB_PROVIDER_TIMEOUT": str(self.provider_timeout),
+            }
+        else:
+            assert service.agency_code and service.name_ja and service.credential
+            env |= {
+                "IPNSIM_AGENCY_CODE": service.agency_code,
+                "IPNSIM_AGENCY_NAME_JA": service.name_ja,
+                "IPNSIM_AGENCY_CREDENTIAL": service.credential,
+                "IPNSIM_AGENCY_HUB_URL": self.network.hub.url,
+                "IPNSIM_AGENCY_DATABASE_URL": database,
+                "IPNSIM_AGENCY_HUB_TIMEOUT": str(self.provider_timeout * 2 + 5),
+            }
+        return env
+
+    # --- running ------------------------------------------------------------------------------
+
+    def start(self, report: Callable[[str], None] = lambda _: None) -> NetworkFile:
+        """Start every service and wait until all answer ``/health``; stop all on failure."""
+        network = self.prepare()
+        busy = [s for s in network.services if not port_is_free(self.host, s.port)]
+        if busy:
+            names = ", ".join(f"{s.name} ({s.port})" for s in busy)
+            raise LaunchError(f"ports already in use: {names}; choose another --port")
+        try:
+            for service in network.services:
+                self.start_service(service.name)
+                report(f"started {service.name} on {service.url}")
+            self.wait_healthy(report)
+        except BaseException:
+            self.stop()
+            raise
+        return network
+
+    def start_service(self, name: str) -> None:
+        """Start (or restart) one service's process."""
+        assert self.network is not None
+        service = next(s for s in self.network.services if s.name == name)
+        log = open(service.log_file, "ab")  # noqa: SIM115 - owned by the child process
+        try:
+            self.processes[name] = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "ipnsim",
+                    "serve",
+                    service.role,
+                    "--host",
+                    self.host,
+                    "--port",
+                    str(service.port),
+                    "--log-level",
+                    self.log_level,
+                ],
+                env=self._environment(service),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        finally:
+            log.close()
+
+    def wait_healthy(self, report: Callable[[str], None] = lambda _: None) -> None:
+        assert self.network is not None
+        deadline = time.monotonic() + self.startup_timeout
+        pending = {s.name: s for s in self.network.services if s.name in self.processes}
+        with httpx.Client(timeout=2.0) as client:
+            while pending:
+                for name, service in list(pending.items()):
+                    process = self.processes[name]
+                    if process.poll() is not None:
+                        raise LaunchError(
+                            f"{name} exited with status {process.returncode} during start-up; "
+                            f"its log {service.log_file} ends:\n{tail(Path(service.log_file))}"
+                        )
+                    with contextlib.suppress(httpx.HTTPError):
+                        if client.get(service.url + "/health").status_code == 200:
+                            del pending[name]
+                            report(f"{name} is healthy")
+                if time.monotonic() > deadline:
+                    names = ", ".join(pending)
+                    raise LaunchError(f"not healthy after {self.startup_timeout:g}s: {names}")
+                if pending:
+                    time.sleep(0.1)
+
+    def stop_service(self, name: str, grace: float = 10.0) -> None:
+        """Stop one service: SIGTERM, then SIGKILL after ``grace`` seconds."""
+        process = self.processes.pop(name, None)
+        if process is None or process.poll() is not None:
+            return
+        process.terminate()
+        try:
+            process.wait(grace)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+    def kill_service(self, name: str) -> None:
+        """Kill one service at once (SIGKILL), as a crash would."""
+        process = self.processes.pop(name)
+        process.kill()
+        process.wait()
+
+    def stop(self) -> None:
+        """Stop every service: all are asked at once, then each is awaited."""
+        for process in self.processes.values():
+            if process.poll() is None:
+                process.terminate()
+        for name in list(self.processes):
+            self.stop_service(name)
+
+    def exited(self) -> list[tuple[str, int]]:
+        """Services whose process has ended, with their exit status."""
+        return [
+            (name, process.returncode)
+            for name, process in self.processes.items()
+            if process.poll() is not None
+        ]
+
+
+def tail(path: Path, lines: int = 15) -> str:
+    try:
+        return "\n".join(path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"

@@ -1,0 +1,64 @@
+"""Run one service in this process: the entry point of every process ``ipnsim up`` starts.
+
+Settings come from the environment (``IPNSIM_HUB_*`` or ``IPNSIM_AGENCY_*``), as in a container.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from enum import StrEnum
+
+import uvicorn
+from fastapi import FastAPI
+from pydantic import ValidationError
+
+
+class Role(StrEnum):
+    HUB = "hub"
+    AGENCY = "agency"
+
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def build_app(role: Role) -> FastAPI:
+    """The ASGI app of ``role``, configured from the environment."""
+    if role is Role.HUB:
+        from network.app import create_app as create_hub
+        from network.settings import HubSettings
+
+        return create_hub(HubSettings())
+    from intermediate_server.app import create_app as create_server
+    from intermediate_server.settings import IntermediateServerSettings
+
+    return create_server(IntermediateServerSettings())
+
+
+def serve(role: Role, host: str, port: int, log_level: str = "info") -> int:
+    """Serve until stopped; returns the process exit status."""
+    logging.basicConfig(level=log_level.upper(), format=LOG_FORMAT, stream=sys.stderr)
+    try:
+        app = build_app(role)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}"
+            for error in exc.errors()
+        )
+        print(f"ipnsim serve {role.value}: bad settings: {problems}", file=sys.stderr)
+        return 2
+    except ValueError as exc:
+        print(f"ipnsim serve {role.value}: {exc}", file=sys.stderr)
+        return 2
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level=log_level,
+        log_config=None,
+        lifespan="on",
+        timeout_graceful_shutdown=5,
+    )
+    server = uvicorn.Server(config)
+    server.run()
+    return 0 if server.started else 1

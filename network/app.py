@@ -1,0 +1,156 @@
+"""The hub's HTTP API (情報提供ネットワークシステム)."""
+
+
+import asyncio
+import contextlib
+import hmac
+import logging
+import uuid
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, FastAPI, Header, Query, Request
+
+from error_codes import IpnsimError
+from error_codes.http import install_error_handling
+from ipnsim.http import make_client
+from ipnsim.storage import create_engine, migrate, sessionmaker
+from network.db import MIGRATIONS
+from network.permissions import PermissionTable
+from network.protocol.layouts import catalogue
+from network.protocol.models import (
+    Addendum,
+    AgencySummary,
+    DisclosureRequest,
+    DisclosureView,
+    Health,
+    InquiryRequest,
+    InquiryResult,
+    MistakenInquiryDeclaration,
+    ProvisionRecord,
+    PseudonymIssued,
+    PseudonymRequest,
+)
+from network.registry import AgencyEntry, Registry, bearer_token
+from network.routing import ProviderRouter
+from network.service import HubService
+from network.settings import HubSettings
+
+logger = logging.getLogger("ipnsim.hub")
+
+
+def create_app(settings: HubSettings) -> FastAPI:
+    """Build the hub from its settings; the registry and permission table are read now."""
+    registry = Registry.load(settings.registry_file)
+    shared_catalogue = catalogue()
+    permissions = PermissionTable.load(settings.permissions_file, shared_catalogue)
+    engine = create_engine(settings.database_url)
+    admin_token = settings.admin_token.get_secret_value()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await migrate(engine, MIGRATIONS)
+        client = make_client(settings.provider_timeout)
+        service = HubService(
+            sessionmaker(engine),
+            registry,
+            permissions,
+            shared_catalogue,
+            ProviderRouter(client, settings.provider_timeout),
+            settings.secret.get_secret_value().encode(),
+        )
+        app.state.service = service
+        redelivery = asyncio.create_task(service.redeliver_forever(settings.addendum_retry_seconds))
+        logger.info("hub ready with %d agencies", len(registry.agencies))
+        try:
+            yield
+        finally:
+            redelivery.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await redelivery
+            await client.aclose()
+            await engine.dispose()
+
+    app = FastAPI(
+        title="ipnsim hub (情報提供ネットワークシステム)",
+        description="Issues 符号, checks the permission table, converts 符号, routes inquiries "
+        "to providers' intermediate servers and keeps the provision records.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    install_error_handling(app)
+
+    def service(request: Request) -> HubService:
+        hub: HubService = request.app.state.service
+        return hub
+
+    def agency(authorization: Annotated[str | None, Header()] = None) -> AgencyEntry:
+        return registry.authenticate(authorization)
+
+    def agency_or_operator(
+        authorization: Annotated[str | None, Header()] = None,
+    ) -> AgencyEntry | None:
+        token = bearer_token(authorization)
+        if token is not None and hmac.compare_digest(token.encode(), admin_token.encode()):
+            return None
+        return registry.authenticate(authorization)
+
+    def operator(authorization: Annotated[str | None, Header()] = None) -> None:
+        token = bearer_token(authorization)
+        if token is None or not hmac.compare_digest(token.encode(), admin_token.encode()):
+            raise IpnsimError("AUT001")
+
+    Hub = Annotated[HubService, Depends(service)]
+    Caller = Annotated[AgencyEntry, Depends(agency)]
+
+    @app.get("/health", tags=["operations"])
+    async def health() -> Health:
+        return Health(service="hub")
+
+    @app.get("/v1/agencies", tags=["registry"])
+    async def list_agencies() -> list[AgencySummary]:
+        """Every agency connected to the network (never with credentials)."""
+        return [entry.summary() for entry in registry.agencies.values()]
+
+    @app.post("/v1/pseudonyms", tags=["符号"])
+    async def issue_pseudonym(body: PseudonymRequest, hub: Hub, caller: Caller) -> PseudonymIssued:
+        """符号取得: the calling agency's own 符号 for the person with this resident code."""
+        pseudonym = await hub.issue_pseudonym(caller, body.agency_code, body.resident_code)
+        return PseudonymIssued(agency_code=caller.code, pseudonym=pseudonym)
+
+    @app.post("/v1/inquiries", tags=["inquiries"])
+    async def inquire(body: InquiryRequest, hub: Hub, caller: Caller) -> InquiryResult:
+        """情報照会: check, convert, route and record; the result carries any error code."""
+        return await hub.inquire(caller, body)
+
+    @app.post("/v1/inquiries/{inquiry_id}/addenda", tags=["records"])
+    async def declare_mistaken(
+        inquiry_id: uuid.UUID, body: MistakenInquiryDeclaration, hub: Hub, caller: Caller
+    ) -> Addendum:
+        """追記: declare a mistaken-person inquiry; appended at the hub and the provider."""
+        return await hub.declare_mistaken(caller, inquiry_id, body)
+
+    @app.get("/v1/records/{inquiry_id}", tags=["records"])
+    async def get_record(
+        inquiry_id: uuid.UUID,
+        hub: Hub,
+        caller: Annotated[AgencyEntry | None, Depends(agency_or_operator)],
+    ) -> ProvisionRecord:
+        """The hub's copy of one record: for its requester, its provider or the operator."""
+        return await hub.record(caller, inquiry_id)
+
+    @app.get("/v1/records", tags=["records"], dependencies=[Depends(operator)])
+    async def list_records(
+        hub: Hub,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        agency_code: Annotated[str | None, Query(pattern=r"^[0-9]{16}$")] = None,
+    ) -> list[ProvisionRecord]:
+        """The operator's view: the newest records, optionally of one agency."""
+        return await hub.recent_records(limit, agency_code)
+
+    @app.post("/v1/disclosure", tags=["records"])
+    async def disclose(body: DisclosureRequest, hub: Hub, caller: Caller) -> DisclosureView:
+        """やりとり履歴: every record about the person, except those flagged 不開示."""
+        return await hub.disclose(caller, body.agency_code, body.pseudonym)
+
+    return app

@@ -1,0 +1,71 @@
+"""The hub's database: issued 符号, its copy of every provision record, and addenda."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from ipnsim.storage import UtcDateTime
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dt.datetime: UtcDateTime}
+
+
+class IssuedPseudonym(Base):
+    """One 符号 issued to one agency for one person."""
+
+    __tablename__ = "issued_pseudonyms"
+    __table_args__ = (UniqueConstraint("agency_code", "person_key"),)
+
+    pseudonym: Mapped[str] = mapped_column(String(26), primary_key=True)
+    agency_code: Mapped[str] = mapped_column(String(16))
+    person_key: Mapped[str] = mapped_column(String(40), index=True)
+    issued_at: Mapped[dt.datetime]
+
+
+class HubRecord(Base):
+    """The hub's copy of a provision record (情報提供等の記録). Never updated once written."""
+
+    __tablename__ = "provision_records"
+    __table_args__ = (Index("ix_provision_records_person_requested", "person_key", "requested_at"),)
+
+    inquiry_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    person_key: Mapped[str | None] = mapped_column(String(40))
+    requester_code: Mapped[str] = mapped_column(String(16))
+    requester_name: Mapped[str] = mapped_column(String(200))
+    provider_code: Mapped[str] = mapped_column(String(16))
+    provider_name: Mapped[str] = mapped_column(String(200))
+    affair_code: Mapped[str] = mapped_column(String(16))
+    procedure_code: Mapped[str] = mapped_column(String(16))
+    info_type_code: Mapped[str] = mapped_column(String(16))
+    item_codes: Mapped[list[str]] = mapped_column(JSON)
+    requested_at: Mapped[dt.datetime]
+    provided_at: Mapped[dt.datetime | None]
+    status_detail: Mapped[str] = mapped_column(String(2))
+    status_info_type: Mapped[str] = mapped_column(String(2))
+    error_code: Mapped[str | None] = mapped_column(String(6))
+    requester_non_disclosure: Mapped[bool] = mapped_column(Boolean)
+    provider_non_disclosure: Mapped[bool] = mapped_column(Boolean)
+    provider_reached: Mapped[bool] = mapped_column(Boolean)
+    recorded_at: Mapped[dt.datetime]
+
+
+class HubAddendum(Base):
+    """追記 appended to the hub's record; ``provider_notified_at`` tracks delivery to the provider."""
+
+    __tablename__ = "addenda"
+
+    addendum_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    inquiry_id: Mapped[str] = mapped_column(ForeignKey("provision_records.inquiry_id"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str] = mapped_column(String(400))
+    declared_by_agency: Mapped[str] = mapped_column(String(16))
+    declared_by_user: Mapped[str] = mapped_column(String(20))
+    declared_at: Mapped[dt.datetime]
+    provider_notified_at: Mapped[dt.datetime | None]

@@ -1,0 +1,218 @@
+"""The shared catalogue (データ標準レイアウト): affairs, procedures, info types and their items.
+
+Loaded from the CSV files in ``data/``; a malformed row stops the load with the file and line.
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import TypeVar
+
+DATA_DIR = Path(__file__).parent / "data"
+
+E = TypeVar("E", bound=StrEnum)
+
+
+class CatalogueError(ValueError):
+    """A catalogue file is malformed; the message names the file and line."""
+
+
+class Source(StrEnum):
+    """Where a catalogue row comes from."""
+
+    REAL = "real"
+    REAL_CODE = "real-code"
+    SIMULATED = "simulated"
+
+
+class ValueType(StrEnum):
+    """The type of an item's value."""
+
+    INTEGER = "integer"
+    STRING = "string"
+    CODE = "code"
+    DATE = "date"
+
+
+@dataclass(frozen=True, slots=True)
+class Affair:
+    """事務: an affair under the My Number Act."""
+
+    code: str
+    name_ja: str
+    name_en: str
+    source: Source
+
+
+@dataclass(frozen=True, slots=True)
+class Procedure:
+    """事務手続: a procedure of an affair, and the paper its inquiry replaces."""
+
+    code: str
+    affair_code: str
+    name_ja: str
+    name_en: str
+    replaces_ja: str
+    replaces_en: str
+    source: Source
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """One item (項目) of an info type's layout."""
+
+    code: str
+    name_ja: str
+    name_en: str
+    value_type: ValueType
+    source: Source
+
+
+@dataclass(frozen=True, slots=True)
+class InfoType:
+    """特定個人情報名: a set of items, with its current layout version (版番号)."""
+
+    code: str
+    name_ja: str
+    name_en: str
+    layout_version: int
+    source: Source
+    items: tuple[Item, ...]
+
+    def item(self, code: str) -> Item | None:
+        return next((item for item in self.items if item.code == code), None)
+
+
+@dataclass(frozen=True, slots=True)
+class Catalogue:
+    affairs: dict[str, Affair]
+    procedures: dict[str, Procedure]
+    info_types: dict[str, InfoType]
+
+
+_CODE_SHAPES = {
+    "affair": re.compile(r"JM[0-9]{14}"),
+    "procedure": re.compile(r"JT[0-9]{14}"),
+    "info type": re.compile(r"TM[0-9]{14}"),
+    "item": re.compile(r"I[0-9]{3}"),
+}
+
+
+def _rows(path: Path, columns: list[str]) -> list[tuple[int, dict[str, str]]]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CatalogueError(f"{path}: cannot be read: {exc}") from exc
+    reader = csv.DictReader(text.splitlines())
+    if reader.fieldnames != columns:
+        raise CatalogueError(f"{path}:1: header must be {','.join(columns)}")
+    rows: list[tuple[int, dict[str, str]]] = []
+    for line_number, row in enumerate(reader, start=2):
+        if None in row or any(value is None for value in row.values()):
+            raise CatalogueError(f"{path}:{line_number}: expected {len(columns)} fields")
+        empty = [name for name in columns if not row[name].strip()]
+        if empty:
+            raise CatalogueError(f"{path}:{line_number}: empty field {empty[0]}")
+        rows.append((line_number, {key: value.strip() for key, value in row.items()}))
+    return rows
+
+
+def _code(path: Path, line: int, kind: str, value: str) -> str:
+    if not _CODE_SHAPES[kind].fullmatch(value):
+        raise CatalogueError(f"{path}:{line}: malformed {kind} code {value!r}")
+    return value
+
+
+def _enum(path: Path, line: int, enum: type[E], value: str) -> E:
+    try:
+        return enum(value)
+    except ValueError:
+        allowed = ", ".join(member.value for member in enum)
+        raise CatalogueError(f"{path}:{line}: {value!r} is not one of {allowed}") from None
+
+
+def load_catalogue(directory: Path = DATA_DIR) -> Catalogue:
+    """Read and cross-check the catalogue files in ``directory``."""
+    affairs: dict[str, Affair] = {}
+    path = directory / "affairs.csv"
+    for line, row in _rows(path, ["code", "name_ja", "name_en", "source"]):
+        code = _code(path, line, "affair", row["code"])
+        if code in affairs:
+            raise CatalogueError(f"{path}:{line}: duplicate affair {code}")
+        affairs[code] = Affair(
+            code, row["name_ja"], row["name_en"], _enum(path, line, Source, row["source"])
+        )
+
+    procedures: dict[str, Procedure] = {}
+    path = directory / "procedures.csv"
+    columns = ["code", "affair_code", "name_ja", "name_en", "replaces_ja", "replaces_en", "source"]
+    for line, row in _rows(path, columns):
+        code = _code(path, line, "procedure", row["code"])
+        affair_code = _code(path, line, "affair", row["affair_code"])
+        if affair_code not in affairs:
+            raise CatalogueError(f"{path}:{line}: unknown affair {affair_code}")
+        if code in procedures:
+            raise CatalogueError(f"{path}:{line}: duplicate procedure {code}")
+        procedures[code] = Procedure(
+            code,
+            affair_code,
+            row["name_ja"],
+            row["name_en"],
+            row["replaces_ja"],
+            row["replaces_en"],
+            _enum(path, line, Source, row["source"]),
+        )
+
+    items: dict[str, list[Item]] = {}
+    path = directory / "items.csv"
+    columns = ["info_type_code", "item_code", "name_ja", "name_en", "value_type", "source"]
+    for line, row in _rows(path, columns):
+        info_type_code = _code(path, line, "info type", row["info_type_code"])
+        item_code = _code(path, line, "item", row["item_code"])
+        layout = items.setdefault(info_type_code, [])
+        if any(item.code == item_code for item in layout):
+            raise CatalogueError(f"{path}:{line}: duplicate item {info_type_code}/{item_code}")
+        layout.append(
+            Item(
+                item_code,
+                row["name_ja"],
+                row["name_en"],
+                _enum(path, line, ValueType, row["value_type"]),
+                _enum(path, line, Source, row["source"]),
+            )
+        )
+
+    info_types: dict[str, InfoType] = {}
+    path = directory / "info_types.csv"
+    columns = ["code", "name_ja", "name_en", "layout_version", "source"]
+    for line, row in _rows(path, columns):
+        code = _code(path, line, "info type", row["code"])
+        if code in info_types:
+            raise CatalogueError(f"{path}:{line}: duplicate info type {code}")
+        if not row["layout_version"].isdigit():
+            raise CatalogueError(f"{path}:{line}: layout_version must be a whole number")
+        if code not in items:
+            raise CatalogueError(f"{path}:{line}: info type {code} has no items in items.csv")
+        info_types[code] = InfoType(
+            code,
+            row["name_ja"],
+            row["name_en"],
+            int(row["layout_version"]),
+            _enum(path, line, Source, row["source"]),
+            tuple(items.pop(code)),
+        )
+    if items:
+        orphan = next(iter(items))
+        raise CatalogueError(f"{directory / 'items.csv'}: items of unknown info type {orphan}")
+    return Catalogue(affairs, procedures, info_types)
+
+
+@functools.cache
+def catalogue() -> Catalogue:
+    """The catalogue shipped with ipnsim, loaded once."""
+    return load_catalogue()

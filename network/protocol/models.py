@@ -1,0 +1,334 @@
+"""Wire models of the network: everything the hub and the intermediate servers exchange.
+
+This module is the one place where the shape of a message between services is defined. The hub
+serves these models; intermediate servers (and clients) import them, and nothing else of the hub.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import uuid
+from enum import StrEnum
+from typing import Annotated, Self
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from stdnum.jp import in_ as my_number_format
+
+from error_codes import ErrorBody
+
+
+def _pattern(regex: str, description: str) -> AfterValidator:
+    compiled = re.compile(regex)
+
+    def check(value: str) -> str:
+        if not compiled.fullmatch(value):
+            raise ValueError(f"must be {description}, got {value!r}")
+        return value
+
+    return AfterValidator(check)
+
+
+AgencyCode = Annotated[str, _pattern(r"[0-9]{16}", "a 16-digit agency code (機関コード)")]
+AtenaNumber = Annotated[str, _pattern(r"[0-9]{15}", "a 15-digit atena number (団体内統合宛名番号)")]
+AffairCode = Annotated[str, _pattern(r"JM[0-9]{14}", "an affair code JM + 14 digits (事務コード)")]
+ProcedureCode = Annotated[
+    str, _pattern(r"JT[0-9]{14}", "a procedure code JT + 14 digits (事務手続コード)")
+]
+InfoTypeCode = Annotated[
+    str, _pattern(r"TM[0-9]{14}", "an info-type code TM + 14 digits (特定個人情報名コード)")
+]
+ResidentCode = Annotated[str, _pattern(r"[0-9]{11}", "an 11-digit resident code (住民票コード)")]
+Pseudonym = Annotated[
+    str, _pattern(r"[A-Z2-7]{26}", "a 26-character pseudonym (情報提供用個人識別符号)")
+]
+RecordId = Annotated[
+    str, _pattern(r"[0-9A-Za-z_-]{1,64}", "a record id of 1-64 letters, digits, '_' or '-'")
+]
+UserId = Annotated[str, _pattern(r"[0-9A-Za-z_.@-]{1,20}", "a user id of at most 20 characters")]
+
+
+def _check_my_number(value: str) -> str:
+    if not my_number_format.is_valid(value) or len(value) != 12:
+        raise ValueError("must be a 12-digit My Number (個人番号) with a valid check digit")
+    return value
+
+
+MyNumber = Annotated[str, AfterValidator(_check_my_number)]
+FiscalYear = Annotated[int, Field(ge=1989, le=2100, description="Fiscal year (年度), e.g. 2026.")]
+
+
+class _Wire(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class AgencyKind(StrEnum):
+    """Kind of agency (機関種別), the unit of the permission table."""
+
+    MUNICIPALITY = "municipality"
+    """A municipality (市区町村)."""
+    PREFECTURE = "prefecture"
+    """A prefecture (都道府県)."""
+    DIGITAL_AGENCY = "digital_agency"
+    """デジタル庁, provider of public-fund account information (公金受取口座)."""
+
+
+class DetailStatus(StrEnum):
+    """照会ステータス（明細単位）: the status of one inquiry row."""
+
+    COMPLETED = "09"
+    """Processing completed (real value)."""
+    FAILED = "99"
+    """Processing ended with an error (ipnsim's value)."""
+
+
+class InfoTypeStatus(StrEnum):
+    """照会ステータス（特定個人情報名単位）: the status of the info type asked for."""
+
+    PROVIDED = "01"
+    """Provided (real value)."""
+    NO_DATA = "02"
+    """The provider holds nothing matching (ipnsim's value)."""
+    ERROR = "99"
+    """Not provided because of an error (ipnsim's value)."""
+
+
+class ConditionKind(StrEnum):
+    """照会条件区分: what the inquiry asks for."""
+
+    LATEST = "latest"
+    """The latest published replica (no period given)."""
+    FISCAL_YEAR = "fiscal_year"
+    """The replica of one fiscal year (年度指定)."""
+    DATE_RANGE = "date_range"
+    """The latest replica published within a period (期間指定)."""
+
+
+class InquiryCondition(_Wire):
+    """The inquiry's condition: latest, one fiscal year, or a date range."""
+
+    kind: ConditionKind = ConditionKind.LATEST
+    fiscal_year: FiscalYear | None = None
+    date_from: dt.date | None = None
+    date_to: dt.date | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if self.kind is ConditionKind.FISCAL_YEAR and self.fiscal_year is None:
+            raise ValueError("a fiscal_year condition needs fiscal_year")
+        if self.kind is ConditionKind.DATE_RANGE:
+            if self.date_from is None or self.date_to is None:
+                raise ValueError("a date_range condition needs date_from and date_to")
+            if self.date_from > self.date_to:
+                raise ValueError("date_from must not be after date_to")
+        if self.kind is not ConditionKind.FISCAL_YEAR and self.fiscal_year is not None:
+            raise ValueError("fiscal_year is only for a fiscal_year condition")
+        if self.kind is not ConditionKind.DATE_RANGE and (self.date_from or self.date_to):
+            raise ValueError("date_from and date_to are only for a date_range condition")
+        return self
+
+
+class AgencySummary(_Wire):
+    """An agency as the hub's registry shows it (never with its credential)."""
+
+    code: AgencyCode
+    name_ja: str
+    name_en: str
+    kind: AgencyKind
+
+
+class PseudonymRequest(_Wire):
+    """符号取得要求: an intermediate server asks the hub for its own 符号 for a person.
+
+    The resident code is used once to identify the person and is neither stored nor logged.
+    """
+
+    agency_code: AgencyCode
+    resident_code: ResidentCode
+
+
+class PseudonymIssued(_Wire):
+    """The 符号 the hub issued to one agency for one person."""
+
+    agency_code: AgencyCode
+    pseudonym: Pseudonym
+
+
+class InquiryRequest(_Wire):
+    """情報照会要求: requester's intermediate server → hub, naming the person by 符号."""
+
+    inquiry_id: uuid.UUID
+    requester_code: AgencyCode
+    requester_pseudonym: Pseudonym
+    affair_code: AffairCode
+    procedure_code: ProcedureCode
+    info_type_code: InfoTypeCode
+    provider_code: AgencyCode
+    condition: InquiryCondition = InquiryCondition()
+    requested_at: dt.datetime
+    requester_non_disclosure: bool = False
+
+
+class ProvisionRequest(_Wire):
+    """情報提供要求: hub → provider's intermediate server, naming the person by the provider's 符号."""
+
+    inquiry_id: uuid.UUID
+    requester_code: AgencyCode
+    requester_name: str
+    provider_code: AgencyCode
+    provider_pseudonym: Pseudonym
+    affair_code: AffairCode
+    procedure_code: ProcedureCode
+    info_type_code: InfoTypeCode
+    condition: InquiryCondition
+    requested_at: dt.datetime
+    requester_non_disclosure: bool = False
+
+
+class ReplicaItem(_Wire):
+    """One item of a replica; an empty one carries its reason of null (未設定事由)."""
+
+    code: str = Field(pattern=r"^I[0-9]{3}$", description="Item code within the info type.")
+    value: str | None = None
+    reason_of_null: str | None = Field(
+        default=None, description="未設定事由 (ReasonOfNull), e.g. NotAcceptable."
+    )
+
+    @model_validator(mode="after")
+    def _value_or_reason(self) -> Self:
+        if (self.value is None) == (self.reason_of_null is None):
+            raise ValueError("an item has either a value or a reason_of_null, not both")
+        return self
+
+
+class ReplicaMetadata(_Wire):
+    """Where an answer came from: the replica's identity, layout version and freshness."""
+
+    record_id: str
+    layout_version: int
+    fiscal_year: int | None
+    publication_start: dt.date
+    publication_end: dt.date | None
+    registered_at: dt.datetime
+    updated_at: dt.datetime
+
+
+class ProvisionAnswer(_Wire):
+    """情報提供: provider's intermediate server → hub. Either items or an error."""
+
+    inquiry_id: uuid.UUID
+    provided_at: dt.datetime
+    items: list[ReplicaItem] = Field(default_factory=list)
+    replica: ReplicaMetadata | None = None
+    error: ErrorBody | None = None
+    provider_non_disclosure: bool = False
+
+
+class InquiryResult(_Wire):
+    """情報照会結果: hub → requester's intermediate server → business system.
+
+    Success is 照会ステータス ``09`` + ``01`` with the items; otherwise ``error`` says why.
+    """
+
+    inquiry_id: uuid.UUID
+    requester_code: AgencyCode
+    provider_code: AgencyCode
+    provider_name: str = ""
+    info_type_code: InfoTypeCode
+    status_detail: DetailStatus
+    status_info_type: InfoTypeStatus
+    requested_at: dt.datetime
+    provided_at: dt.datetime | None = None
+    items: list[ReplicaItem] = Field(default_factory=list)
+    replica: ReplicaMetadata | None = None
+    error: ErrorBody | None = None
+
+
+class RecordSide(StrEnum):
+    """Which of the three copies of a provision record this is."""
+
+    REQUESTER = "requester"
+    HUB = "hub"
+    PROVIDER = "provider"
+
+
+class AddendumKind(StrEnum):
+    MISTAKEN_PERSON = "mistaken_person"
+    """追記 after an inquiry that named the wrong person (誤照会)."""
+
+
+class Addendum(_Wire):
+    """追記: appended to every copy of a provision record; the original is never changed."""
+
+    addendum_id: uuid.UUID
+    inquiry_id: uuid.UUID
+    kind: AddendumKind = AddendumKind.MISTAKEN_PERSON
+    reason: str = Field(min_length=1, max_length=400)
+    declared_by_agency: AgencyCode
+    declared_by_user: str
+    declared_at: dt.datetime
+
+
+class ProvisionRecord(_Wire):
+    """情報提供等の記録: one copy of the record of one inquiry, with its addenda."""
+
+    inquiry_id: uuid.UUID
+    side: RecordSide
+    requester_code: AgencyCode
+    requester_name: str
+    provider_code: AgencyCode
+    provider_name: str
+    affair_code: AffairCode
+    procedure_code: ProcedureCode
+    info_type_code: InfoTypeCode
+    item_codes: list[str]
+    requested_at: dt.datetime
+    provided_at: dt.datetime | None
+    status_detail: DetailStatus
+    status_info_type: InfoTypeStatus
+    error_code: str | None
+    requester_non_disclosure: bool
+    provider_non_disclosure: bool
+    addenda: list[Addendum] = Field(default_factory=list)
+
+
+class MistakenInquiryDeclaration(_Wire):
+    """誤照会の申出: the requester declares that an inquiry named the wrong person."""
+
+    requester_code: AgencyCode
+    reason: str = Field(min_length=1, max_length=400)
+    declared_by_user: UserId
+
+
+class DisclosureRequest(_Wire):
+    """An agency asks, on the person's behalf, for every record about them (やりとり履歴)."""
+
+    agency_code: AgencyCode
+    pseudonym: Pseudonym
+
+
+class DisclosureView(_Wire):
+    """What the person sees: every record about them that is not flagged 不開示, with addenda."""
+
+    records: list[ProvisionRecord]
+
+
+class Health(_Wire):
+    """Answer of every service's ``GET /health``."""
+
+    service: str
+    status: str = "ok"
+    agency_code: str | None = None
+
+
+def outcome_statuses(error_code: str | None) -> tuple[DetailStatus, InfoTypeStatus]:
+    """The two-level status of an inquiry that ended with ``error_code`` (None: success)."""
+    if error_code is None:
+        return DetailStatus.COMPLETED, InfoTypeStatus.PROVIDED
+    if error_code == NO_REPLICA_CODE:
+        return DetailStatus.COMPLETED, InfoTypeStatus.NO_DATA
+    return DetailStatus.FAILED, InfoTypeStatus.ERROR
+
+
+NO_REPLICA_CODE = "RPL001"
+"""The code of an inquiry that was processed but found nothing: status 09 / 02."""

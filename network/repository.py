@@ -1,0 +1,128 @@
+"""Queries on the hub's database. Repositories read and add; they never commit."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from network.db import HubAddendum, HubRecord, IssuedPseudonym
+from network.protocol.models import (
+    Addendum,
+    AddendumKind,
+    DetailStatus,
+    InfoTypeStatus,
+    ProvisionRecord,
+    RecordSide,
+)
+
+
+class PseudonymRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def find(self, agency_code: str, person_key: str) -> IssuedPseudonym | None:
+        return await self.session.scalar(
+            select(IssuedPseudonym).where(
+                IssuedPseudonym.agency_code == agency_code,
+                IssuedPseudonym.person_key == person_key,
+            )
+        )
+
+    async def resolve(self, pseudonym: str) -> IssuedPseudonym | None:
+        return await self.session.get(IssuedPseudonym, pseudonym)
+
+    def add(self, issued: IssuedPseudonym) -> None:
+        self.session.add(issued)
+
+
+class RecordRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, inquiry_id: uuid.UUID) -> HubRecord | None:
+        return await self.session.get(HubRecord, str(inquiry_id))
+
+    def add(self, record: HubRecord) -> None:
+        self.session.add(record)
+
+    def add_addendum(self, addendum: HubAddendum) -> None:
+        self.session.add(addendum)
+
+    async def addenda(self, inquiry_ids: list[str]) -> dict[str, list[HubAddendum]]:
+        by_inquiry: dict[str, list[HubAddendum]] = {key: [] for key in inquiry_ids}
+        if inquiry_ids:
+            rows = await self.session.scalars(
+                select(HubAddendum)
+                .where(HubAddendum.inquiry_id.in_(inquiry_ids))
+                .order_by(HubAddendum.declared_at)
+            )
+            for row in rows:
+                by_inquiry[row.inquiry_id].append(row)
+        return by_inquiry
+
+    async def about_person(self, person_key: str) -> list[HubRecord]:
+        rows = await self.session.scalars(
+            select(HubRecord)
+            .where(HubRecord.person_key == person_key)
+            .order_by(HubRecord.requested_at, HubRecord.inquiry_id)
+        )
+        return list(rows)
+
+    async def recent(self, limit: int, agency_code: str | None) -> list[HubRecord]:
+        query = select(HubRecord).order_by(HubRecord.requested_at.desc()).limit(limit)
+        if agency_code is not None:
+            query = query.where(
+                (HubRecord.requester_code == agency_code) | (HubRecord.provider_code == agency_code)
+            )
+        return list(await self.session.scalars(query))
+
+    async def undelivered_addenda(self) -> list[tuple[HubAddendum, HubRecord]]:
+        rows = await self.session.execute(
+            select(HubAddendum, HubRecord)
+            .join(HubRecord, HubRecord.inquiry_id == HubAddendum.inquiry_id)
+            .where(HubAddendum.provider_notified_at.is_(None), HubRecord.provider_reached)
+        )
+        return [(addendum, record) for addendum, record in rows.tuples()]
+
+    async def mark_delivered(self, addendum_id: str, at: dt.datetime) -> None:
+        addendum = await self.session.get(HubAddendum, addendum_id)
+        if addendum is not None:
+            addendum.provider_notified_at = at
+
+
+def addendum_view(row: HubAddendum) -> Addendum:
+    return Addendum(
+        addendum_id=uuid.UUID(row.addendum_id),
+        inquiry_id=uuid.UUID(row.inquiry_id),
+        kind=AddendumKind(row.kind),
+        reason=row.reason,
+        declared_by_agency=row.declared_by_agency,
+        declared_by_user=row.declared_by_user,
+        declared_at=row.declared_at,
+    )
+
+
+def record_view(row: HubRecord, addenda: list[HubAddendum]) -> ProvisionRecord:
+    return ProvisionRecord(
+        inquiry_id=uuid.UUID(row.inquiry_id),
+        side=RecordSide.HUB,
+        requester_code=row.requester_code,
+        requester_name=row.requester_name,
+        provider_code=row.provider_code,
+        provider_name=row.provider_name,
+        affair_code=row.affair_code,
+        procedure_code=row.procedure_code,
+        info_type_code=row.info_type_code,
+        item_codes=list(row.item_codes),
+        requested_at=row.requested_at,
+        provided_at=row.provided_at,
+        status_detail=DetailStatus(row.status_detail),
+        status_info_type=InfoTypeStatus(row.status_info_type),
+        error_code=row.error_code,
+        requester_non_disclosure=row.requester_non_disclosure,
+        provider_non_disclosure=row.provider_non_disclosure,
+        addenda=[addendum_view(addendum) for addendum in addenda],
+    )

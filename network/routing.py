@@ -1,0 +1,66 @@
+"""Routing to providers' intermediate servers over HTTP (hub → 提供側中間サーバー)."""
+
+from __future__ import annotations
+
+import logging
+
+import httpx
+from pydantic import ValidationError
+
+from error_codes import ErrorBody, IpnsimError
+from network.protocol.models import Addendum, ProvisionAnswer, ProvisionRequest
+from network.registry import AgencyEntry
+
+logger = logging.getLogger("ipnsim.hub.routing")
+
+
+class ProviderRouter:
+    """Sends provision requests and addenda to providers, mapping failures to error codes."""
+
+    def __init__(self, client: httpx.AsyncClient, timeout: float) -> None:
+        self.client = client
+        self.timeout = timeout
+
+    async def provide(self, provider: AgencyEntry, request: ProvisionRequest) -> ProvisionAnswer:
+        """Ask the provider for the replica; ``AVL001``/``AVL002``/``AVL005`` when that fails."""
+        response = await self._post(provider, "/hub/provisions", request.model_dump(mode="json"))
+        try:
+            answer = ProvisionAnswer.model_validate_json(response.content)
+        except ValidationError:
+            logger.warning(
+                "provider %s answered %s with a body that is not a provision answer",
+                provider.code,
+                response.status_code,
+            )
+            raise IpnsimError("AVL005", provider_code=provider.code) from None
+        if answer.inquiry_id != request.inquiry_id:
+            logger.warning("provider %s answered for another inquiry", provider.code)
+            raise IpnsimError("AVL005", provider_code=provider.code)
+        return answer
+
+    async def deliver_addendum(self, provider: AgencyEntry, addendum: Addendum) -> None:
+        """Append the addendum to the provider's copy of the record."""
+        response = await self._post(provider, "/hub/addenda", addendum.model_dump(mode="json"))
+        if response.status_code >= 400:
+            try:
+                body = ErrorBody.model_validate_json(response.content)
+            except ValidationError:
+                raise IpnsimError("AVL005", provider_code=provider.code) from None
+            logger.warning("provider %s refused addendum: %s", provider.code, body.code)
+            raise IpnsimError("AVL005", provider_code=provider.code)
+
+    async def _post(self, provider: AgencyEntry, path: str, body: object) -> httpx.Response:
+        try:
+            return await self.client.post(
+                provider.url(path),
+                json=body,
+                headers={"Authorization": f"Bearer {provider.credential}"},
+            )
+        except httpx.TimeoutException:
+            logger.warning("provider %s did not answer within %ss", provider.code, self.timeout)
+            raise IpnsimError(
+                "AVL002", provider_code=provider.code, timeout=f"{self.timeout:g}"
+            ) from None
+        except httpx.TransportError as exc:
+            logger.warning("provider %s unreachable: %s", provider.code, type(exc).__name__)
+            raise IpnsimError("AVL001", provider_code=provider.code) from None

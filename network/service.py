@@ -1,0 +1,341 @@
+"""What the hub does: issue and convert 符号, check permissions, route, record, annotate, disclose."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from error_codes import ErrorBody, IpnsimError
+from ipnsim.storage import utcnow
+from network.db import HubAddendum, HubRecord, IssuedPseudonym
+from network.permissions import PermissionTable
+from network.protocol.layouts import Catalogue
+from network.protocol.models import (
+    Addendum,
+    AddendumKind,
+    DisclosureView,
+    InquiryRequest,
+    InquiryResult,
+    MistakenInquiryDeclaration,
+    ProvisionAnswer,
+    ProvisionRecord,
+    ProvisionRequest,
+    outcome_statuses,
+)
+from network.pseudonyms import person_key, pseudonym_for
+from network.registry import AgencyEntry, Registry
+from network.repository import (
+    PseudonymRepository,
+    RecordRepository,
+    addendum_view,
+    record_view,
+)
+from network.routing import ProviderRouter
+
+logger = logging.getLogger("ipnsim.hub")
+
+
+@dataclass
+class _Exchange:
+    """What the hub learnt while handling one inquiry, written as its record at the end."""
+
+    request: InquiryRequest
+    requester: AgencyEntry
+    provider: AgencyEntry | None = None
+    person_key: str | None = None
+    answer: ProvisionAnswer | None = None
+    error_body: ErrorBody | None = None
+    provider_reached: bool = False
+
+
+class HubService:
+    """The hub's behaviour. Each method owns its own short transactions."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        registry: Registry,
+        permissions: PermissionTable,
+        catalogue: Catalogue,
+        router: ProviderRouter,
+        secret: bytes,
+    ) -> None:
+        self.sessions = sessions
+        self.registry = registry
+        self.permissions = permissions
+        self.catalogue = catalogue
+        self.router = router
+        self.secret = secret
+
+    # --- 符号 ---------------------------------------------------------------------------------
+
+    async def issue_pseudonym(
+        self, caller: AgencyEntry, agency_code: str, resident_code: str
+    ) -> str:
+        """Issue (or return the already issued) 符号 of this person for the calling agency."""
+        if agency_code != caller.code:
+            raise IpnsimError("AUT002", claimed=agency_code)
+        person = person_key(self.secret, resident_code)
+        async with self.sessions.begin() as session:
+            repository = PseudonymRepository(session)
+            existing = await repository.find(caller.code, person)
+            if existing is not None:
+                return existing.pseudonym
+            pseudonym = pseudonym_for(self.secret, person, caller.code)
+            repository.add(
+                IssuedPseudonym(
+                    pseudonym=pseudonym,
+                    agency_code=caller.code,
+                    person_key=person,
+                    issued_at=utcnow(),
+                )
+            )
+        logger.info("issued 符号 to agency %s", caller.code)
+        return pseudonym
+
+    # --- 情報照会 -----------------------------------------------------------------------------
+
+    async def inquire(self, caller: AgencyEntry, request: InquiryRequest) -> InquiryResult:
+        """Check, convert, route and record one inquiry; every outcome is recorded."""
+        if request.requester_code != caller.code:
+            raise IpnsimError("AUT002", claimed=request.requester_code)
+        self._check_codes(request.affair_code, request.procedure_code, request.info_type_code)
+        exchange = _Exchange(request=request, requester=caller)
+        try:
+            provider, provision = await self._prepare(exchange)
+            exchange.answer = await self.router.provide(provider, provision)
+            exchange.provider_reached = True
+            exchange.error_body = exchange.answer.error
+        except IpnsimError as error:
+            if error.code == "REC004":
+                raise
+            exchange.error_body = error.body()
+        return await self._record(exchange)
+
+    def _check_codes(self, affair_code: str, procedure_code: str, info_type_code: str) -> None:
+        if affair_code not in self.catalogue.affairs:
+            raise IpnsimError("VAL006", kind="事務コード (affair)", code=affair_code)
+        procedure = self.catalogue.procedures.get(procedure_code)
+        if procedure is None:
+            raise IpnsimError("VAL006", kind="事務手続コード (procedure)", code=procedure_code)
+        if info_type_code not in self.catalogue.info_types:
+            raise IpnsimError(
+                "VAL006", kind="特定個人情報名コード (info type)", code=info_type_code
+            )
+        if procedure.affair_code != affair_code:
+            raise IpnsimError("PRM002", procedure_code=procedure_code, affair_code=affair_code)
+
+    async def _prepare(self, exchange: _Exchange) -> tuple[AgencyEntry, ProvisionRequest]:
+        request = exchange.request
+        async with self.sessions() as session:
+            if await RecordRepository(session).get(request.inquiry_id) is not None:
+                raise IpnsimError("REC004", inquiry_id=str(request.inquiry_id))
+            pseudonyms = PseudonymRepository(session)
+            issued = await pseudonyms.resolve(request.requester_pseudonym)
+            if issued is None or issued.agency_code != exchange.requester.code:
+                raise IpnsimError("IDN003")
+            exchange.person_key = issued.person_key
+            provider = self.registry.get(request.provider_code)
+            exchange.provider = provider
+            if not self.permissions.allows(
+                exchange.requester.kind,
+                request.affair_code,
+                request.procedure_code,
+                request.info_type_code,
+                provider.kind,
+            ):
+                raise IpnsimError("PRM001", info_type_code=request.info_type_code)
+            converted = await pseudonyms.find(provider.code, issued.person_key)
+            if converted is None:
+                raise IpnsimError("IDN004", provider_code=provider.code)
+        return provider, ProvisionRequest(
+            inquiry_id=request.inquiry_id,
+            requester_code=exchange.requester.code,
+            requester_name=exchange.requester.name_ja,
+            provider_code=provider.code,
+            provider_pseudonym=converted.pseudonym,
+            affair_code=request.affair_code,
+            procedure_code=request.procedure_code,
+            info_type_code=request.info_type_code,
+            condition=request.condition,
+            requested_at=request.requested_at,
+            requester_non_disclosure=request.requester_non_disclosure,
+        )
+
+    async def _record(self, exchange: _Exchange) -> InquiryResult:
+        request = exchange.request
+        answer = exchange.answer
+        error_code = exchange.error_body.code if exchange.error_body else None
+        status_detail, status_info_type = outcome_statuses(error_code)
+        items = answer.items if answer is not None and answer.error is None else []
+        provider = exchange.provider
+        record = HubRecord(
+            inquiry_id=str(request.inquiry_id),
+            person_key=exchange.person_key,
+            requester_code=exchange.requester.code,
+            requester_name=exchange.requester.name_ja,
+            provider_code=request.provider_code,
+            provider_name=provider.name_ja if provider else "",
+            affair_code=request.affair_code,
+            procedure_code=request.procedure_code,
+            info_type_code=request.info_type_code,
+            item_codes=[item.code for item in items],
+            requested_at=request.requested_at,
+            provided_at=answer.provided_at if answer is not None else None,
+            status_detail=status_detail.value,
+            status_info_type=status_info_type.value,
+            error_code=error_code,
+            requester_non_disclosure=request.requester_non_disclosure,
+            provider_non_disclosure=answer.provider_non_disclosure if answer else False,
+            provider_reached=exchange.provider_reached,
+            recorded_at=utcnow(),
+        )
+        try:
+            async with self.sessions.begin() as session:
+                RecordRepository(session).add(record)
+        except IntegrityError:
+            raise IpnsimError("REC004", inquiry_id=str(request.inquiry_id)) from None
+        logger.info(
+            "inquiry %s %s→%s %s: %s%s",
+            request.inquiry_id,
+            exchange.requester.code,
+            request.provider_code,
+            request.info_type_code,
+            status_detail.value + status_info_type.value,
+            f" {error_code}" if error_code else "",
+        )
+        return InquiryResult(
+            inquiry_id=request.inquiry_id,
+            requester_code=exchange.requester.code,
+            provider_code=request.provider_code,
+            provider_name=record.provider_name,
+            info_type_code=request.info_type_code,
+            status_detail=status_detail,
+            status_info_type=status_info_type,
+            requested_at=request.requested_at,
+            provided_at=record.provided_at,
+            items=items,
+            replica=answer.replica if answer is not None and answer.error is None else None,
+            error=exchange.error_body,
+        )
+
+    # --- records ------------------------------------------------------------------------------
+
+    async def record(self, caller: AgencyEntry | None, inquiry_id: uuid.UUID) -> ProvisionRecord:
+        """The hub's copy of one record, for its requester, its provider or the operator."""
+        async with self.sessions() as session:
+            repository = RecordRepository(session)
+            row = await repository.get(inquiry_id)
+            if row is None or (
+                caller is not None and caller.code not in {row.requester_code, row.provider_code}
+            ):
+                raise IpnsimError("REC001", inquiry_id=str(inquiry_id))
+            addenda = await repository.addenda([row.inquiry_id])
+        return record_view(row, addenda[row.inquiry_id])
+
+    async def recent_records(self, limit: int, agency_code: str | None) -> list[ProvisionRecord]:
+        """The newest records, for the operator (optionally those of one agency)."""
+        async with self.sessions() as session:
+            repository = RecordRepository(session)
+            rows = await repository.recent(limit, agency_code)
+            addenda = await repository.addenda([row.inquiry_id for row in rows])
+        return [record_view(row, addenda[row.inquiry_id]) for row in rows]
+
+    async def declare_mistaken(
+        self, caller: AgencyEntry, inquiry_id: uuid.UUID, declaration: MistakenInquiryDeclaration
+    ) -> Addendum:
+        """Append a mistaken-person addendum (追記) and pass it on to the provider.
+
+        Only the requester of the inquiry may declare it; declaring it again returns the first
+        addendum. The original record is never changed.
+        """
+        if declaration.requester_code != caller.code:
+            raise IpnsimError("AUT002", claimed=declaration.requester_code)
+        async with self.sessions.begin() as session:
+            repository = RecordRepository(session)
+            record = await repository.get(inquiry_id)
+            if record is None:
+                raise IpnsimError("REC001", inquiry_id=str(inquiry_id))
+            if record.requester_code != caller.code:
+                raise IpnsimError("REC002", inquiry_id=str(inquiry_id))
+            existing = (await repository.addenda([record.inquiry_id]))[record.inquiry_id]
+            mistaken = [row for row in existing if row.kind == AddendumKind.MISTAKEN_PERSON]
+            if mistaken:
+                return addendum_view(mistaken[0])
+            row = HubAddendum(
+                addendum_id=str(uuid.uuid4()),
+                inquiry_id=record.inquiry_id,
+                kind=AddendumKind.MISTAKEN_PERSON.value,
+                reason=declaration.reason,
+                declared_by_agency=caller.code,
+                declared_by_user=declaration.declared_by_user,
+                declared_at=utcnow(),
+                provider_notified_at=None,
+            )
+            repository.add_addendum(row)
+            provider_reached = record.provider_reached
+            provider_code = record.provider_code
+        addendum = addendum_view(row)
+        logger.info("addendum %s appended to inquiry %s", addendum.addendum_id, inquiry_id)
+        if provider_reached:
+            await self._deliver(addendum, provider_code)
+        return addendum
+
+    async def _deliver(self, addendum: Addendum, provider_code: str) -> bool:
+        try:
+            await self.router.deliver_addendum(self.registry.get(provider_code), addendum)
+        except IpnsimError as error:
+            logger.warning(
+                "addendum %s not yet delivered to %s (%s); will retry",
+                addendum.addendum_id,
+                provider_code,
+                error.code,
+            )
+            return False
+        async with self.sessions.begin() as session:
+            await RecordRepository(session).mark_delivered(str(addendum.addendum_id), utcnow())
+        return True
+
+    async def deliver_pending_addenda(self) -> int:
+        """Send again every addendum a provider has not yet received; returns how many arrived."""
+        async with self.sessions() as session:
+            pending = await RecordRepository(session).undelivered_addenda()
+        delivered = 0
+        for row, record in pending:
+            if await self._deliver(addendum_view(row), record.provider_code):
+                delivered += 1
+        return delivered
+
+    async def redeliver_forever(self, interval: float) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.deliver_pending_addenda()
+            except Exception:
+                logger.exception("redelivery of addenda failed; retrying later")
+
+    # --- disclosure ---------------------------------------------------------------------------
+
+    async def disclose(
+        self, caller: AgencyEntry, agency_code: str, pseudonym: str
+    ) -> DisclosureView:
+        """Every record about the person (やりとり履歴) except those flagged 不開示."""
+        if agency_code != caller.code:
+            raise IpnsimError("AUT002", claimed=agency_code)
+        async with self.sessions() as session:
+            issued = await PseudonymRepository(session).resolve(pseudonym)
+            if issued is None or issued.agency_code != caller.code:
+                raise IpnsimError("IDN003")
+            repository = RecordRepository(session)
+            rows = [
+                row
+                for row in await repository.about_person(issued.person_key)
+                if not (row.requester_non_disclosure or row.provider_non_disclosure)
+            ]
+            addenda = await repository.addenda([row.inquiry_id for row in rows])
+        return DisclosureView(records=[record_view(row, addenda[row.inquiry_id]) for row in rows])

@@ -1,0 +1,41 @@
+"""Settings of the hub, read from the environment (``IPNSIM_HUB_*``); a bad value stops start-up."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class HubSettings(BaseSettings):
+    """How one hub process runs."""
+
+    model_config = SettingsConfigDict(env_prefix="IPNSIM_HUB_", extra="ignore")
+
+    database_url: str = Field(
+        default="sqlite+aiosqlite:///./hub.sqlite3",
+        description="SQLAlchemy async URL of the hub's database.",
+    )
+    registry_file: Path = Field(
+        description="JSON file listing the agencies connected to the network, with credentials.",
+    )
+    secret: SecretStr = Field(
+        min_length=16,
+        description="Key from which 符号 are derived; keep it with the database.",
+    )
+    admin_token: SecretStr = Field(
+        min_length=16,
+        description="Bearer token for the operator's read-only views of the hub's records.",
+    )
+    provider_timeout: float = Field(
+        default=5.0, gt=0, le=120, description="Seconds the hub waits for a provider's answer."
+    )
+    permissions_file: Path = Field(
+        default=Path(__file__).parent / "data" / "permissions.csv",
+        description="CSV permission table (requester kind × affair × procedure × info type × "
+        "provider kind).",
+    )
+    addendum_retry_seconds: float = Field(
+        default=5.0, gt=0, description="How often undelivered addenda are sent to providers again."
+    )
