@@ -95,7 +95,9 @@ class IpnsimError(Exception):
             for name in _QUOTED.findall(self.entry.message_ja)
             if name in self.params
         }
-        template = _QUOTED.sub(lambda match: "「{" + match.group(1) + "_quoted}」", self.entry.message_ja)
+        template = _QUOTED.sub(
+            lambda match: "「{" + match.group(1) + "_quoted}」", self.entry.message_ja
+        )
         params = self.params | {f"{name}_quoted": value for name, value in quoted.items()}
         return _render(template, params)
 

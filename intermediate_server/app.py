@@ -1,6 +1,5 @@
 """An intermediate server's HTTP API: ``/v1`` for business systems, ``/hub`` for the hub."""
 
-
 import contextlib
 import hmac
 import logging

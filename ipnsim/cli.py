@@ -207,6 +207,43 @@ def wipe(data_dir: Path) -> None:
 
 
 @app.command()
+def seed(
+    data_dir: DataDir = DEFAULT_DATA_DIR,
+    wait: Annotated[
+        float, typer.Option(help="Seconds to wait for every service to become healthy.", min=0)
+    ] = 60.0,
+) -> None:
+    """Register the synthetic population at the running network described by DATA_DIR.
+
+    Idempotent: people already registered and replicas already present are left as they are.
+    'ipnsim up' does this itself on first start; containers run it as a one-shot job.
+    """
+    from agencies.population import generate_population
+    from ipnsim.seeding import seed_network, wait_until_healthy
+
+    network = load_network(data_dir)
+    run(wait_until_healthy(network, wait))
+    population = generate_population(seed=network.seed)
+    with Progress(
+        TextColumn("seeding people and replicas"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=console,
+    ) as bar:
+        task = bar.add_task("seed", total=None)
+        run(
+            seed_network(
+                network,
+                population,
+                progress=lambda done, total: bar.update(task, completed=done, total=total),
+            )
+        )
+    console.print(
+        f"seeded {len(population.people)} people and {len(population.replicas)} replicas."
+    )
+
+
+@app.command()
 def serve(
     role: Annotated[ServeRole, typer.Argument(help="Which service this process runs.")],
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",

@@ -8,11 +8,12 @@ again and a record id already present is left as it is.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 
 from agencies.population import Population
 from intermediate_server.schemas import PersonRegistration, ReplicaRegistration
-from ipnsim.client import AgencyClient, ServiceError
+from ipnsim.client import AgencyClient, ServiceError, ServiceUnreachable
 from ipnsim.launcher import NetworkFile
 from network.protocol.models import ReplicaItem
 
@@ -88,3 +89,20 @@ async def seed_network(
     finally:
         for client in clients.values():
             await client.aclose()
+
+
+async def wait_until_healthy(network: NetworkFile, seconds: float) -> None:
+    """Wait until every service of ``network`` answers ``/health``; ServiceUnreachable if not."""
+    deadline = time.monotonic() + seconds
+    for service in network.services:
+        async with AgencyClient(service.url, timeout=2.0) as client:
+            while True:
+                try:
+                    await client.health()
+                    break
+                except (ServiceUnreachable, ServiceError):
+                    if time.monotonic() > deadline:
+                        raise ServiceUnreachable(
+                            f"{service.name} at {service.url} not healthy after {seconds:g}s"
+                        ) from None
+                    await asyncio.sleep(0.5)

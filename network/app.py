@@ -1,6 +1,5 @@
 """The hub's HTTP API (情報提供ネットワークシステム)."""
 
-
 import asyncio
 import contextlib
 import hmac
