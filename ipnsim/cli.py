@@ -124,6 +124,14 @@ def up(
     no_seed: Annotated[
         bool, typer.Option("--no-seed", help="Start empty: register no synthetic people.")
     ] = False,
+    postgres: Annotated[
+        str | None,
+        typer.Option(
+            envvar="IPNSIM_POSTGRES_URL",
+            help="PostgreSQL server URL (e.g. postgresql://127.0.0.1:5432/test); each service "
+            "gets its own database there instead of a SQLite file.",
+        ),
+    ] = None,
 ) -> None:
     """Start the hub and every agency's intermediate server as processes on loopback.
 
@@ -150,6 +158,8 @@ def up(
         agencies=chosen,
         seed=seed,
         provider_timeout=provider_timeout,
+        postgres_url=postgres,
+        fresh_databases=fresh,
     )
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt))
     try:

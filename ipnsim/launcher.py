@@ -8,6 +8,7 @@ everything is and holds the credentials; it is created once and reused on the ne
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import secrets
@@ -23,6 +24,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from agencies.catalogue import Agency, default_agencies
+from ipnsim.postgres import PostgresError, database_name, ensure_databases, service_database_url
 
 NETWORK_FILE = "network.json"
 DEFAULT_DATA_DIR = Path(".ipnsim")
@@ -58,6 +60,8 @@ class NetworkFile(BaseModel):
     admin_token: str
     seed: int
     seeded: bool = False
+    postgres_url: str | None = None
+    database_prefix: str | None = None
     services: list[ServiceInfo]
 
     @property
@@ -120,6 +124,9 @@ class Launcher:
     provider_timeout: float = 5.0
     startup_timeout: float = 60.0
     log_level: str = "info"
+    postgres_url: str | None = None
+    """A PostgreSQL server for the services' databases; None keeps SQLite files."""
+    fresh_databases: bool = False
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     network: NetworkFile | None = None
 
@@ -152,8 +159,25 @@ class Launcher:
             admin_token=previous.admin_token if previous else secrets.token_urlsafe(24),
             seed=self.seed,
             seeded=previous.seeded if previous else False,
+            postgres_url=self.postgres_url,
+            database_prefix=self._database_prefix(),
             services=services,
         )
+        if previous is not None and previous.postgres_url != self.postgres_url:
+            raise LaunchError(
+                f"{self.data_dir} holds a network on "
+                f"{'PostgreSQL' if previous.postgres_url else 'SQLite'}: use the same database "
+                "option, another --data-dir, or --fresh"
+            )
+        if self.postgres_url is not None:
+            try:
+                ensure_databases(
+                    self.postgres_url,
+                    [self._database_name(service) for service in services],
+                    recreate=self.fresh_databases or previous is None,
+                )
+            except PostgresError as error:
+                raise LaunchError(str(error)) from None
         self._write(network)
         registry = {
             "agencies": [
@@ -183,6 +207,23 @@ class Launcher:
             log_file=str(self.data_dir / "logs" / f"{name}.log"),
         )
 
+    def _database_prefix(self) -> str:
+        digest = hashlib.sha256(str(self.data_dir.resolve()).encode()).hexdigest()[:8]
+        return f"ipnsim_{digest}"
+
+    def database_names(self) -> list[str]:
+        """Names of the PostgreSQL databases of this network's services."""
+        assert self.network is not None
+        return [self._database_name(service) for service in self.network.services]
+
+    def _database_name(self, service: ServiceInfo) -> str:
+        return database_name(self._database_prefix(), service.name)
+
+    def _database_url(self, service: ServiceInfo) -> str:
+        if self.postgres_url is not None:
+            return service_database_url(self.postgres_url, self._database_name(service))
+        return f"sqlite+aiosqlite:///{(self.data_dir / f'{service.name}.sqlite3').resolve()}"
+
     def _write(self, network: NetworkFile) -> None:
         path = self.data_dir / NETWORK_FILE
         temporary = path.with_suffix(".tmp")
@@ -198,7 +239,7 @@ class Launcher:
     def _environment(self, service: ServiceInfo) -> dict[str, str]:
         assert self.network is not None
         env = {key: value for key, value in os.environ.items() if not key.startswith("IPNSIM_")}
-        database = f"sqlite+aiosqlite:///{(self.data_dir / f'{service.name}.sqlite3').resolve()}"
+        database = self._database_url(service)
         if service.role == "hub":
             env |= {
                 "IPNSIM_HUB_DATABASE_URL": database,
