@@ -9,6 +9,7 @@ import httpx
 from pydantic import BaseModel, ValidationError
 
 from error_codes import ErrorBody, ForwardedError, IpnsimError
+from ipnsim.http import is_timeout
 
 logger = logging.getLogger("ipnsim.intermediate.hub")
 
@@ -30,11 +31,11 @@ class HubClient:
             response = await self.client.post(
                 self.base + path, json=body.model_dump(mode="json"), headers=self.headers
             )
-        except httpx.TimeoutException:
-            logger.warning("hub did not answer %s within %ss", path, self.timeout)
-            raise IpnsimError("AVL004", timeout=f"{self.timeout:g}") from None
         except httpx.TransportError as exc:
-            logger.warning("hub unreachable for %s: %s", path, type(exc).__name__)
+            if is_timeout(exc):
+                logger.warning("hub did not answer %s within %ss", path, self.timeout)
+                raise IpnsimError("AVL004", timeout=f"{self.timeout:g}") from None
+            logger.warning("hub unreachable for %s: %r", path, exc.__cause__ or exc)
             raise IpnsimError("AVL003") from None
         try:
             if response.status_code >= 400:

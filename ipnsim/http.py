@@ -15,3 +15,15 @@ def make_client(timeout: float, max_connections: int = 200) -> httpx.AsyncClient
         transport=AiohttpTransport(limits=httpx.Limits(max_connections=max_connections)),
         timeout=httpx.Timeout(timeout),
     )
+
+
+def is_timeout(error: httpx.TransportError) -> bool:
+    """Whether a failed call ran out of time, as opposed to finding nobody there.
+
+    The aiohttp transport reports every lost connection as ``ConnectTimeout``; the aiohttp
+    error it was raised from tells the two apart.
+    """
+    cause = error.__cause__
+    if cause is not None:
+        return isinstance(cause, TimeoutError)
+    return isinstance(error, httpx.TimeoutException)

@@ -8,6 +8,7 @@ import httpx
 from pydantic import ValidationError
 
 from error_codes import ErrorBody, IpnsimError
+from ipnsim.http import is_timeout
 from network.protocol.models import Addendum, ProvisionAnswer, ProvisionRequest
 from network.registry import AgencyEntry
 
@@ -56,11 +57,11 @@ class ProviderRouter:
                 json=body,
                 headers={"Authorization": f"Bearer {provider.credential}"},
             )
-        except httpx.TimeoutException:
-            logger.warning("provider %s did not answer within %ss", provider.code, self.timeout)
-            raise IpnsimError(
-                "AVL002", provider_code=provider.code, timeout=f"{self.timeout:g}"
-            ) from None
         except httpx.TransportError as exc:
-            logger.warning("provider %s unreachable: %s", provider.code, type(exc).__name__)
+            if is_timeout(exc):
+                logger.warning("provider %s did not answer within %ss", provider.code, self.timeout)
+                raise IpnsimError(
+                    "AVL002", provider_code=provider.code, timeout=f"{self.timeout:g}"
+                ) from None
+            logger.warning("provider %s unreachable: %r", provider.code, exc.__cause__ or exc)
             raise IpnsimError("AVL001", provider_code=provider.code) from None

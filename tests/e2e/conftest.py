@@ -1,0 +1,110 @@
+"""A real network for the end-to-end tests: every service a process on loopback.
+
+The network is started through the same launcher ``ipnsim up`` uses, once per database backend
+(SQLite files, and PostgreSQL when a server is available), and seeded with the synthetic
+population.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+from collections.abc import Coroutine, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+from sqlalchemy.engine import make_url
+
+from agencies.catalogue import DIGITAL_AGENCY, FUKUOKA, ODAWARA, YAMAGATA, agency_by_slug
+from agencies.population import Population, generate_population
+from ipnsim.client import AgencyClient, HubOperatorClient
+from ipnsim.launcher import Launcher, NetworkFile, find_free_port_block
+from ipnsim.postgres import drop_databases
+from ipnsim.seeding import seed_network
+
+T = TypeVar("T")
+
+PROVIDER_TIMEOUT = 2.0
+DEFAULT_POSTGRES_URL = "postgresql://127.0.0.1:5432/test"
+
+
+def run(work: Coroutine[Any, Any, T]) -> T:
+    return asyncio.run(work)
+
+
+@dataclass
+class RunningNetwork:
+    launcher: Launcher
+    network: NetworkFile
+    population: Population
+    backend: str
+    data_dir: Path
+
+    def agency(self, slug: str) -> AgencyClient:
+        return AgencyClient(self.network.agency(slug).url)
+
+    def hub(self) -> HubOperatorClient:
+        return HubOperatorClient(self.network.hub.url, self.network.admin_token)
+
+    def code(self, slug: str) -> str:
+        return agency_by_slug(slug).code
+
+    def atena(self, slug: str, persona: str) -> str:
+        person = self.population.persona_person(persona)
+        return self.population.atena_number(slug, person.person_key)
+
+    def url(self, slug: str) -> str:
+        return self.network.agency(slug).url
+
+    def credential(self, slug: str) -> str:
+        credential = self.network.agency(slug).credential
+        assert credential is not None
+        return credential
+
+
+def postgres_url() -> str | None:
+    """The PostgreSQL server to test against, or None (skip) when none answers here."""
+    url = os.environ.get("IPNSIM_TEST_POSTGRES_URL", DEFAULT_POSTGRES_URL)
+    parsed = make_url(url)
+    try:
+        with socket.create_connection((parsed.host or "127.0.0.1", parsed.port or 5432), 2):
+            return url
+    except OSError:
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL at {url} is not reachable, and CI requires it")
+        return None
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgres"])
+def network(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningNetwork]:
+    backend: str = request.param
+    server = None
+    if backend == "postgres":
+        server = postgres_url()
+        if server is None:
+            pytest.skip("no PostgreSQL server reachable (set IPNSIM_TEST_POSTGRES_URL)")
+    data_dir = tmp_path_factory.mktemp(f"network-{backend}")
+    agencies = [agency_by_slug(slug) for slug in (YAMAGATA, ODAWARA, FUKUOKA, DIGITAL_AGENCY)]
+    launcher = Launcher(
+        data_dir=data_dir,
+        port=find_free_port_block(len(agencies) + 1),
+        agencies=agencies,
+        seed=0,
+        provider_timeout=PROVIDER_TIMEOUT,
+        postgres_url=server,
+    )
+    population = generate_population(seed=0)
+    try:
+        started = launcher.start()
+        run(seed_network(started, population))
+        launcher.mark_seeded()
+        yield RunningNetwork(launcher, started, population, backend, data_dir)
+    finally:
+        launcher.stop()
+        if server is not None and launcher.network is not None:
+            drop_databases(server, launcher.database_names())
