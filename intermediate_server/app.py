@@ -24,7 +24,7 @@ from intermediate_server.schemas import (
 )
 from intermediate_server.service import AgencyIdentity, IntermediateService
 from intermediate_server.settings import IntermediateServerSettings
-from ipnsim.http import make_client
+from ipnsim.http import bearer_token, make_client
 from ipnsim.storage import create_engine, migrate, sessionmaker
 from network.protocol.layouts import catalogue
 from network.protocol.models import (
@@ -38,7 +38,6 @@ from network.protocol.models import (
     ProvisionRequest,
     RecordSide,
 )
-from network.registry import bearer_token
 
 logger = logging.getLogger("ipnsim.intermediate")
 

@@ -27,3 +27,13 @@ def is_timeout(error: httpx.TransportError) -> bool:
     if cause is not None:
         return isinstance(cause, TimeoutError)
     return isinstance(error, httpx.TimeoutException)
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    """The token of an ``Authorization: Bearer <token>`` header, or None."""
+    if not authorization:
+        return None
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()

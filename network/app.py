@@ -12,7 +12,7 @@ from fastapi import Depends, FastAPI, Header, Query, Request
 
 from error_codes import IpnsimError
 from error_codes.http import install_error_handling
-from ipnsim.http import make_client
+from ipnsim.http import bearer_token, make_client
 from ipnsim.storage import create_engine, migrate, sessionmaker
 from network.db import MIGRATIONS
 from network.permissions import PermissionTable
@@ -30,7 +30,7 @@ from network.protocol.models import (
     PseudonymIssued,
     PseudonymRequest,
 )
-from network.registry import AgencyEntry, Registry, bearer_token
+from network.registry import AgencyEntry, Registry
 from network.routing import ProviderRouter
 from network.service import HubService
 from network.settings import HubSettings

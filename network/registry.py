@@ -10,6 +10,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError
 
 from error_codes import IpnsimError
+from ipnsim.http import bearer_token
 from network.protocol.models import AgencyCode, AgencyKind, AgencySummary
 
 
@@ -86,13 +87,3 @@ class Registry:
                 if hmac.compare_digest(entry.credential.encode(), token.encode()):
                     return entry
         raise IpnsimError("AUT001")
-
-
-def bearer_token(authorization: str | None) -> str | None:
-    """The token of an ``Authorization: Bearer <token>`` header, or None."""
-    if not authorization:
-        return None
-    scheme, _, token = authorization.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        return None
-    return token.strip()
