@@ -116,8 +116,8 @@ _CODES: tuple[ErrorCode, ...] = (
         Category.VALIDATION,
         False,
         422,
-        "指定された{kind}「{code}」は定義されていません。",
-        "The {kind} code '{code}' is not defined in the catalogue.",
+        "指定された{kind_ja}「{code}」は定義されていません。",
+        "The {kind_en} '{code}' is not defined.",
         "The code has a valid shape but names no affair, procedure or info type the network "
         "knows (データ標準レイアウト).",
         "Look the code up in the catalogue (GET /v1/catalogue) and use a defined one.",

@@ -90,16 +90,16 @@ class IpnsimError(Exception):
     @property
     def message_ja(self) -> str:
         """Values quoted in 「」 are written in full width, as the real messages write them."""
-        quoted = {
-            name: to_fullwidth(self.params[name])
-            for name in _QUOTED.findall(self.entry.message_ja)
-            if name in self.params
-        }
-        template = _QUOTED.sub(
-            lambda match: "「{" + match.group(1) + "_quoted}」", self.entry.message_ja
-        )
-        params = self.params | {f"{name}_quoted": value for name, value in quoted.items()}
-        return _render(template, params)
+        params = {key: value for key, value in self.params.items()}
+
+        def quote(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name not in self.params:
+                return match.group(0)
+            params[f"{name}_quoted"] = to_fullwidth(self.params[name])
+            return "「{" + name + "_quoted}」"
+
+        return _render(_QUOTED.sub(quote, self.entry.message_ja), params)
 
     def body(self) -> ErrorBody:
         """The wire form of this error."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
@@ -84,21 +84,15 @@ class BodySizeLimit:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
-                    raise _BodyTooLarge
+                    # FastAPI passes its own HTTPException on while reading a body.
+                    raise HTTPException(status_code=413, detail=str(limit))
             return message
 
-        try:
-            await self.app(scope, counting_receive, send)
-        except _BodyTooLarge:
-            await self._refuse(scope, receive, send)
+        await self.app(scope, counting_receive, send)
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
         response = error_response(IpnsimError("VAL003", limit=str(self.limit)))
         await response(scope, receive, send)
-
-
-class _BodyTooLarge(Exception):
-    pass
 
 
 def install_error_handling(app: FastAPI, body_limit: int = DEFAULT_BODY_LIMIT) -> None:
@@ -119,6 +113,8 @@ def install_error_handling(app: FastAPI, body_limit: int = DEFAULT_BODY_LIMIT) -
             return error_response(IpnsimError("VAL005", path=path))
         if exc.status_code == 404:
             return error_response(IpnsimError("VAL004", path=path))
+        if exc.status_code == 413:
+            return error_response(IpnsimError("VAL003", limit=str(exc.detail)))
         return error_response(IpnsimError("VAL001", field="request", problem=str(exc.detail)))
 
     @app.exception_handler(Exception)
@@ -155,7 +151,7 @@ def errors_router() -> APIRouter:
     @router.get("/{code}", response_model=ErrorExplanation)
     async def explain_error(code: str) -> ErrorExplanation:
         if code.upper() not in CATALOGUE:
-            raise IpnsimError("VAL006", kind="error code", code=code)
+            raise IpnsimError("VAL006", kind_ja="エラー分類コード", kind_en="error code", code=code)
         return _explain(code.upper())
 
     return router

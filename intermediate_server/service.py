@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -50,6 +51,9 @@ from network.protocol.models import (
 )
 
 logger = logging.getLogger("ipnsim.intermediate")
+
+_INTEGER = re.compile(r"-?[0-9]+")
+_CODE = re.compile(r"[0-9A-Za-z]+")
 
 JST = dt.timezone(dt.timedelta(hours=9), "JST")
 
@@ -191,11 +195,7 @@ class IntermediateService:
 
     def _check_layout(self, info_type_code: str, content: ReplicaContent) -> None:
         """Items must follow the info type's standard layout (データ標準レイアウト)."""
-        info_type = self.catalogue.info_types.get(info_type_code)
-        if info_type is None:
-            raise IpnsimError(
-                "VAL006", kind="特定個人情報名コード (info type)", code=info_type_code
-            )
+        info_type = self.catalogue.require_info_type(info_type_code)
         if content.layout_version != info_type.layout_version:
             raise IpnsimError(
                 "RPL004",
@@ -221,7 +221,9 @@ class IntermediateService:
 
     async def inquire(self, order: InquiryOrder) -> InquiryResult:
         """Send one inquiry through the hub; every outcome is recorded here as the requester."""
-        self._check_codes(order)
+        self.catalogue.check_inquiry_codes(
+            order.affair_code, order.procedure_code, order.info_type_code
+        )
         inquiry_id = uuid.uuid4()
         requested_at = utcnow()
         async with self.sessions() as session:
@@ -247,6 +249,8 @@ class IntermediateService:
             result = await self.hub.post("/v1/inquiries", request, InquiryResult)
             recorded_at_hub = True
         except IpnsimError as error:
+            # The hub may have recorded an inquiry whose answer timed out.
+            recorded_at_hub = error.code == "AVL004"
             status_detail, status_info_type = outcome_statuses(error.code)
             result = InquiryResult(
                 inquiry_id=inquiry_id,
@@ -284,18 +288,6 @@ class IntermediateService:
                 )
             )
         return result
-
-    def _check_codes(self, order: InquiryOrder) -> None:
-        if order.affair_code not in self.catalogue.affairs:
-            raise IpnsimError("VAL006", kind="事務コード (affair)", code=order.affair_code)
-        if order.procedure_code not in self.catalogue.procedures:
-            raise IpnsimError(
-                "VAL006", kind="事務手続コード (procedure)", code=order.procedure_code
-            )
-        if order.info_type_code not in self.catalogue.info_types:
-            raise IpnsimError(
-                "VAL006", kind="特定個人情報名コード (info type)", code=order.info_type_code
-            )
 
     async def declare_mistaken(
         self, inquiry_id: uuid.UUID, declaration: MistakenDeclaration
@@ -491,9 +483,9 @@ class IntermediateService:
 
 def _value_fits(value_type: ValueType, value: str) -> bool:
     if value_type is ValueType.INTEGER:
-        return value.lstrip("-").isdigit()
+        return _INTEGER.fullmatch(value) is not None
     if value_type is ValueType.CODE:
-        return value.isascii() and value.isalnum()
+        return _CODE.fullmatch(value) is not None
     if value_type is ValueType.DATE:
         try:
             dt.date.fromisoformat(value)

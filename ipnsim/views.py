@@ -58,8 +58,8 @@ def print_inquiry_result(console: Console, result: InquiryResult) -> None:
 
 def records_table(records: list[ProvisionRecord], title: str = "provision records") -> Table:
     table = Table(title=title)
+    table.add_column("inquiry", no_wrap=True, min_width=36)
     for column in (
-        "inquiry",
         "copy",
         "requested",
         "requester",

@@ -43,7 +43,8 @@ class PermissionTable:
         if reader.fieldnames != _COLUMNS:
             raise PermissionTableError(f"{path}:1: header must be {','.join(_COLUMNS)}")
         rows: set[Permission] = set()
-        for line, row in enumerate(reader, start=2):
+        for row in reader:
+            line = reader.line_num
             where = f"{path}:{line}"
             if None in row or any(value is None for value in row.values()):
                 raise PermissionTableError(f"{where}: expected {len(_COLUMNS)} fields")

@@ -85,7 +85,7 @@ class RecordRepository:
             .join(HubRecord, HubRecord.inquiry_id == HubAddendum.inquiry_id)
             .where(HubAddendum.provider_notified_at.is_(None), HubRecord.provider_reached)
         )
-        return [(addendum, record) for addendum, record in rows.tuples()]
+        return [(addendum, record) for addendum, record in rows]
 
     async def mark_delivered(self, addendum_id: str, at: dt.datetime) -> None:
         addendum = await self.session.get(HubAddendum, addendum_id)

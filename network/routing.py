@@ -47,6 +47,13 @@ class ProviderRouter:
                 body = ErrorBody.model_validate_json(response.content)
             except ValidationError:
                 raise IpnsimError("AVL005", provider_code=provider.code) from None
+            if body.code == "REC001":
+                logger.info(
+                    "provider %s holds no record of inquiry %s: nothing to annotate there",
+                    provider.code,
+                    addendum.inquiry_id,
+                )
+                return
             logger.warning("provider %s refused addendum: %s", provider.code, body.code)
             raise IpnsimError("AVL005", provider_code=provider.code)
 

@@ -104,7 +104,9 @@ class HubService:
         """Check, convert, route and record one inquiry; every outcome is recorded."""
         if request.requester_code != caller.code:
             raise IpnsimError("AUT002", claimed=request.requester_code)
-        self._check_codes(request.affair_code, request.procedure_code, request.info_type_code)
+        self.catalogue.check_inquiry_codes(
+            request.affair_code, request.procedure_code, request.info_type_code
+        )
         exchange = _Exchange(request=request, requester=caller)
         try:
             provider, provision = await self._prepare(exchange)
@@ -114,21 +116,11 @@ class HubService:
         except IpnsimError as error:
             if error.code == "REC004":
                 raise
+            # A provider that timed out or answered garbage may still have recorded the
+            # provision: it must receive any addendum, so count it as reached.
+            exchange.provider_reached = error.code in {"AVL002", "AVL005"}
             exchange.error_body = error.body()
         return await self._record(exchange)
-
-    def _check_codes(self, affair_code: str, procedure_code: str, info_type_code: str) -> None:
-        if affair_code not in self.catalogue.affairs:
-            raise IpnsimError("VAL006", kind="事務コード (affair)", code=affair_code)
-        procedure = self.catalogue.procedures.get(procedure_code)
-        if procedure is None:
-            raise IpnsimError("VAL006", kind="事務手続コード (procedure)", code=procedure_code)
-        if info_type_code not in self.catalogue.info_types:
-            raise IpnsimError(
-                "VAL006", kind="特定個人情報名コード (info type)", code=info_type_code
-            )
-        if procedure.affair_code != affair_code:
-            raise IpnsimError("PRM002", procedure_code=procedure_code, affair_code=affair_code)
 
     async def _prepare(self, exchange: _Exchange) -> tuple[AgencyEntry, ProvisionRequest]:
         request = exchange.request

@@ -13,6 +13,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TypeVar
 
+from error_codes import IpnsimError
+
 DATA_DIR = Path(__file__).parent / "data"
 
 E = TypeVar("E", bound=StrEnum)
@@ -94,6 +96,32 @@ class Catalogue:
     procedures: dict[str, Procedure]
     info_types: dict[str, InfoType]
 
+    def require_info_type(self, code: str) -> InfoType:
+        """The info type with ``code``; ``VAL006`` if the catalogue has none."""
+        info_type = self.info_types.get(code)
+        if info_type is None:
+            raise IpnsimError(
+                "VAL006", kind_ja="特定個人情報名コード", kind_en="info type", code=code
+            )
+        return info_type
+
+    def check_inquiry_codes(
+        self, affair_code: str, procedure_code: str, info_type_code: str
+    ) -> Procedure:
+        """Check an inquiry's codes: each defined (``VAL006``), the procedure under the affair
+        (``PRM002``)."""
+        if affair_code not in self.affairs:
+            raise IpnsimError("VAL006", kind_ja="事務コード", kind_en="affair", code=affair_code)
+        procedure = self.procedures.get(procedure_code)
+        if procedure is None:
+            raise IpnsimError(
+                "VAL006", kind_ja="事務手続コード", kind_en="procedure", code=procedure_code
+            )
+        self.require_info_type(info_type_code)
+        if procedure.affair_code != affair_code:
+            raise IpnsimError("PRM002", procedure_code=procedure_code, affair_code=affair_code)
+        return procedure
+
 
 _CODE_SHAPES = {
     "affair": re.compile(r"JM[0-9]{14}"),
@@ -112,7 +140,8 @@ def _rows(path: Path, columns: list[str]) -> list[tuple[int, dict[str, str]]]:
     if reader.fieldnames != columns:
         raise CatalogueError(f"{path}:1: header must be {','.join(columns)}")
     rows: list[tuple[int, dict[str, str]]] = []
-    for line_number, row in enumerate(reader, start=2):
+    for row in reader:
+        line_number = reader.line_num
         if None in row or any(value is None for value in row.values()):
             raise CatalogueError(f"{path}:{line_number}: expected {len(columns)} fields")
         empty = [name for name in columns if not row[name].strip()]
@@ -169,12 +198,14 @@ def load_catalogue(directory: Path = DATA_DIR) -> Catalogue:
         )
 
     items: dict[str, list[Item]] = {}
+    first_line: dict[str, int] = {}
     path = directory / "items.csv"
     columns = ["info_type_code", "item_code", "name_ja", "name_en", "value_type", "source"]
     for line, row in _rows(path, columns):
         info_type_code = _code(path, line, "info type", row["info_type_code"])
         item_code = _code(path, line, "item", row["item_code"])
         layout = items.setdefault(info_type_code, [])
+        first_line.setdefault(info_type_code, line)
         if any(item.code == item_code for item in layout):
             raise CatalogueError(f"{path}:{line}: duplicate item {info_type_code}/{item_code}")
         layout.append(
@@ -208,7 +239,9 @@ def load_catalogue(directory: Path = DATA_DIR) -> Catalogue:
         )
     if items:
         orphan = next(iter(items))
-        raise CatalogueError(f"{directory / 'items.csv'}: items of unknown info type {orphan}")
+        raise CatalogueError(
+            f"{directory / 'items.csv'}:{first_line[orphan]}: items of unknown info type {orphan}"
+        )
     return Catalogue(affairs, procedures, info_types)
 
 
