@@ -34,6 +34,8 @@ FUKUOKA = "fukuoka"
 """福岡市: applicant CSV → public-fund account inquiry end to end."""
 NAKASHIBETSU = "nakashibetsu"
 """中標津町: inquiries from the business system instead of a dedicated terminal."""
+KANAGAWA = "kanagawa"
+"""神奈川県: the prefecture of 小田原市, holding 難病 and 身体障害者手帳 information."""
 DIGITAL_AGENCY = "digital-agency"
 """デジタル庁: the single provider of public-fund account information (公金受取口座)."""
 

@@ -69,9 +69,15 @@ class PermissionTable:
                 raise PermissionTableError(
                     f"{where}: procedure {procedure.code} belongs to {procedure.affair_code}"
                 )
-            if permission.info_type_code not in catalogue.info_types:
+            info_type = catalogue.info_types.get(permission.info_type_code)
+            if info_type is None:
                 raise PermissionTableError(
                     f"{where}: unknown info type {permission.info_type_code}"
+                )
+            if permission.provider_kind != info_type.holder_kind:
+                raise PermissionTableError(
+                    f"{where}: provider kind {permission.provider_kind.value} does not hold "
+                    f"info type {info_type.code} (its holder_kind is {info_type.holder_kind.value})"
                 )
             if permission in rows:
                 raise PermissionTableError(f"{where}: duplicate row")

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from error_codes import IpnsimError
+from network.protocol.models import AgencyKind
 
 DATA_DIR = Path(__file__).parent / "data"
 
@@ -51,17 +52,45 @@ class Affair:
     source: Source
 
 
+PAPER_SEPARATOR_JA = "、"
+"""Separates the papers of ``replaces_ja`` when a procedure's inquiries replace several."""
+PAPER_SEPARATOR_EN = "; "
+"""Separates the papers of ``replaces_en``, in the same order as ``replaces_ja``."""
+
+
+@dataclass(frozen=True, slots=True)
+class Paper:
+    """A paper (添付書類) that an applicant no longer has to bring."""
+
+    name_ja: str
+    name_en: str
+
+
 @dataclass(frozen=True, slots=True)
 class Procedure:
-    """事務手続: a procedure of an affair, and the paper its inquiry replaces."""
+    """事務手続: a procedure of an affair, and the paper(s) its inquiries replace."""
 
     code: str
     affair_code: str
     name_ja: str
     name_en: str
     replaces_ja: str
+    """The papers replaced, in Japanese, separated by ``、``."""
     replaces_en: str
+    """The same papers in English, separated by ``; ``."""
     source: Source
+
+    @property
+    def papers(self) -> tuple[Paper, ...]:
+        """Each paper the procedure's inquiries replace (the loader checks both lists agree)."""
+        return tuple(
+            Paper(name_ja.strip(), name_en.strip())
+            for name_ja, name_en in zip(
+                self.replaces_ja.split(PAPER_SEPARATOR_JA),
+                self.replaces_en.split(PAPER_SEPARATOR_EN),
+                strict=True,
+            )
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +101,8 @@ class Item:
     name_ja: str
     name_en: str
     value_type: ValueType
+    dataset_number: str
+    """データセット番号 of the data set the item belongs to (ours: ``D`` + 3 digits)."""
     source: Source
 
 
@@ -83,11 +114,18 @@ class InfoType:
     name_ja: str
     name_en: str
     layout_version: int
+    holder_kind: AgencyKind
+    """The kind of agency holding the replicas: the provider kind in the permission table."""
     source: Source
     items: tuple[Item, ...]
 
     def item(self, code: str) -> Item | None:
         return next((item for item in self.items if item.code == code), None)
+
+    @property
+    def dataset_numbers(self) -> tuple[str, ...]:
+        """The data sets of the layout, in item order."""
+        return tuple(dict.fromkeys(item.dataset_number for item in self.items))
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +166,7 @@ _CODE_SHAPES = {
     "procedure": re.compile(r"JT[0-9]{14}"),
     "info type": re.compile(r"TM[0-9]{14}"),
     "item": re.compile(r"I[0-9]{3}"),
+    "dataset": re.compile(r"D[0-9]{3}"),
 }
 
 
@@ -187,6 +226,16 @@ def load_catalogue(directory: Path = DATA_DIR) -> Catalogue:
             raise CatalogueError(f"{path}:{line}: unknown affair {affair_code}")
         if code in procedures:
             raise CatalogueError(f"{path}:{line}: duplicate procedure {code}")
+        papers_ja = row["replaces_ja"].split(PAPER_SEPARATOR_JA)
+        papers_en = row["replaces_en"].split(PAPER_SEPARATOR_EN)
+        if len(papers_ja) != len(papers_en):
+            raise CatalogueError(
+                f"{path}:{line}: replaces_ja names {len(papers_ja)} papers (separated by "
+                f"'{PAPER_SEPARATOR_JA}') but replaces_en {len(papers_en)} (separated by "
+                f"'{PAPER_SEPARATOR_EN}')"
+            )
+        if not all(paper.strip() for paper in [*papers_ja, *papers_en]):
+            raise CatalogueError(f"{path}:{line}: empty paper name in replaces_ja/replaces_en")
         procedures[code] = Procedure(
             code,
             affair_code,
@@ -200,7 +249,16 @@ def load_catalogue(directory: Path = DATA_DIR) -> Catalogue:
     items: dict[str, list[Item]] = {}
     first_line: dict[str, int] = {}
     path = directory / "items.csv"
-    columns = ["info_type_code", "item_code", "name_ja", "name_en", "value_type", "source"]
+    dataset_owner: dict[str, str] = {}
+    columns = [
+        "info_type_code",
+        "item_code",
+        "name_ja",
+        "name_en",
+        "value_type",
+        "dataset_number",
+        "source",
+    ]
     for line, row in _rows(path, columns):
         info_type_code = _code(path, line, "info type", row["info_type_code"])
         item_code = _code(path, line, "item", row["item_code"])
@@ -208,32 +266,47 @@ def load_catalogue(directory: Path = DATA_DIR) -> Catalogue:
         first_line.setdefault(info_type_code, line)
         if any(item.code == item_code for item in layout):
             raise CatalogueError(f"{path}:{line}: duplicate item {info_type_code}/{item_code}")
+        dataset = row["dataset_number"]
+        if not _CODE_SHAPES["dataset"].fullmatch(dataset):
+            raise CatalogueError(
+                f"{path}:{line}: malformed dataset number {dataset!r} (expected D + 3 digits)"
+            )
+        owner = dataset_owner.setdefault(dataset, info_type_code)
+        if owner != info_type_code:
+            raise CatalogueError(
+                f"{path}:{line}: dataset {dataset} already belongs to info type {owner}"
+            )
         layout.append(
             Item(
                 item_code,
                 row["name_ja"],
                 row["name_en"],
                 _enum(path, line, ValueType, row["value_type"]),
+                dataset,
                 _enum(path, line, Source, row["source"]),
             )
         )
 
     info_types: dict[str, InfoType] = {}
     path = directory / "info_types.csv"
-    columns = ["code", "name_ja", "name_en", "layout_version", "source"]
+    columns = ["code", "name_ja", "name_en", "layout_version", "holder_kind", "source"]
     for line, row in _rows(path, columns):
         code = _code(path, line, "info type", row["code"])
         if code in info_types:
             raise CatalogueError(f"{path}:{line}: duplicate info type {code}")
-        if not row["layout_version"].isdigit():
-            raise CatalogueError(f"{path}:{line}: layout_version must be a whole number")
+        version = row["layout_version"]
+        if not (version.isascii() and version.isdigit()) or int(version) < 1:
+            raise CatalogueError(
+                f"{path}:{line}: layout_version must be a whole number of at least 1"
+            )
         if code not in items:
             raise CatalogueError(f"{path}:{line}: info type {code} has no items in items.csv")
         info_types[code] = InfoType(
             code,
             row["name_ja"],
             row["name_en"],
-            int(row["layout_version"]),
+            int(version),
+            _enum(path, line, AgencyKind, row["holder_kind"]),
             _enum(path, line, Source, row["source"]),
             tuple(items.pop(code)),
         )

@@ -10,6 +10,7 @@ from agencies.catalogue import (
     COLUMNS,
     DIGITAL_AGENCY,
     FUKUOKA,
+    KANAGAWA,
     MUNICIPALITY_SLUGS,
     NAKASHIBETSU,
     ODAWARA,
@@ -40,12 +41,13 @@ def write_catalogue(tmp_path: Path, rows: list[str], header: str = HEADER) -> Pa
 
 def test_shipped_catalogue_lists_the_demo_agencies() -> None:
     agencies = load_agencies()
-    assert [agency.slug for agency in agencies] == [*MUNICIPALITY_SLUGS, DIGITAL_AGENCY]
+    assert [agency.slug for agency in agencies] == [*MUNICIPALITY_SLUGS, DIGITAL_AGENCY, KANAGAWA]
     assert {agency.name_ja for agency in agencies} == {
         "山形市",
         "小田原市",
         "福岡市",
         "中標津町",
+        "神奈川県",
         "デジタル庁",
     }
     assert default_agencies() == agencies

@@ -20,45 +20,104 @@ CARE_TAX = ("JM01000000231000", "JT02310000000214", "TM00000000000002")
 ACCOUNT = ("JM01000000041000", "JT01010000000001", "TM00000000000089")
 
 MUNI = AgencyKind.MUNICIPALITY
+PREF = AgencyKind.PREFECTURE
 DIGITAL = AgencyKind.DIGITAL_AGENCY
 
-ALLOWED = {
+ORIGINAL = {
     (MUNI, *NHI_TAX, MUNI),
     (MUNI, *CARE_TAX, MUNI),
     (MUNI, *ACCOUNT, DIGITAL),
 }
+"""The three original rows: tests, the demo and `ipnsim inquire` rely on them."""
+
+INTRACTABLE = ("JM01000000381000", "JT03810000000001")
+DISABILITY = ("JM01000000331000", "JT03310000000001")
+LOCAL_TAX, RESIDENT, DISABILITY_CERTIFICATE = (
+    "TM00000000000002",
+    "TM00000000000001",
+    "TM00000000000021",
+)
 
 
 def shipped() -> PermissionTable:
     return PermissionTable.load(SHIPPED, catalogue())
 
 
-def test_shipped_table_has_the_three_rows() -> None:
-    table = shipped()
-    assert {
+def as_tuples(table: PermissionTable) -> set[tuple[AgencyKind, str, str, str, AgencyKind]]:
+    return {
         (p.requester_kind, p.affair_code, p.procedure_code, p.info_type_code, p.provider_kind)
         for p in table.rows
-    } == ALLOWED
+    }
 
 
-@pytest.mark.parametrize("row", sorted(ALLOWED))
+def test_shipped_table_keeps_the_three_original_rows() -> None:
+    assert ORIGINAL.issubset(as_tuples(shipped()))
+
+
+@pytest.mark.parametrize("row", sorted(ORIGINAL))
 def test_shipped_table_allows_its_rows(
     row: tuple[AgencyKind, str, str, str, AgencyKind],
 ) -> None:
     assert shipped().allows(*row)
 
 
+def test_original_procedures_still_obtain_only_their_info_type() -> None:
+    """`ipnsim inquire` picks the info type of a procedure that may obtain only one."""
+    table = shipped()
+    for _, affair, procedure, info_type, _ in ORIGINAL:
+        assert {r.info_type_code for r in table.rows if r.procedure_code == procedure} == {
+            info_type
+        }
+        assert {r.affair_code for r in table.rows if r.procedure_code == procedure} == {affair}
+
+
+def test_shipped_table_covers_every_procedure() -> None:
+    covered = {row.procedure_code for row in shipped().rows}
+    assert covered == set(catalogue().procedures)
+
+
+def test_shipped_table_obtains_every_info_type_from_its_holder() -> None:
+    shipped_catalogue = catalogue()
+    rows = shipped().rows
+    assert {row.info_type_code for row in rows} == set(shipped_catalogue.info_types)
+    for row in rows:
+        assert row.provider_kind is shipped_catalogue.info_types[row.info_type_code].holder_kind
+
+
+def test_intractable_disease_is_asked_by_a_prefecture_of_municipalities() -> None:
+    table = shipped()
+    assert table.allows(PREF, *INTRACTABLE, LOCAL_TAX, MUNI)
+    assert table.allows(PREF, *INTRACTABLE, RESIDENT, MUNI)
+    assert not table.allows(MUNI, *INTRACTABLE, LOCAL_TAX, MUNI)
+    requesters = {row.requester_kind for row in table.rows if row.affair_code == INTRACTABLE[0]}
+    assert requesters == {PREF}
+
+
+def test_independence_support_asks_the_prefecture_and_municipalities() -> None:
+    table = shipped()
+    assert table.allows(MUNI, *DISABILITY, DISABILITY_CERTIFICATE, PREF)
+    assert table.allows(MUNI, *DISABILITY, LOCAL_TAX, MUNI)
+    assert not table.allows(MUNI, *DISABILITY, DISABILITY_CERTIFICATE, MUNI)
+
+
+def test_other_affairs_are_asked_by_municipalities() -> None:
+    for row in shipped().rows:
+        if row.affair_code != INTRACTABLE[0]:
+            assert row.requester_kind is MUNI, row
+
+
 def test_shipped_table_refuses_every_other_combination() -> None:
     table = shipped()
+    allowed = as_tuples(table)
     shipped_catalogue = catalogue()
     checked = 0
     for requester, provider in itertools.product(AgencyKind, repeat=2):
         for procedure in shipped_catalogue.procedures.values():
             for info_type in shipped_catalogue.info_types:
                 row = (requester, procedure.affair_code, procedure.code, info_type, provider)
-                assert table.allows(*row) == (row in ALLOWED), row
+                assert table.allows(*row) == (row in allowed), row
                 checked += 1
-    assert checked > len(ALLOWED)
+    assert checked > len(allowed)
 
 
 def test_tax_information_is_not_obtainable_from_the_digital_agency() -> None:
@@ -146,3 +205,18 @@ def test_wrong_number_of_fields(tmp_path: Path) -> None:
 def test_unreadable_file(tmp_path: Path) -> None:
     with pytest.raises(PermissionTableError, match="cannot be read"):
         PermissionTable.load(tmp_path / "missing.csv", catalogue())
+
+
+def test_provider_kind_must_hold_the_info_type(tmp_path: Path) -> None:
+    row = "municipality,JM01000000041000,JT01010000000001,TM00000000000089,municipality"
+    expect_error(
+        write_table(tmp_path, [GOOD, row]),
+        3,
+        "provider kind municipality does not hold info type TM00000000000089 "
+        "(its holder_kind is digital_agency)",
+    )
+
+
+def test_missing_procedure_of_a_known_affair(tmp_path: Path) -> None:
+    row = "prefecture,JM01000000381000,JT03810000000099,TM00000000000002,municipality"
+    expect_error(write_table(tmp_path, [GOOD, row]), 3, "unknown procedure JT03810000000099")
