@@ -14,10 +14,13 @@ from error_codes.http import install_error_handling
 from intermediate_server.db import MIGRATIONS
 from intermediate_server.hub_client import HubClient
 from intermediate_server.schemas import (
+    BulkResult,
     InquiryOrder,
     MistakenDeclaration,
+    PeopleBulkRegistration,
     PersonRegistration,
     PersonView,
+    ReplicaBulkRegistration,
     ReplicaContent,
     ReplicaRegistration,
     ReplicaView,
@@ -92,6 +95,16 @@ def create_app(settings: IntermediateServerSettings) -> FastAPI:
         """団体内統合宛名番号の登録 and, unless told not to, 符号取得."""
         return await server.register_person(body)
 
+    @app.post("/v1/people/bulk", tags=["people"])
+    async def register_people(body: PeopleBulkRegistration, server: Server) -> BulkResult:
+        """団体内統合宛名番号の一括登録 (up to 10,000), then 符号取得 in one call to the hub.
+
+        All or nothing: an atena number known with another resident code refuses the whole
+        request (IDN005, the item named in ``details``). People already registered count as
+        ``existing``.
+        """
+        return await server.register_people_bulk(body.people)
+
     @app.get("/v1/people/{atena_number}", tags=["people"])
     async def get_person(atena_number: AtenaNumber, server: Server) -> PersonView:
         return await server.person(atena_number)
@@ -110,6 +123,16 @@ def create_app(settings: IntermediateServerSettings) -> FastAPI:
     async def register_replica(body: ReplicaRegistration, server: Server) -> ReplicaView:
         """副本登録."""
         return await server.register_replica(body)
+
+    @app.post("/v1/replicas/bulk", tags=["replicas"])
+    async def register_replicas(body: ReplicaBulkRegistration, server: Server) -> BulkResult:
+        """副本一括登録 (up to 10,000) in one transaction.
+
+        All or nothing: a layout error (RPL004), an unknown atena number (IDN002) or a record id
+        given twice (RPL002) refuses the whole request, naming the item in ``details``. Record
+        ids already present are skipped and count as ``existing``.
+        """
+        return await server.register_replicas_bulk(body.replicas)
 
     @app.put("/v1/replicas/{record_id}", tags=["replicas"])
     async def update_replica(record_id: str, body: ReplicaContent, server: Server) -> ReplicaView:

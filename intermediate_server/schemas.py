@@ -8,6 +8,7 @@ from typing import Self
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from network.protocol.models import (
+    MAX_BULK_ITEMS,
     AffairCode,
     AgencyCode,
     AtenaNumber,
@@ -72,6 +73,25 @@ class ReplicaRegistration(ReplicaContent):
     record_id: RecordId
     atena_number: AtenaNumber
     info_type_code: InfoTypeCode
+
+
+class PeopleBulkRegistration(_Body):
+    """団体内統合宛名番号の一括登録: many people at once, then their 符号 in one hub call."""
+
+    people: list[PersonRegistration] = Field(min_length=1, max_length=MAX_BULK_ITEMS)
+
+
+class ReplicaBulkRegistration(_Body):
+    """副本一括登録: many replicas in one transaction; record ids already present are skipped."""
+
+    replicas: list[ReplicaRegistration] = Field(min_length=1, max_length=MAX_BULK_ITEMS)
+
+
+class BulkResult(BaseModel):
+    """What a bulk registration did: how many items were new and how many were already there."""
+
+    created: int
+    existing: int
 
 
 class ReplicaView(BaseModel):

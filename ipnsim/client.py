@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator, Sequence
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
@@ -10,7 +11,9 @@ import httpx
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from error_codes import ErrorBody
+from error_codes.http import DEFAULT_BODY_LIMIT
 from intermediate_server.schemas import (
+    BulkResult,
     InquiryOrder,
     MistakenDeclaration,
     PersonRegistration,
@@ -25,10 +28,16 @@ from network.protocol.models import (
     DisclosureView,
     Health,
     InquiryResult,
+    PersonaCatalogue,
     ProvisionRecord,
 )
 
 T = TypeVar("T")
+
+BULK_BODY_BYTES = DEFAULT_BODY_LIMIT - 64 * 1024
+"""Largest body of one bulk request the client sends: the services' limit, less headroom."""
+BULK_ITEMS = 2_000
+"""Most items of one bulk request the client sends (the services accept up to 10,000)."""
 
 
 class ServiceError(Exception):
@@ -71,15 +80,20 @@ class _ServiceClient:
         answer: Any,
         body: BaseModel | None = None,
         params: dict[str, str] | None = None,
+        content: bytes | None = None,
     ) -> Any:
         url = self.base_url + path
+        headers = self.headers
+        if content is not None:
+            headers = headers | {"Content-Type": "application/json"}
         try:
             response = await self.http.request(
                 method,
                 url,
                 json=body.model_dump(mode="json", exclude_none=True) if body else None,
+                content=content,
                 params=params,
-                headers=self.headers,
+                headers=headers,
             )
         except httpx.TransportError as exc:
             raise ServiceUnreachable(f"{url}: {type(exc).__name__} {exc}".strip()) from None
@@ -109,6 +123,36 @@ class AgencyClient(_ServiceClient):
     async def register_person(self, registration: PersonRegistration) -> PersonView:
         result: PersonView = await self._call("POST", "/v1/people", PersonView, registration)
         return result
+
+    async def register_people_bulk(
+        self, people: Sequence[PersonRegistration], chunk_size: int = BULK_ITEMS
+    ) -> BulkResult:
+        """団体内統合宛名番号の一括登録 (and 符号取得), in as few requests as fit the body limit.
+
+        Each request carries at most ``chunk_size`` people and is sent after the previous one
+        succeeded; the counts of every request are added up.
+        """
+        return await self._bulk("/v1/people/bulk", "people", people, chunk_size)
+
+    async def register_replicas_bulk(
+        self, replicas: Sequence[ReplicaRegistration], chunk_size: int = BULK_ITEMS
+    ) -> BulkResult:
+        """副本一括登録, in as few requests as fit the body limit (see register_people_bulk).
+
+        Record ids already present are skipped by the server and counted as existing.
+        """
+        return await self._bulk("/v1/replicas/bulk", "replicas", replicas, chunk_size)
+
+    async def _bulk(
+        self, path: str, key: str, items: Sequence[BaseModel], chunk_size: int
+    ) -> BulkResult:
+        created = existing = 0
+        encoded = [item.model_dump_json(exclude_none=True).encode() for item in items]
+        for body in bulk_bodies(key, encoded, chunk_size):
+            result: BulkResult = await self._call("POST", path, BulkResult, content=body)
+            created += result.created
+            existing += result.existing
+        return BulkResult(created=created, existing=existing)
 
     async def person(self, atena_number: str) -> PersonView:
         result: PersonView = await self._call("GET", f"/v1/people/{atena_number}", PersonView)
@@ -163,8 +207,39 @@ class AgencyClient(_ServiceClient):
         return result
 
 
+def bulk_bodies(
+    key: str,
+    items: Sequence[bytes],
+    max_items: int = BULK_ITEMS,
+    max_bytes: int = BULK_BODY_BYTES,
+) -> Iterator[bytes]:
+    """JSON bodies ``{"<key>": [item, …]}`` of the encoded ``items``, each within both limits."""
+    if max_items < 1:
+        raise ValueError("max_items must be at least 1")
+    prefix = b'{"' + key.encode() + b'":['
+    suffix = b"]}"
+    empty = len(prefix) + len(suffix)
+    chunk: list[bytes] = []
+    size = empty
+    for item in items:
+        if empty + len(item) > max_bytes:
+            raise ValueError(f"one item of {len(item)} bytes does not fit in {max_bytes} bytes")
+        if chunk and (len(chunk) >= max_items or size + 1 + len(item) > max_bytes):
+            yield prefix + b",".join(chunk) + suffix
+            chunk, size = [], empty
+        size += len(item) + (1 if chunk else 0)
+        chunk.append(item)
+    if chunk:
+        yield prefix + b",".join(chunk) + suffix
+
+
 class HubOperatorClient(_ServiceClient):
-    """The hub, as its operator sees it (with the admin token): registry and records."""
+    """The hub, as its operator sees it (with the admin token): registry, personas, records."""
+
+    async def personas(self) -> PersonaCatalogue:
+        """The personas of the network's population and the affair tour."""
+        result: PersonaCatalogue = await self._call("GET", "/v1/personas", PersonaCatalogue)
+        return result
 
     async def agencies(self) -> list[AgencySummary]:
         result: list[AgencySummary] = await self._call("GET", "/v1/agencies", list[AgencySummary])

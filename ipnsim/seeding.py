@@ -1,24 +1,30 @@
 """Load the synthetic population into a running network through the public APIs.
 
-People are registered (and obtain their 符号) at every agency that knows them, then each agency
-registers its replicas (副本登録). Seeding twice changes nothing: a known person is accepted
-again and a record id already present is left as it is.
+Each agency registers its people (and obtains their 符号) and then its replicas (副本登録)
+through the bulk endpoints, in chunks that fit the services' body limit; agencies load in
+parallel. Seeding twice changes nothing: a known person is accepted again and a record id
+already present is left as it is.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 
-from agencies.population import Population
+from agencies.population import Population, Registration, ReplicaSeed
 from intermediate_server.schemas import PersonRegistration, ReplicaRegistration
 from ipnsim.client import AgencyClient, ServiceError, ServiceUnreachable
 from ipnsim.launcher import NetworkFile
 from network.protocol.models import ReplicaItem
 
 Progress = Callable[[int, int], None]
-"""Called with (done, total) as seeding advances."""
+"""Called with (done, total) as seeding advances, both counted in people and replicas."""
+
+PEOPLE_PER_REQUEST = 2_000
+"""People per bulk request (about 150 bytes each)."""
+REPLICAS_PER_REQUEST = 1_000
+"""Replicas per bulk request at most; the client sends fewer if they would not fit 1 MiB."""
 
 
 async def seed_network(
@@ -27,68 +33,82 @@ async def seed_network(
     progress: Progress = lambda done, total: None,
     concurrency: int = 8,
 ) -> None:
-    """Register every person and replica of ``population`` at the agencies of ``network``."""
-    present = {service.name for service in network.agencies}
-    registrations = [r for r in population.registrations if r.agency_slug in present]
-    replicas = [r for r in population.replicas if r.agency_slug in present]
-    total = len(registrations) + len(replicas)
+    """Register every person and replica of ``population`` at the agencies of ``network``.
+
+    ``concurrency`` bounds the bulk requests in flight over all agencies; each agency sends
+    one at a time, its people before its replicas.
+    """
+    slugs = [service.name for service in network.agencies]
+    people = {person.person_key: person for person in population.people}
+    registrations: dict[str, list[Registration]] = {slug: [] for slug in slugs}
+    for registration in population.registrations:
+        if registration.agency_slug in registrations:
+            registrations[registration.agency_slug].append(registration)
+    replicas: dict[str, list[ReplicaSeed]] = {slug: [] for slug in slugs}
+    for replica in population.replicas:
+        if replica.agency_slug in replicas:
+            replicas[replica.agency_slug].append(replica)
+    total = sum(map(len, registrations.values())) + sum(map(len, replicas.values()))
     done = 0
     limit = asyncio.Semaphore(concurrency)
     clients = {service.name: AgencyClient(service.url) for service in network.agencies}
 
-    async def step(work: Awaitable[object]) -> None:
+    def person_registration(registration: Registration) -> PersonRegistration:
+        person = people[registration.person_key]
+        return PersonRegistration(
+            atena_number=registration.atena_number,
+            resident_code=person.resident_code,
+            my_number=person.my_number,
+            acquire_pseudonym=registration.acquire_pseudonym,
+        )
+
+    async def load(slug: str) -> None:
+        # Each chunk is built just before it is sent, so that building overlaps the services'
+        # work on the chunks of other agencies.
         nonlocal done
-        async with limit:
-            await work
-        done += 1
-        progress(done, total)
+        client = clients[slug]
+        mine = registrations[slug]
+        for start in range(0, len(mine), PEOPLE_PER_REQUEST):
+            chunk = [person_registration(r) for r in mine[start : start + PEOPLE_PER_REQUEST]]
+            async with limit:
+                await client.register_people_bulk(chunk, chunk_size=PEOPLE_PER_REQUEST)
+            done += len(chunk)
+            progress(done, total)
+        held = replicas[slug]
+        for start in range(0, len(held), REPLICAS_PER_REQUEST):
+            batch = [replica_registration(r) for r in held[start : start + REPLICAS_PER_REQUEST]]
+            async with limit:
+                await client.register_replicas_bulk(batch, chunk_size=REPLICAS_PER_REQUEST)
+            done += len(batch)
+            progress(done, total)
 
-    async def register_replica(client: AgencyClient, registration: ReplicaRegistration) -> None:
-        try:
-            await client.register_replica(registration)
-        except ServiceError as error:
-            if error.body.code != "RPL002":
-                raise
-
+    progress(done, total)
+    tasks = [asyncio.ensure_future(load(slug)) for slug in slugs]
     try:
-        await asyncio.gather(
-            *(
-                step(
-                    clients[r.agency_slug].register_person(
-                        PersonRegistration(
-                            atena_number=r.atena_number,
-                            resident_code=population.person(r.person_key).resident_code,
-                            my_number=population.person(r.person_key).my_number,
-                            acquire_pseudonym=r.acquire_pseudonym,
-                        )
-                    )
-                )
-                for r in registrations
-            )
-        )
-        await asyncio.gather(
-            *(
-                step(
-                    register_replica(
-                        clients[r.agency_slug],
-                        ReplicaRegistration(
-                            record_id=r.record_id,
-                            atena_number=r.atena_number,
-                            info_type_code=r.info_type_code,
-                            layout_version=r.layout_version,
-                            fiscal_year=r.fiscal_year,
-                            publication_start=r.publication_start,
-                            publication_end=r.publication_end,
-                            items=[ReplicaItem(code=code, value=value) for code, value in r.items],
-                        ),
-                    )
-                )
-                for r in replicas
-            )
-        )
+        await asyncio.gather(*tasks)
     finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
         for client in clients.values():
             await client.aclose()
+
+
+def replica_registration(replica: ReplicaSeed) -> ReplicaRegistration:
+    """The registration (副本登録) a business system sends for one replica of the population."""
+    return ReplicaRegistration(
+        record_id=replica.record_id,
+        atena_number=replica.atena_number,
+        info_type_code=replica.info_type_code,
+        layout_version=replica.layout_version,
+        fiscal_year=replica.fiscal_year,
+        publication_start=replica.publication_start,
+        publication_end=replica.publication_end,
+        items=[
+            ReplicaItem(code=code, value=value, reason_of_null=reason)
+            for code, value, reason in replica.wire_items()
+        ],
+    )
 
 
 async def wait_until_healthy(network: NetworkFile, seconds: float) -> None:

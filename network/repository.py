@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Iterable, Sequence
+from typing import cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from network.db import HubAddendum, HubRecord, IssuedPseudonym
@@ -17,6 +19,9 @@ from network.protocol.models import (
     ProvisionRecord,
     RecordSide,
 )
+
+IN_CHUNK = 5_000
+"""Most values in one ``IN (…)`` list: well below SQLite's and PostgreSQL's parameter limits."""
 
 
 class PseudonymRepository:
@@ -36,6 +41,27 @@ class PseudonymRepository:
 
     def add(self, issued: IssuedPseudonym) -> None:
         self.session.add(issued)
+
+    async def find_many(self, agency_code: str, person_keys: Iterable[str]) -> dict[str, str]:
+        """The 符号 already issued to one agency, by person key (one query per 5,000 keys)."""
+        keys = list(person_keys)
+        found: dict[str, str] = {}
+        for start in range(0, len(keys), IN_CHUNK):
+            rows = await self.session.execute(
+                select(IssuedPseudonym.person_key, IssuedPseudonym.pseudonym).where(
+                    IssuedPseudonym.agency_code == agency_code,
+                    IssuedPseudonym.person_key.in_(keys[start : start + IN_CHUNK]),
+                )
+            )
+            found.update((person, pseudonym) for person, pseudonym in rows)
+        return found
+
+    async def add_many(self, issued: Sequence[dict[str, object]]) -> None:
+        """Insert many issued 符号 in one bulk statement (column name → value per row)."""
+        if issued:
+            # The table's INSERT (Core) costs about a third less per row than the ORM's.
+            table = cast(Table, IssuedPseudonym.__table__)
+            await self.session.execute(insert(table), list(issued))
 
 
 class RecordRepository:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy.exc import IntegrityError
@@ -38,6 +39,9 @@ from network.repository import (
 from network.routing import ProviderRouter
 
 logger = logging.getLogger("ipnsim.hub")
+
+_BULK_ATTEMPTS = 3
+"""Tries of a bulk issuance that collides with a concurrent one on the same people."""
 
 
 @dataclass
@@ -97,6 +101,54 @@ class HubService:
             )
         logger.info("issued 符号 to agency %s", caller.code)
         return pseudonym
+
+    async def issue_pseudonyms(
+        self, caller: AgencyEntry, agency_code: str, resident_codes: Sequence[str]
+    ) -> list[str]:
+        """The calling agency's 符号 for many people, in the order of ``resident_codes``.
+
+        Idempotent: a 符号 already issued is returned as it is. All new ones are written in one
+        transaction (one query for those already issued, one bulk insert for the rest). Only
+        the keyed person keys are kept; the resident codes are neither stored nor logged.
+        """
+        if agency_code != caller.code:
+            raise IpnsimError("AUT002", claimed=agency_code)
+        people = [person_key(self.secret, code) for code in resident_codes]
+        unique = list(dict.fromkeys(people))
+        for attempt in range(1, _BULK_ATTEMPTS + 1):
+            try:
+                issued, created = await self._issue_missing(caller.code, unique)
+                break
+            except IntegrityError:
+                # A concurrent request issued some of the same 符号: they are found next time.
+                if attempt == _BULK_ATTEMPTS:
+                    raise
+        logger.info("issued %d new 符号 to agency %s (%d asked)", created, caller.code, len(people))
+        return [issued[person] for person in people]
+
+    async def _issue_missing(
+        self, agency_code: str, people: list[str]
+    ) -> tuple[dict[str, str], int]:
+        """Every person's 符号 for one agency, issuing those missing; and how many were new."""
+        async with self.sessions.begin() as session:
+            repository = PseudonymRepository(session)
+            issued = await repository.find_many(agency_code, people)
+            missing = [person for person in people if person not in issued]
+            now = utcnow()
+            for person in missing:
+                issued[person] = pseudonym_for(self.secret, person, agency_code)
+            await repository.add_many(
+                [
+                    {
+                        "pseudonym": issued[person],
+                        "agency_code": agency_code,
+                        "person_key": person,
+                        "issued_at": now,
+                    }
+                    for person in missing
+                ]
+            )
+        return issued, len(missing)
 
     # --- 情報照会 -----------------------------------------------------------------------------
 
