@@ -217,6 +217,36 @@ _CODES: tuple[ErrorCode, ...] = (
         "Two people were given the same atena number, or the resident code is mistyped.",
         "Check the atena number and the resident code against the resident registry.",
     ),
+    ErrorCode(
+        "IDN007",
+        Origin.ANY,
+        Category.IDENTITY,
+        False,
+        404,
+        "指定された条件に該当する住民は存在しません。",
+        "No resident matches the name, birth date, sex and address given.",
+        "The resident-registry lookup (住基ネット照会) found nobody: the name or its reading "
+        "(カナ) is misspelt, the birth date or sex is wrong, the address given does not begin "
+        "the registered address, or the person is not registered (e.g. moved abroad).",
+        "Check the application against the applicant's identity document, correct the name, "
+        "reading, birth date or address, and look up again; give the address from the "
+        "prefecture or the municipality onwards.",
+    ),
+    ErrorCode(
+        "IDN008",
+        Origin.ANY,
+        Category.IDENTITY,
+        False,
+        409,
+        "指定された条件に該当する住民が「{count}」件存在するため、対象者を特定できません。"
+        "住所（番地まで）を指定して再度照会してください。",
+        "{count} residents match the name, birth date and sex given, so no one person can be "
+        "identified; give the address (or more of it) and look up again.",
+        "The resident-registry lookup (住基ネット照会) found several people with the same name, "
+        "birth date and sex (namesakes living in different places); it names none of them.",
+        "Add the applicant's address as written on the application (at least the "
+        "municipality) and look up again.",
+    ),
     # --- permission ----------------------------------------------------------------------------
     ErrorCode(
         "PRM001",

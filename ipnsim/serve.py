@@ -1,6 +1,7 @@
 """Run one service in this process: the entry point of every process ``ipnsim up`` starts.
 
-Settings come from the environment (``IPNSIM_HUB_*`` or ``IPNSIM_AGENCY_*``), as in a container.
+Settings come from the environment (``IPNSIM_HUB_*``, ``IPNSIM_AGENCY_*`` or
+``IPNSIM_REGISTRY_*``), as in a container.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from pydantic import ValidationError
 class Role(StrEnum):
     HUB = "hub"
     AGENCY = "agency"
+    REGISTRY = "registry"
+    """The mock resident registry (住民基本台帳ネットワークシステム, 住基ネット)."""
 
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -29,6 +32,11 @@ def build_app(role: Role) -> FastAPI:
         from network.settings import HubSettings
 
         return create_hub(HubSettings())
+    if role is Role.REGISTRY:
+        from agencies.resident_registry import ResidentRegistrySettings
+        from agencies.resident_registry import create_app as create_registry
+
+        return create_registry(ResidentRegistrySettings())
     from intermediate_server.app import create_app as create_server
     from intermediate_server.settings import IntermediateServerSettings
 
