@@ -20,9 +20,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from error_codes import ErrorBody
 from ipnsim import views
+from ipnsim.catalogue_commands import catalogue_app
 from ipnsim.client import AgencyClient, HubOperatorClient, ServiceError, ServiceUnreachable
 from ipnsim.launcher import DEFAULT_DATA_DIR, DEFAULT_PORT, Launcher, LaunchError, NetworkFile
 from ipnsim.launcher import load_network_file as _load_network_file
+from ipnsim.registry_commands import lookup_command
+from network.protocol.models import PersonaCatalogue
 
 T = TypeVar("T")
 
@@ -101,6 +104,7 @@ def print_json(value: BaseModel | list[Any]) -> None:
 class ServeRole(StrEnum):
     hub = "hub"
     agency = "agency"
+    registry = "registry"
 
 
 @app.command()
@@ -115,6 +119,15 @@ def up(
         typer.Option(help="Comma-separated agency slugs to start (default: the whole catalogue)."),
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed of the synthetic population.")] = 0,
+    population_size: Annotated[
+        int,
+        typer.Option(
+            "--population",
+            help="People in the synthetic population (up to 100,000; loaded in bulk).",
+            min=1,
+            max=100_000,
+        ),
+    ] = 40,
     fresh: Annotated[
         bool, typer.Option("--fresh", help="Delete the data directory's databases first.")
     ] = False,
@@ -157,6 +170,7 @@ def up(
         port=port,
         agencies=chosen,
         seed=seed,
+        population=population_size,
         provider_timeout=provider_timeout,
         postgres_url=postgres,
         fresh_databases=fresh,
@@ -166,7 +180,7 @@ def up(
         with console.status("starting the network…"):
             network = launcher.start(report=lambda line: console.log(line))
         if not no_seed and not network.seeded:
-            population = generate_population(seed=seed)
+            population = generate_population(seed=seed, size=population_size)
             with Progress(
                 TextColumn("seeding people and replicas"),
                 BarColumn(),
@@ -233,7 +247,7 @@ def seed(
 
     network = load_network(data_dir)
     run(wait_until_healthy(network, wait))
-    population = generate_population(seed=network.seed)
+    population = generate_population(seed=network.seed, size=network.population)
     with Progress(
         TextColumn("seeding people and replicas"),
         BarColumn(),
@@ -262,9 +276,10 @@ def serve(
 ) -> None:
     """Run one service in this process, configured from the environment.
 
-    The hub reads IPNSIM_HUB_* (REGISTRY_FILE, SECRET, ADMIN_TOKEN, DATABASE_URL…); an
-    intermediate server reads IPNSIM_AGENCY_* (CODE, NAME_JA, CREDENTIAL, HUB_URL,
-    DATABASE_URL…). This is what 'ipnsim up' and the containers start.
+    The hub reads IPNSIM_HUB_* (REGISTRY_FILE, SECRET, ADMIN_TOKEN, DATABASE_URL,
+    PERSONAS_FILE…); an intermediate server reads IPNSIM_AGENCY_* (CODE, NAME_JA, CREDENTIAL,
+    HUB_URL, DATABASE_URL…); the mock resident registry reads IPNSIM_REGISTRY_* (SEED,
+    POPULATION). This is what 'ipnsim up' and the containers start.
     """
     from ipnsim.serve import Role
     from ipnsim.serve import serve as serve_role
@@ -320,13 +335,21 @@ def resolve_atena(network: NetworkFile, agency: str, atena: str | None, persona:
         fail("give exactly one of --atena or --persona", 2)
     if atena is not None:
         return atena
-    from agencies.population import generate_population
+    from agencies.population import persona_population
 
-    population = generate_population(seed=network.seed)
+    population = persona_population(seed=network.seed)
     slug = network.agency(agency).name
     try:
-        person = population.persona_person(persona or "")
-        return population.atena_number(slug, person.person_key)
+        chosen = population.persona(persona or "")
+        # A persona's own inquiry may name someone else (dependant_claimed_twice names the
+        # taxpayer who claims the persona): from its requester, --persona sends that inquiry.
+        inquiry = chosen.inquiry
+        person_key = (
+            inquiry.person_key
+            if inquiry is not None and inquiry.requester_slug == slug
+            else chosen.person_key
+        )
+        return population.atena_number(slug, person_key)
     except KeyError:
         names = ", ".join(population.personas)
         fail(f"persona {persona!r} is not registered at {slug} (personas: {names})", 2)
@@ -521,6 +544,40 @@ def demo(data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
     except DemoFailure as failure:
         fail(f"demo step failed: {failure}", 1)
     console.print("[bold green]demo completed: every step behaved as expected.[/]")
+
+
+@app.command()
+def personas(
+    data_dir: DataDir = DEFAULT_DATA_DIR,
+    as_json: AsJson = False,
+    tour: Annotated[
+        bool,
+        typer.Option("--tour", help="Also list one inquiry per affair (the affair tour)."),
+    ] = False,
+) -> None:
+    """List the personas: named test people, each guaranteeing one outcome.
+
+    Each persona (success, no replica, 符号 not acquired, not permitted for the procedure…)
+    comes with the inquiry that shows its outcome; send it with 'ipnsim inquire --persona
+    NAME …'. --tour adds one inquiry for each of the nine affairs of the catalogue.
+    """
+    network = load_network(data_dir)
+
+    async def fetch() -> PersonaCatalogue:
+        async with HubOperatorClient(network.hub.url, network.admin_token) as client:
+            return await client.personas()
+
+    catalogue = run(fetch())
+    if as_json:
+        print_json(catalogue)
+        return
+    console.print(views.personas_table(catalogue))
+    if tour:
+        console.print(views.affair_tour_table(catalogue))
+
+
+app.add_typer(catalogue_app, name="catalogue")
+app.command("lookup")(lookup_command)
 
 
 def main() -> None:

@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.panel import Panel
 
 from agencies.catalogue import ODAWARA, YAMAGATA
-from agencies.population import LOCAL_TAX_INFO, Person, Population, generate_population
+from agencies.population import LOCAL_TAX_INFO, Person, Population, persona_population
 from intermediate_server.schemas import InquiryOrder, MistakenDeclaration
 from ipnsim.client import AgencyClient, HubOperatorClient
 from ipnsim.launcher import NetworkFile
@@ -45,7 +45,7 @@ class Demo:
     def __init__(self, network: NetworkFile, console: Console) -> None:
         self.network = network
         self.console = console
-        self.population: Population = generate_population(seed=network.seed)
+        self.population: Population = persona_population(seed=network.seed)
         self.yamagata = AgencyClient(network.agency(YAMAGATA).url)
         self.odawara = AgencyClient(network.agency(ODAWARA).url)
         self.hub = HubOperatorClient(network.hub.url, network.admin_token)

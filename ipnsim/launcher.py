@@ -29,6 +29,11 @@ from ipnsim.postgres import PostgresError, database_name, ensure_databases, serv
 NETWORK_FILE = "network.json"
 DEFAULT_DATA_DIR = Path(".ipnsim")
 DEFAULT_PORT = 8700
+PERSONAS_FILE = "personas.json"
+"""The personas of the network's population, as the hub serves them."""
+REGISTRY_SERVICE = "resident-registry"
+"""Name of the mock resident registry (住基ネット) among the network's services."""
+REGISTRY_ROLE = "registry"
 
 
 class LaunchError(RuntimeError):
@@ -59,6 +64,8 @@ class NetworkFile(BaseModel):
     hub_secret: str
     admin_token: str
     seed: int
+    population: int = 40
+    """How many people the synthetic population of this network has (its size)."""
     seeded: bool = False
     postgres_url: str | None = None
     database_prefix: str | None = None
@@ -123,6 +130,8 @@ class Launcher:
     port: int = DEFAULT_PORT
     agencies: Sequence[Agency] = field(default_factory=default_agencies)
     seed: int = 0
+    population: int = 40
+    """Size of the synthetic population (people) this network is seeded with."""
     provider_timeout: float = 5.0
     startup_timeout: float = 60.0
     log_level: str = "info"
@@ -145,6 +154,11 @@ class Launcher:
                 f"{self.data_dir} holds a network seeded with {previous.seed}, not {self.seed}: "
                 "use another --data-dir or --fresh"
             )
+        if previous is not None and previous.population != self.population:
+            raise LaunchError(
+                f"{self.data_dir} holds a network of {previous.population} people, not "
+                f"{self.population}: use another --data-dir or --fresh"
+            )
         credentials = {
             service.name: service.credential for service in (previous.agencies if previous else [])
         }
@@ -155,11 +169,15 @@ class Launcher:
             info.name_ja = agency.name_ja
             info.credential = credentials.get(agency.slug) or secrets.token_urlsafe(24)
             services.append(info)
+        services.append(
+            self._service(REGISTRY_SERVICE, REGISTRY_ROLE, self.port + len(self.agencies) + 1)
+        )
         network = NetworkFile(
             host=self.host,
             hub_secret=previous.hub_secret if previous else secrets.token_urlsafe(32),
             admin_token=previous.admin_token if previous else secrets.token_urlsafe(24),
             seed=self.seed,
+            population=self.population,
             seeded=previous.seeded if previous else False,
             postgres_url=self.postgres_url,
             database_prefix=self._database_prefix(),
@@ -175,7 +193,11 @@ class Launcher:
             try:
                 ensure_databases(
                     self.postgres_url,
-                    [self._database_name(service) for service in services],
+                    [
+                        self._database_name(service)
+                        for service in services
+                        if service.role != REGISTRY_ROLE
+                    ],
                     recreate=self.fresh_databases or previous is None,
                 )
             except PostgresError as error:
@@ -197,8 +219,20 @@ class Launcher:
         registry_path = self.data_dir / "hub-registry.json"
         registry_path.write_text(json.dumps(registry, ensure_ascii=False, indent=2), "utf-8")
         registry_path.chmod(0o600)
+        self._write_personas()
         self.network = network
         return network
+
+    def _write_personas(self) -> None:
+        """Write the personas of this network's population for the hub (``GET /v1/personas``)."""
+        from agencies.population import persona_population
+
+        personas = persona_population(seed=self.seed).persona_catalogue()
+        personas = personas.model_copy(update={"population": self.population})
+        path = self.data_dir / PERSONAS_FILE
+        temporary = path.with_suffix(".tmp")
+        temporary.write_text(personas.model_dump_json(indent=2), encoding="utf-8")
+        temporary.replace(path)
 
     def _service(self, name: str, role: str, port: int) -> ServiceInfo:
         return ServiceInfo(
@@ -216,7 +250,11 @@ class Launcher:
     def database_names(self) -> list[str]:
         """Names of the PostgreSQL databases of this network's services."""
         assert self.network is not None
-        return [self._database_name(service) for service in self.network.services]
+        return [
+            self._database_name(service)
+            for service in self.network.services
+            if service.role != REGISTRY_ROLE
+        ]
 
     def _database_name(self, service: ServiceInfo) -> str:
         return database_name(self._database_prefix(), service.name)
@@ -249,6 +287,12 @@ class Launcher:
                 "IPNSIM_HUB_SECRET": self.network.hub_secret,
                 "IPNSIM_HUB_ADMIN_TOKEN": self.network.admin_token,
                 "IPNSIM_HUB_PROVIDER_TIMEOUT": str(self.provider_timeout),
+                "IPNSIM_HUB_PERSONAS_FILE": str((self.data_dir / PERSONAS_FILE).resolve()),
+            }
+        elif service.role == REGISTRY_ROLE:
+            env |= {
+                "IPNSIM_REGISTRY_SEED": str(self.network.seed),
+                "IPNSIM_REGISTRY_POPULATION": str(self.network.population),
             }
         else:
             assert service.agency_code and service.name_ja and service.credential

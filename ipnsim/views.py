@@ -7,7 +7,13 @@ from rich.table import Table
 
 from ipnsim.launcher import NetworkFile
 from network.protocol.layouts import catalogue
-from network.protocol.models import InquiryResult, ProvisionRecord
+from network.protocol.models import InquiryResult, PersonaCatalogue, ProvisionRecord
+
+ROLE_NAMES = {
+    "hub": "情報提供ネットワークシステム",
+    "registry": "住民基本台帳ネットワークシステム（模擬）",
+}
+"""What the services table calls a service that is not an agency's intermediate server."""
 
 
 def services_table(network: NetworkFile, healthy: dict[str, bool] | None = None) -> Table:
@@ -22,7 +28,7 @@ def services_table(network: NetworkFile, healthy: dict[str, bool] | None = None)
         row = [
             service.name,
             service.agency_code or "-",
-            service.name_ja or "情報提供ネットワークシステム",
+            service.name_ja or ROLE_NAMES.get(service.role, service.role),
             service.url,
         ]
         if healthy is not None:
@@ -80,5 +86,63 @@ def records_table(records: list[ProvisionRecord], title: str = "provision record
             f"{record.status_detail.value}/{record.status_info_type.value}"
             + (f" {record.error_code}" if record.error_code else ""),
             "; ".join(f"追記 {a.kind.value}: {a.reason}" for a in record.addenda) or "-",
+        )
+    return table
+
+
+def _outcome(status_detail: str, status_info_type: str, error_code: str | None) -> str:
+    return f"{status_detail}/{status_info_type}" + (f" {error_code}" if error_code else "")
+
+
+def personas_table(catalogue: PersonaCatalogue) -> Table:
+    """Every persona: who, what it demonstrates, and the inquiry that shows it."""
+    table = Table(title=f"personas (seed {catalogue.seed})", show_lines=True)
+    table.add_column("persona", style="bold")
+    table.add_column("person")
+    table.add_column("demonstrates")
+    table.add_column("inquiry (requester → provider, procedure, info type)")
+    table.add_column("outcome")
+    for persona in catalogue.personas:
+        inquiry = persona.inquiry
+        expected = persona.expected
+        demonstrates = f"{persona.demonstrates_ja}\n{persona.demonstrates_en}"
+        if persona.feature:
+            demonstrates += f"\n[yellow]needs {persona.feature}, not simulated yet[/]"
+        table.add_row(
+            persona.name,
+            f"{persona.person_name}\n{persona.person_name_kana}",
+            demonstrates,
+            "-"
+            if inquiry is None
+            else f"{inquiry.requester_slug} → {inquiry.provider_slug}\n"
+            f"{inquiry.procedure_code} {inquiry.info_type_code}\n"
+            f"atena {inquiry.atena_number}",
+            "-"
+            if expected is None
+            else _outcome(
+                expected.status_detail.value, expected.status_info_type.value, expected.error_code
+            ),
+        )
+    return table
+
+
+def affair_tour_table(catalogue: PersonaCatalogue) -> Table:
+    """One inquiry for each affair of the catalogue, with the persona it is about."""
+    table = Table(title="affair tour: one inquiry per affair", show_lines=True)
+    table.add_column("affair")
+    table.add_column("persona", style="bold")
+    table.add_column("inquiry")
+    table.add_column("outcome")
+    for stop in catalogue.affair_tour:
+        table.add_row(
+            f"{stop.affair_code}\n{stop.affair_name_ja}",
+            stop.persona,
+            f"{stop.inquiry.requester_slug} → {stop.inquiry.provider_slug}\n"
+            f"{stop.inquiry.procedure_code} {stop.inquiry.info_type_code}",
+            _outcome(
+                stop.expected.status_detail.value,
+                stop.expected.status_info_type.value,
+                stop.expected.error_code,
+            ),
         )
     return table

@@ -14,8 +14,10 @@ from error_codes import IpnsimError
 from error_codes.http import install_error_handling
 from ipnsim.http import bearer_token, make_client
 from ipnsim.storage import create_engine, migrate, sessionmaker
+from network.catalogue_api import catalogue_router
 from network.db import MIGRATIONS
 from network.permissions import PermissionTable
+from network.personas import find_persona, load_personas
 from network.protocol.layouts import catalogue
 from network.protocol.models import (
     Addendum,
@@ -26,7 +28,11 @@ from network.protocol.models import (
     InquiryRequest,
     InquiryResult,
     MistakenInquiryDeclaration,
+    Persona,
+    PersonaCatalogue,
     ProvisionRecord,
+    PseudonymBulkIssued,
+    PseudonymBulkRequest,
     PseudonymIssued,
     PseudonymRequest,
 )
@@ -43,6 +49,7 @@ def create_app(settings: HubSettings) -> FastAPI:
     registry = Registry.load(settings.registry_file)
     shared_catalogue = catalogue()
     permissions = PermissionTable.load(settings.permissions_file, shared_catalogue)
+    personas = load_personas(settings.personas_file)
     engine = create_engine(settings.database_url)
     admin_token = settings.admin_token.get_secret_value()
 
@@ -78,6 +85,7 @@ def create_app(settings: HubSettings) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handling(app)
+    app.include_router(catalogue_router(shared_catalogue, permissions))
 
     def service(request: Request) -> HubService:
         hub: HubService = request.app.state.service
@@ -111,11 +119,30 @@ def create_app(settings: HubSettings) -> FastAPI:
         """Every agency connected to the network (never with credentials)."""
         return [entry.summary() for entry in registry.agencies.values()]
 
+    @app.get("/v1/personas", tags=["personas"])
+    async def list_personas() -> PersonaCatalogue:
+        """Every persona (named test person) of the population, with the inquiry that shows
+        its outcome, and one inquiry per affair of the catalogue (the affair tour)."""
+        return personas
+
+    @app.get("/v1/personas/{name}", tags=["personas"])
+    async def get_persona(name: str) -> Persona:
+        """One persona by name (e.g. ``moved_in``); VAL006 if there is none."""
+        return find_persona(personas, name)
+
     @app.post("/v1/pseudonyms", tags=["符号"])
     async def issue_pseudonym(body: PseudonymRequest, hub: Hub, caller: Caller) -> PseudonymIssued:
         """符号取得: the calling agency's own 符号 for the person with this resident code."""
         pseudonym = await hub.issue_pseudonym(caller, body.agency_code, body.resident_code)
         return PseudonymIssued(agency_code=caller.code, pseudonym=pseudonym)
+
+    @app.post("/v1/pseudonyms/bulk", tags=["符号"])
+    async def issue_pseudonyms(
+        body: PseudonymBulkRequest, hub: Hub, caller: Caller
+    ) -> PseudonymBulkIssued:
+        """符号一括取得: the calling agency's own 符号 for up to 10,000 people, in order."""
+        pseudonyms = await hub.issue_pseudonyms(caller, body.agency_code, body.resident_codes)
+        return PseudonymBulkIssued(agency_code=caller.code, pseudonyms=pseudonyms)
 
     @app.post("/v1/inquiries", tags=["inquiries"])
     async def inquire(body: InquiryRequest, hub: Hub, caller: Caller) -> InquiryResult:

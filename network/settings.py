@@ -36,6 +36,11 @@ class HubSettings(BaseSettings):
         description="CSV permission table (requester kind × affair × procedure × info type × "
         "provider kind).",
     )
+    personas_file: Path | None = Field(
+        default=None,
+        description="JSON persona catalogue of the network's population, written by whoever "
+        "seeds it; served at GET /v1/personas (empty without one).",
+    )
     addendum_retry_seconds: float = Field(
         default=5.0, gt=0, description="How often undelivered addenda are sent to providers again."
     )

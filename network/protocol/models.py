@@ -154,6 +154,27 @@ class PseudonymIssued(_Wire):
     pseudonym: Pseudonym
 
 
+MAX_BULK_ITEMS = 10_000
+"""Most items one bulk request may carry (as many as rows in one 一括照会 file)."""
+
+
+class PseudonymBulkRequest(_Wire):
+    """符号一括取得要求: the calling agency's own 符号 for many people at once.
+
+    The resident codes are used once to identify the people and are neither stored nor logged.
+    """
+
+    agency_code: AgencyCode
+    resident_codes: list[ResidentCode] = Field(min_length=1, max_length=MAX_BULK_ITEMS)
+
+
+class PseudonymBulkIssued(_Wire):
+    """The 符号 the hub issued to one agency, in the order of the request's resident codes."""
+
+    agency_code: AgencyCode
+    pseudonyms: list[Pseudonym]
+
+
 class InquiryRequest(_Wire):
     """情報照会要求: requester's intermediate server → hub, naming the person by 符号."""
 
@@ -311,6 +332,72 @@ class DisclosureView(_Wire):
     """What the person sees: every record about them that is not flagged 不開示, with addenda."""
 
     records: list[ProvisionRecord]
+
+
+class PersonaInquiry(_Wire):
+    """The inquiry (情報照会) that shows a persona's outcome: who asks whom, under which
+    procedure, for which info type, about which atena number at the requester."""
+
+    person_key: str
+    """The person the inquiry names (for most personas, the persona)."""
+    requester_slug: str
+    requester_code: AgencyCode
+    atena_number: AtenaNumber
+    """団体内統合宛名番号 of the person at the requester."""
+    provider_slug: str
+    provider_code: AgencyCode
+    affair_code: AffairCode
+    procedure_code: ProcedureCode
+    info_type_code: InfoTypeCode
+    fiscal_year: FiscalYear | None = None
+    """照会条件: the fiscal year asked for; None asks for the latest information."""
+
+
+class PersonaOutcome(_Wire):
+    """What the persona's inquiry gives: both statuses of the result and the error code."""
+
+    status_detail: DetailStatus
+    status_info_type: InfoTypeStatus
+    error_code: str | None = None
+
+
+class Persona(_Wire):
+    """A named test person (ペルソナ) that guarantees one outcome."""
+
+    name: str
+    person_key: str
+    person_name: str
+    person_name_kana: str
+    municipality_slug: str
+    demonstrates_en: str
+    demonstrates_ja: str
+    description_en: str
+    description_ja: str
+    feature: str | None = None
+    """The simulator feature the persona's story needs when it is not simulated yet."""
+    atena_number: AtenaNumber | None = None
+    inquiry: PersonaInquiry | None = None
+    expected: PersonaOutcome | None = None
+
+
+class AffairTourStop(_Wire):
+    """One affair (事務) of the catalogue inquired end to end for a persona."""
+
+    affair_code: AffairCode
+    affair_name_ja: str
+    affair_name_en: str
+    persona: str
+    inquiry: PersonaInquiry
+    expected: PersonaOutcome
+
+
+class PersonaCatalogue(_Wire):
+    """Every persona of the network's population, and one inquiry per affair of the catalogue."""
+
+    seed: int
+    population: int
+    personas: list[Persona]
+    affair_tour: list[AffairTourStop]
 
 
 class Health(_Wire):

@@ -18,7 +18,14 @@ from typing import Any, TypeVar
 import pytest
 from sqlalchemy.engine import make_url
 
-from agencies.catalogue import DIGITAL_AGENCY, FUKUOKA, ODAWARA, YAMAGATA, agency_by_slug
+from agencies.catalogue import (
+    DIGITAL_AGENCY,
+    FUKUOKA,
+    KANAGAWA,
+    ODAWARA,
+    YAMAGATA,
+    agency_by_slug,
+)
 from agencies.population import Population, generate_population
 from ipnsim.client import AgencyClient, HubOperatorClient
 from ipnsim.launcher import Launcher, NetworkFile, find_free_port_block
@@ -89,10 +96,12 @@ def network(
         if server is None:
             pytest.skip("no PostgreSQL server reachable (set IPNSIM_TEST_POSTGRES_URL)")
     data_dir = tmp_path_factory.mktemp(f"network-{backend}")
-    agencies = [agency_by_slug(slug) for slug in (YAMAGATA, ODAWARA, FUKUOKA, DIGITAL_AGENCY)]
+    agencies = [
+        agency_by_slug(slug) for slug in (YAMAGATA, ODAWARA, FUKUOKA, DIGITAL_AGENCY, KANAGAWA)
+    ]
     launcher = Launcher(
         data_dir=data_dir,
-        port=find_free_port_block(len(agencies) + 1),
+        port=find_free_port_block(len(agencies) + 2),  # the hub and the resident registry
         agencies=agencies,
         seed=0,
         provider_timeout=PROVIDER_TIMEOUT,

@@ -123,6 +123,8 @@ def test_status_reports_every_service_healthy(network: RunningNetwork) -> None:
         "odawara",
         "fukuoka",
         "digital-agency",
+        "kanagawa",
+        "resident-registry",
     }
     assert all(service["healthy"] for service in services)
 
@@ -226,7 +228,7 @@ def test_commands_without_a_network_say_how_to_start_one(tmp_path: Path) -> None
 
 
 def test_up_serves_until_ctrl_c_then_stops_every_process(tmp_path: Path) -> None:
-    port = find_free_port_block(3)
+    port = find_free_port_block(4)  # hub, two agencies, resident registry
     env = os.environ | {"COLUMNS": "160"}
     process = subprocess.Popen(
         [
@@ -259,6 +261,7 @@ def test_up_serves_until_ctrl_c_then_stops_every_process(tmp_path: Path) -> None
                 break
         assert any("Network up" in line for line in output), "".join(output)
         assert not port_is_free("127.0.0.1", port + 2)
+        assert not port_is_free("127.0.0.1", port + 3)
 
         process.send_signal(signal.SIGINT)
         remaining, _ = process.communicate(timeout=30)
@@ -272,6 +275,6 @@ def test_up_serves_until_ctrl_c_then_stops_every_process(tmp_path: Path) -> None
     assert process.returncode == 0, text
     assert "all services stopped." in text
     assert "Traceback" not in text
-    assert all(port_is_free("127.0.0.1", port + offset) for offset in range(3))
+    assert all(port_is_free("127.0.0.1", port + offset) for offset in range(4))
     network = json.loads((tmp_path / "network.json").read_text())
     assert network["seeded"] is True

@@ -26,7 +26,7 @@ async def postgres_text(server: str, database: str) -> bytes:
             "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
         )
         assert tables
-        dump = []
+        dump: list[str] = []
         for table in tables:
             rows = await connection.fetch(f'SELECT row_to_json(t)::text AS row FROM "{table[0]}" t')
             dump.extend(row["row"] for row in rows)
