@@ -27,14 +27,19 @@ from typer.testing import CliRunner
 
 from agencies.catalogue import Agency, default_agencies
 from agencies.population import generate_population
+from agencies.resident_registry import SERVICE_NAME as REGISTRY_SERVICE_NAME
 from ipnsim.cli import app
 from ipnsim.launcher import (
     DEFAULT_PORT,
+    PERSONAS_FILE,
+    REGISTRY_ROLE,
+    REGISTRY_SERVICE,
     Launcher,
     NetworkFile,
     find_free_port_block,
     load_network_file,
 )
+from network.protocol.models import PersonaCatalogue
 from network.registry import Registry
 
 REPO = Path(__file__).resolve().parents[2]
@@ -45,7 +50,7 @@ CONTAINER_PORT = 8000
 HUB_URL = f"http://hub:{CONTAINER_PORT}"
 HEALTH_URL = f"http://127.0.0.1:{CONTAINER_PORT}/health"
 HEALTH_TIMEOUT = 30.0
-SERVE_ROLES = ("hub", "agency")
+SERVE_ROLES = ("hub", "agency", REGISTRY_ROLE)
 
 
 # --- reading the compose file ---------------------------------------------------------------
@@ -89,7 +94,7 @@ def environment(service: dict[str, Any]) -> dict[str, str]:
 
 
 def role(service: dict[str, Any]) -> str | None:
-    """``hub`` or ``agency`` for a ``serve`` service, None for any other command."""
+    """``hub``, ``agency`` or ``registry`` for a ``serve`` service, None for any other command."""
     command = service["command"]
     if command[0] == "serve":
         assert command[1] in SERVE_ROLES
@@ -164,12 +169,18 @@ def health_command(service: dict[str, Any]) -> str:
 # --- topology, environment, volumes, dependencies -------------------------------------------
 
 
-def test_one_service_per_agency_plus_hub_and_seed(
+def test_one_service_per_agency_plus_hub_registry_and_seed(
     services: dict[str, dict[str, Any]],
 ) -> None:
     agencies = default_agencies()
-    assert set(services) == {"hub", "seed", *(agency.slug for agency in agencies)}
+    assert set(services) == {
+        "hub",
+        REGISTRY_SERVICE,
+        "seed",
+        *(agency.slug for agency in agencies),
+    }
     assert role(services["hub"]) == "hub"
+    assert role(services[REGISTRY_SERVICE]) == REGISTRY_ROLE
     assert role(services["seed"]) is None
     for agency in agencies:
         service = services[agency.slug]
@@ -184,8 +195,12 @@ def test_ports_are_those_of_ipnsim_up(
 ) -> None:
     assert launcher.network is not None
     assert launcher.network.hub.port == DEFAULT_PORT
+    assert [info.name for info in launcher.network.services] == list(serve_services(services))
     for info in launcher.network.services:
         assert published_port(services[info.name]) == info.port, info.name
+    registry = next(info for info in launcher.network.services if info.role == REGISTRY_ROLE)
+    assert registry.name == REGISTRY_SERVICE
+    assert registry.port == DEFAULT_PORT + len(default_agencies()) + 1
     assert "ports" not in services["seed"]
 
 
@@ -201,10 +216,17 @@ def test_environment_is_that_of_the_launcher(
         }
         env = environment(services[info.name])
         assert set(env) == set(expected), info.name
+        if info.role == REGISTRY_ROLE:
+            # No database: the population is generated from the network's seed and size.
+            same = ["IPNSIM_REGISTRY_SEED", "IPNSIM_REGISTRY_POPULATION"]
+            for key in same:
+                assert env[key] == expected[key], f"{info.name}: {key}"
+            continue
         prefix = "IPNSIM_HUB_" if info.role == "hub" else "IPNSIM_AGENCY_"
         assert env[f"{prefix}DATABASE_URL"] == f"sqlite+aiosqlite:////data/{info.name}.sqlite3"
         if info.role == "hub":
             assert env["IPNSIM_HUB_REGISTRY_FILE"] == f"{CONFIG_MOUNT}/hub-registry.json"
+            assert env["IPNSIM_HUB_PERSONAS_FILE"] == f"{CONFIG_MOUNT}/{PERSONAS_FILE}"
             same = ["IPNSIM_HUB_PROVIDER_TIMEOUT"]
         else:
             assert env["IPNSIM_AGENCY_HUB_URL"] == HUB_URL
@@ -219,12 +241,18 @@ def test_each_service_keeps_its_database_in_its_own_volume(
 ) -> None:
     declared = set(compose.get("volumes") or {})
     used: list[str] = []
-    for name, service in serve_services(services).items():
-        volume = named_volumes(service).get("/data")
+    with_database = [
+        name for name, service in serve_services(services).items() if role(service) != REGISTRY_ROLE
+    ]
+    assert with_database == ["hub", *(agency.slug for agency in default_agencies())]
+    for name in with_database:
+        volume = named_volumes(services[name]).get("/data")
         assert volume is not None, f"{name} has no named volume at /data"
         used.append(volume)
     assert len(set(used)) == len(used), "two services share a database volume"
     assert set(used) <= declared
+    # The resident registry has no database and reads no configuration file: nothing to mount.
+    assert not services[REGISTRY_SERVICE].get("volumes"), "the registry needs no volume"
     for name in ("hub", "seed"):
         assert bind_mounts(services[name]).get(CONFIG_MOUNT) == DEPLOY_DIR, name
         mounts = [str(v) for v in services[name]["volumes"] if f":{CONFIG_MOUNT}" in str(v)]
@@ -237,11 +265,20 @@ def test_healthchecks_and_start_order(services: dict[str, dict[str, Any]]) -> No
         health_command(service)
     for slug in agencies:
         assert services[slug]["depends_on"] == {"hub": {"condition": "service_healthy"}}
-    seed_needs = services["seed"]["depends_on"]
-    for slug in agencies:
-        assert seed_needs[slug] == {"condition": "service_healthy"}, slug
-    assert set(seed_needs) <= {"hub", *agencies}
-    assert services["seed"].get("restart", "no") == "no"
+    assert "depends_on" not in services[REGISTRY_SERVICE], "the registry needs no other service"
+    # The seed job waits (--wait) for every service of its network.json, so it depends on each.
+    seed = services["seed"]
+    seed_network = load_network_file(
+        on_host(option(seed["command"], "--data-dir"), bind_mounts(seed))
+    )
+    seed_needs = seed["depends_on"]
+    assert set(seed_needs) == {info.name for info in seed_network.services}
+    assert set(seed_needs) == {"hub", REGISTRY_SERVICE, *agencies}
+    for name, condition in seed_needs.items():
+        assert condition == {"condition": "service_healthy"}, name
+    assert seed.get("restart", "no") == "no"
+    for name, service in serve_services(services).items():
+        assert service.get("restart") == "unless-stopped", name
 
 
 def test_every_service_runs_the_one_image(services: dict[str, dict[str, Any]]) -> None:
@@ -308,6 +345,9 @@ def check_network_file(
     assert network.hub_secret == hub_env["IPNSIM_HUB_SECRET"]
     assert network.admin_token == hub_env["IPNSIM_HUB_ADMIN_TOKEN"]
     assert network.seed == 0
+    registry_env = environment(services[REGISTRY_SERVICE])
+    assert network.seed == int(registry_env["IPNSIM_REGISTRY_SEED"])
+    assert network.population == int(registry_env["IPNSIM_REGISTRY_POPULATION"])
     for info in network.services:
         service = services[info.name]
         assert info.role == role(service)
@@ -341,6 +381,27 @@ def test_host_network_file_names_the_published_ports(
     check_network_file(network, services, url)
     for info in network.services:
         assert info.port == published_port(services[info.name])
+
+
+def test_personas_file_is_what_the_launcher_writes(
+    services: dict[str, dict[str, Any]], tmp_path: Path
+) -> None:
+    """The hub's persona catalogue is the launcher's for the compose network: never stale."""
+    hub = services["hub"]
+    personas = on_host(environment(hub)["IPNSIM_HUB_PERSONAS_FILE"], bind_mounts(hub))
+    assert personas == DEPLOY_DIR / PERSONAS_FILE
+    seed = services["seed"]
+    network = load_network_file(on_host(option(seed["command"], "--data-dir"), bind_mounts(seed)))
+    Launcher(data_dir=tmp_path, seed=network.seed, population=network.population).prepare()
+    written = (tmp_path / PERSONAS_FILE).read_text(encoding="utf-8")
+    committed = personas.read_text(encoding="utf-8")
+    assert json.loads(committed) == json.loads(written), (
+        "deploy/compose/personas.json is stale: regenerate it as deploy/compose/README.md says"
+    )
+    catalogue = PersonaCatalogue.model_validate_json(committed)
+    assert (catalogue.seed, catalogue.population) == (network.seed, network.population)
+    assert catalogue.personas and catalogue.affair_tour
+    assert PERSONAS_FILE in (DEPLOY_DIR / "README.md").read_text(encoding="utf-8")
 
 
 def test_secrets_are_demo_values(services: dict[str, dict[str, Any]]) -> None:
@@ -511,9 +572,13 @@ def test_compose_services_start_answer_and_seed(
         for name in serving:
             if name != "hub":
                 started[name] = start(name, hub.url)
+        assert REGISTRY_SERVICE in started
         for name, running in started.items():
             answer = wait_healthy(running, client)
             if name == "hub":
+                continue
+            if role(serving[name]) == REGISTRY_ROLE:
+                assert answer["service"] == REGISTRY_SERVICE_NAME
                 continue
             assert answer["service"] == "intermediate_server"
             assert answer["agency_code"] == environment(serving[name])["IPNSIM_AGENCY_CODE"]
@@ -521,6 +586,12 @@ def test_compose_services_start_answer_and_seed(
         assert [agency["code"] for agency in listed] == [
             agency.code for agency in default_agencies()
         ]
+        # The hub serves the mounted persona catalogue.
+        personas = client.get(hub.url + "/v1/personas")
+        assert personas.status_code == 200, personas.text
+        assert personas.json() == json.loads(
+            (DEPLOY_DIR / PERSONAS_FILE).read_text(encoding="utf-8")
+        )
 
     # The compose healthcheck itself: passes against a live service, fails with none.
     for name, running in started.items():
@@ -548,10 +619,12 @@ def test_compose_services_start_answer_and_seed(
     )
     output = (done.stdout + done.stderr).decode(errors="replace")
     assert done.returncode == 0, output
-    population = generate_population(seed=network["seed"])
+    population = generate_population(seed=network["seed"], size=network["population"])
+    people = {person.person_key: person for person in population.people}
+    registry = started[REGISTRY_SERVICE]
     with httpx.Client(timeout=5.0) as client:
         for name, running in started.items():
-            if name == "hub":
+            if name in {"hub", REGISTRY_SERVICE}:
                 continue
             registration = next(
                 r for r in population.registrations if r.agency_slug == name and r.acquire_pseudonym
@@ -559,3 +632,17 @@ def test_compose_services_start_answer_and_seed(
             person = client.get(f"{running.url}/v1/people/{registration.atena_number}")
             assert person.status_code == 200, person.text
             assert person.json()["pseudonym"], f"{name}: no 符号 after seeding"
+            # The registry holds the population the agencies were seeded with: a lookup of the
+            # registered person answers the My Number the agency was given.
+            resident = people[registration.person_key]
+            found = client.post(
+                f"{registry.url}/v1/lookup",
+                json={
+                    "name": f"{resident.family_name} {resident.given_name}",
+                    "birth_date": resident.birth_date.isoformat(),
+                    "sex": resident.sex,
+                    "address": resident.address,
+                },
+            )
+            assert found.status_code == 200, f"{name}: {found.text}"
+            assert found.json()["my_number"] == resident.my_number, name
