@@ -7,15 +7,17 @@ temporary directory and times, in each run:
 (b) loading all of it through the bulk path (``ipnsim.seeding.seed_network``: bulk requests
     per agency, agencies in parallel);
 (c) as the baseline, in a second fresh network, loading a sample of ``--baseline-people``
-    people and their replicas the old way: one request per person and per replica, eight in
-    flight (the per-item API). Its per-item cost is extrapolated to the full size.
+    people and their replicas through the per-item API: one request per person and per
+    replica, eight in flight. Its per-item cost is extrapolated to the full size.
 
 Services are pinned to core 1 and this loader to core 0 with ``taskset`` when it exists and the
-machine has two cores or more (otherwise nothing is pinned, and the table says so). Each run
+machine has two cores or more; ``--no-pin`` (or no taskset, or one core) lets services and
+loader share every core, as ``ipnsim up`` runs them, and the table says which. Each run
 starts its own networks; the table shows medians of the runs. Every process started is stopped
 at the end, whatever happens.
 
     python benchmarks/load_population.py [--people 100000] [--runs 2] [--baseline-people 1000]
+                                         [--no-pin]
 """
 
 from __future__ import annotations
@@ -73,7 +75,7 @@ def start_network(data_dir: Path, people: int, seed: int, pinned: bool) -> Launc
     agencies = default_agencies()
     launcher = Launcher(
         data_dir=data_dir,
-        port=find_free_port_block(len(agencies) + 1),
+        port=find_free_port_block(len(agencies) + 2),  # and the hub and the resident registry
         agencies=agencies,
         seed=seed,
         population=people,
@@ -343,7 +345,7 @@ def table(runs: Sequence[Run], pinned: bool) -> str:
         + (
             f"services pinned to core {SERVICE_CORE}, loader to core {LOADER_CORE}"
             if pinned
-            else "not pinned (no taskset or a single core)"
+            else "not pinned: services and loader share every core"
         ),
         "",
         f"| {'step':<52} | {'size':>15} | {'seconds':>9} | {'µs/item':>8} | {'items/s':>8} |",
@@ -372,9 +374,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--baseline-people", type=int, default=1_000, help="people in the baseline's sample"
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of the population")
+    parser.add_argument(
+        "--no-pin",
+        action="store_true",
+        help="do not pin: services and loader share every core, as with 'ipnsim up'",
+    )
     args = parser.parse_args(argv)
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    pinned = can_pin()
+    pinned = can_pin() and not args.no_pin
     if pinned:
         pin(os.getpid(), LOADER_CORE)
     runs: list[Run] = []

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Self
+from collections.abc import Iterable
+from typing import Annotated, NotRequired, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from typing_extensions import TypedDict
 
 from network.protocol.models import (
     MAX_BULK_ITEMS,
@@ -48,23 +50,63 @@ class PersonView(BaseModel):
     registered_at: dt.datetime
 
 
-class ReplicaContent(_Body):
-    """The updatable part of a replica: layout version, publication period, fiscal year, items."""
+class ReplicaItemFields(TypedDict):
+    """One item of a replica in a bulk registration: the fields of
+    :class:`~network.protocol.models.ReplicaItem`, validated as a plain object (a bulk request
+    carries hundreds of thousands of them)."""
 
+    __pydantic_config__ = ConfigDict(extra="forbid")  # type: ignore[misc]
+
+    code: Annotated[
+        str, Field(pattern=r"^I[0-9]{3}$", description="Item code within the info type.")
+    ]
+    value: NotRequired[str | None]
+    reason_of_null: NotRequired[str | None]
+
+
+def _check_content(
+    publication_start: dt.date,
+    publication_end: dt.date | None,
+    items: Iterable[tuple[str, str | None, str | None]],
+) -> None:
+    """The rules every replica's content follows, whichever way its items arrive."""
+    if publication_end is not None and publication_end < publication_start:
+        raise ValueError("publication_end must not be before publication_start")
+    codes: set[str] = set()
+    for code, value, reason_of_null in items:
+        if code in codes:
+            raise ValueError("an item code appears twice")
+        codes.add(code)
+        if (value is None) == (reason_of_null is None):
+            raise ValueError(
+                f"item {code} has either a value or a reason_of_null, not both and not neither"
+            )
+
+
+class _ReplicaFields(_Body):
     layout_version: int = Field(ge=1, description="版番号 of the info type's layout.")
     fiscal_year: int | None = Field(default=None, ge=1989, le=2100)
     publication_start: dt.date = Field(description="公開開始日.")
     publication_end: dt.date | None = Field(default=None, description="公開終了日 (none: open).")
+
+
+class ReplicaContent(_ReplicaFields):
+    """The updatable part of a replica: layout version, publication period, fiscal year, items."""
+
     items: list[ReplicaItem] = Field(min_length=1)
 
     @model_validator(mode="after")
     def _period(self) -> Self:
-        if self.publication_end is not None and self.publication_end < self.publication_start:
-            raise ValueError("publication_end must not be before publication_start")
-        codes = [item.code for item in self.items]
-        if len(set(codes)) != len(codes):
-            raise ValueError("an item code appears twice")
+        _check_content(
+            self.publication_start,
+            self.publication_end,
+            ((item.code, item.value, item.reason_of_null) for item in self.items),
+        )
         return self
+
+    def item_triples(self) -> list[tuple[str, str | None, str | None]]:
+        """(code, value, reason_of_null) of every item."""
+        return [(item.code, item.value, item.reason_of_null) for item in self.items]
 
 
 class ReplicaRegistration(ReplicaContent):
@@ -73,6 +115,26 @@ class ReplicaRegistration(ReplicaContent):
     record_id: RecordId
     atena_number: AtenaNumber
     info_type_code: InfoTypeCode
+
+
+class ReplicaBulkItem(_ReplicaFields):
+    """One replica of a 副本一括登録: the fields of :class:`ReplicaRegistration`."""
+
+    record_id: RecordId
+    atena_number: AtenaNumber
+    info_type_code: InfoTypeCode
+    items: list[ReplicaItemFields] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _period(self) -> Self:
+        _check_content(self.publication_start, self.publication_end, self.item_triples())
+        return self
+
+    def item_triples(self) -> list[tuple[str, str | None, str | None]]:
+        """(code, value, reason_of_null) of every item."""
+        return [
+            (item["code"], item.get("value"), item.get("reason_of_null")) for item in self.items
+        ]
 
 
 class PeopleBulkRegistration(_Body):
@@ -84,7 +146,7 @@ class PeopleBulkRegistration(_Body):
 class ReplicaBulkRegistration(_Body):
     """副本一括登録: many replicas in one transaction; record ids already present are skipped."""
 
-    replicas: list[ReplicaRegistration] = Field(min_length=1, max_length=MAX_BULK_ITEMS)
+    replicas: list[ReplicaBulkItem] = Field(min_length=1, max_length=MAX_BULK_ITEMS)
 
 
 class BulkResult(BaseModel):

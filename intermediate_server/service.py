@@ -10,8 +10,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from pydantic import TypeAdapter
-from sqlalchemy import Table, bindparam, delete, insert, select, update
+from sqlalchemy import Table, bindparam, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -24,11 +23,12 @@ from intermediate_server.schemas import (
     MistakenDeclaration,
     PersonRegistration,
     PersonView,
+    ReplicaBulkItem,
     ReplicaContent,
     ReplicaRegistration,
     ReplicaView,
 )
-from ipnsim.storage import utcnow
+from ipnsim.storage import insert_many, utcnow
 from network.protocol.layouts import Catalogue, ValueType
 from network.protocol.models import (
     Addendum,
@@ -62,7 +62,6 @@ _CODE = re.compile(r"[0-9A-Za-z]+")
 
 JST = dt.timezone(dt.timedelta(hours=9), "JST")
 
-_ITEMS = TypeAdapter(list[ReplicaItem])
 _IN_CHUNK = 5_000
 """Most values in one ``IN (…)`` list: well below SQLite's and PostgreSQL's parameter limits."""
 _BULK_ATTEMPTS = 3
@@ -122,7 +121,7 @@ class IntermediateService:
         return _person_view(person)
 
     async def register_people_bulk(self, people: Sequence[PersonRegistration]) -> BulkResult:
-        """Register many people in one transaction, then obtain their 符号 in one hub call.
+        """Register many people in one transaction, with the 符号 obtained in one hub call.
 
         The rules of :meth:`register_person` hold for every item: a person already registered
         with the same resident code is accepted again (and counted as existing); another
@@ -144,7 +143,7 @@ class IntermediateService:
                 item.merge(registration)
         for attempt in range(1, _BULK_ATTEMPTS + 1):
             try:
-                created, to_acquire = await self._insert_people(merged)
+                created = await self._register_people(merged)
                 break
             except IntegrityError:
                 # A concurrent request registered some of the same people: known next time.
@@ -152,13 +151,17 @@ class IntermediateService:
                     raise
         existing = len(people) - created
         logger.info("registered %d new people (%d already known)", created, existing)
-        if to_acquire:
-            await self._acquire_pseudonyms(to_acquire)
         return BulkResult(created=created, existing=existing)
 
-    async def _insert_people(self, merged: dict[str, _PersonItem]) -> tuple[int, list[_PersonItem]]:
-        """Register the people not yet known, in one transaction; those needing a 符号."""
-        async with self.sessions.begin() as session:
+    async def _register_people(self, merged: dict[str, _PersonItem]) -> int:
+        """Register the people not yet known with the 符号 the hub issues for them, in one
+        transaction; how many were new.
+
+        The 符号 are obtained first (one hub call, only resident codes sent), so each new row is
+        written once, complete. If the hub fails, the people are registered without 符号 and
+        the hub's error is raised: registering them again obtains the 符号.
+        """
+        async with self.sessions() as session:
             known = {
                 row.atena_number: row
                 for row in await _select_in(
@@ -173,41 +176,66 @@ class IntermediateService:
                     merged,
                 )
             }
-            new: list[dict[str, Any]] = []
-            my_numbers: list[dict[str, Any]] = []
-            to_acquire: list[_PersonItem] = []
-            now = utcnow()
-            for atena_number, item in merged.items():
-                row = known.get(atena_number)
-                if row is None:
-                    new.append(
-                        {
-                            "atena_number": atena_number,
-                            "resident_code": item.resident_code,
-                            "my_number": item.my_number,
-                            "pseudonym": None,
-                            "pseudonym_acquired_at": None,
-                            "registered_at": now,
-                        }
-                    )
-                elif row.resident_code != item.resident_code:
-                    raise _at(
-                        IpnsimError("IDN005", atena_number=atena_number),
-                        f"people.{item.index}",
-                        "already registered with another resident code",
-                    )
-                elif item.my_number is not None and item.my_number != row.my_number:
-                    my_numbers.append({"atena_number": atena_number, "my_number": item.my_number})
-                if item.acquire_pseudonym and (row is None or row.pseudonym is None):
-                    to_acquire.append(item)
-            if new:
-                await session.execute(_bulk_insert(Person), new)
+        my_numbers: list[dict[str, Any]] = []
+        to_acquire: list[_PersonItem] = []
+        for atena_number, item in merged.items():
+            row = known.get(atena_number)
+            if row is not None and row.resident_code != item.resident_code:
+                raise _at(
+                    IpnsimError("IDN005", atena_number=atena_number),
+                    f"people.{item.index}",
+                    "already registered with another resident code",
+                )
+            if row is not None and item.my_number is not None and item.my_number != row.my_number:
+                my_numbers.append({"atena_number": atena_number, "my_number": item.my_number})
+            if item.acquire_pseudonym and (row is None or row.pseudonym is None):
+                to_acquire.append(item)
+        pseudonyms: dict[str, str] = {}
+        failure: IpnsimError | None = None
+        if to_acquire:
+            try:
+                pseudonyms = await self._issued_pseudonyms(to_acquire)
+            except IpnsimError as error:
+                failure = error
+        now = utcnow()
+        new = [
+            {
+                "atena_number": atena_number,
+                "resident_code": item.resident_code,
+                "my_number": item.my_number,
+                "pseudonym": pseudonyms.get(atena_number),
+                "pseudonym_acquired_at": now if atena_number in pseudonyms else None,
+                "registered_at": now,
+            }
+            for atena_number, item in merged.items()
+            if atena_number not in known
+        ]
+        acquired_by_known = [
+            {"atena": atena_number, "pseudonym": pseudonym}
+            for atena_number, pseudonym in pseudonyms.items()
+            if atena_number in known
+        ]
+        async with self.sessions.begin() as session:
+            await insert_many(session, _table(Person), new)
             if my_numbers:
                 await session.execute(update(Person), my_numbers)
-        return len(new), to_acquire
+            if acquired_by_known:
+                people_table = _table(Person)
+                await session.execute(
+                    update(people_table)
+                    .where(people_table.c.atena_number == bindparam("atena"))
+                    .values(pseudonym=bindparam("pseudonym"), pseudonym_acquired_at=now),
+                    acquired_by_known,
+                )
+        if failure is not None:
+            raise failure
+        if pseudonyms:
+            logger.info("obtained %d 符号 from the hub", len(pseudonyms))
+        return len(new)
 
-    async def _acquire_pseudonyms(self, people: list[_PersonItem]) -> None:
-        """符号取得 for many people in one hub call; only the resident codes are sent."""
+    async def _issued_pseudonyms(self, people: list[_PersonItem]) -> dict[str, str]:
+        """符号取得 for many people in one hub call; only the resident codes are sent.
+        Atena number → 符号."""
         issued = await self.hub.post(
             "/v1/pseudonyms/bulk",
             PseudonymBulkRequest(
@@ -221,19 +249,10 @@ class IntermediateService:
                 "hub answered %d 符号 for %d people", len(issued.pseudonyms), len(people)
             )
             raise IpnsimError("AVL003")
-        now = utcnow()
-        people_table = _table(Person)
-        async with self.sessions.begin() as session:
-            await session.execute(
-                update(people_table)
-                .where(people_table.c.atena_number == bindparam("atena"))
-                .values(pseudonym=bindparam("pseudonym"), pseudonym_acquired_at=now),
-                [
-                    {"atena": person.atena_number, "pseudonym": pseudonym}
-                    for person, pseudonym in zip(people, issued.pseudonyms, strict=True)
-                ],
-            )
-        logger.info("obtained %d 符号 from the hub", len(people))
+        return {
+            person.atena_number: pseudonym
+            for person, pseudonym in zip(people, issued.pseudonyms, strict=True)
+        }
 
     async def acquire_pseudonym(self, atena_number: str) -> PersonView:
         """符号取得: ask the hub for this agency's 符号; only the resident code is sent."""
@@ -292,7 +311,9 @@ class IntermediateService:
             raise IpnsimError("RPL002", record_id=registration.record_id) from None
         return _replica_view(replica)
 
-    async def register_replicas_bulk(self, replicas: Sequence[ReplicaRegistration]) -> BulkResult:
+    async def register_replicas_bulk(
+        self, replicas: Sequence[ReplicaRegistration | ReplicaBulkItem]
+    ) -> BulkResult:
         """副本一括登録: every replica in one transaction, or none.
 
         Every item's layout is checked first (``RPL004`` naming the item); a record id given
@@ -322,7 +343,9 @@ class IntermediateService:
                     raise IpnsimError("RPL002", record_id="(registered concurrently)") from None
         raise AssertionError("unreachable")
 
-    async def _insert_replicas(self, replicas: Sequence[ReplicaRegistration]) -> BulkResult:
+    async def _insert_replicas(
+        self, replicas: Sequence[ReplicaRegistration | ReplicaBulkItem]
+    ) -> BulkResult:
         now = utcnow()
         async with self.sessions.begin() as session:
             atena_numbers = {registration.atena_number for registration in replicas}
@@ -368,7 +391,7 @@ class IntermediateService:
                 if registration.record_id not in live
             ]
             if new:
-                await session.execute(_bulk_insert(Replica), new)
+                await insert_many(session, _table(Replica), new)
         existing = len(replicas) - len(new)
         logger.info("registered %d new replicas (%d already present)", len(new), existing)
         return BulkResult(created=len(new), existing=existing)
@@ -400,7 +423,7 @@ class IntermediateService:
             raise IpnsimError("RPL003", record_id=record_id)
         return replica
 
-    def _check_layout(self, info_type_code: str, content: ReplicaContent) -> None:
+    def _check_layout(self, info_type_code: str, content: ReplicaContent | ReplicaBulkItem) -> None:
         """Items must follow the info type's standard layout (データ標準レイアウト)."""
         info_type = self.catalogue.require_info_type(info_type_code)
         if content.layout_version != info_type.layout_version:
@@ -409,7 +432,7 @@ class IntermediateService:
                 item="layout_version",
                 problem=f"the current layout version is {info_type.layout_version}",
             )
-        given = {item.code: item for item in content.items}
+        given = {code: value for code, value, _reason in content.item_triples()}
         known = self._item_codes.get(info_type.code)
         if known is None:
             known = self._item_codes[info_type.code] = {item.code for item in info_type.items}
@@ -417,12 +440,12 @@ class IntermediateService:
             if code not in known:
                 raise IpnsimError("RPL004", item=code, problem="not an item of this info type")
         for expected in info_type.items:
-            item = given.get(expected.code)
-            if item is None:
+            if expected.code not in given:
                 raise IpnsimError(
                     "RPL004", item=expected.code, problem="missing; give a value or reason_of_null"
                 )
-            if item.value is not None and not _value_fits(expected.value_type, item.value):
+            value = given[expected.code]
+            if value is not None and not _value_fits(expected.value_type, value):
                 raise IpnsimError(
                     "RPL004", item=expected.code, problem=f"not a valid {expected.value_type.value}"
                 )
@@ -724,15 +747,6 @@ def _at(error: IpnsimError, field: str, problem: str) -> IpnsimError:
     )
 
 
-def _bulk_insert(model: type[Person] | type[Replica]) -> Any:
-    """A bulk INSERT of the model's table: one executemany, every row with every column.
-
-    (The ORM's own bulk INSERT costs about a third more per row, and leaves None columns out,
-    which splits the rows into many statements.)
-    """
-    return insert(_table(model))
-
-
 def _table(model: type[Person] | type[Replica]) -> Table:
     return cast(Table, model.__table__)
 
@@ -763,13 +777,16 @@ def _value_fits(value_type: ValueType, value: str) -> bool:
     return True
 
 
-def _content_columns(content: ReplicaContent) -> dict[str, object]:
+def _content_columns(content: ReplicaContent | ReplicaBulkItem) -> dict[str, object]:
     return {
         "layout_version": content.layout_version,
         "fiscal_year": content.fiscal_year,
         "publication_start": content.publication_start,
         "publication_end": content.publication_end,
-        "items": _ITEMS.dump_python(content.items, mode="json"),
+        "items": [
+            {"code": code, "value": value, "reason_of_null": reason}
+            for code, value, reason in content.item_triples()
+        ],
     }
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator, Sequence
 from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import Any, Literal, Self, TypeVar
 
 import httpx
 from pydantic import BaseModel, TypeAdapter, ValidationError
@@ -33,6 +33,9 @@ from network.protocol.models import (
 )
 
 T = TypeVar("T")
+
+BulkKind = Literal["people", "replicas"]
+"""What a bulk registration carries."""
 
 BULK_BODY_BYTES = DEFAULT_BODY_LIMIT - 64 * 1024
 """Largest body of one bulk request the client sends: the services' limit, less headroom."""
@@ -143,11 +146,24 @@ class AgencyClient(_ServiceClient):
         """
         return await self._bulk("/v1/replicas/bulk", "replicas", replicas, chunk_size)
 
+    async def register_encoded_bulk(
+        self, kind: BulkKind, encoded: Sequence[bytes], chunk_size: int = BULK_ITEMS
+    ) -> BulkResult:
+        """Bulk registration of items already encoded as JSON objects (``kind`` is ``people``
+        or ``replicas``), for loaders that build the JSON themselves; the server validates
+        every item as for :meth:`register_people_bulk` and :meth:`register_replicas_bulk`."""
+        return await self._send_bulk(f"/v1/{kind}/bulk", kind, encoded, chunk_size)
+
     async def _bulk(
         self, path: str, key: str, items: Sequence[BaseModel], chunk_size: int
     ) -> BulkResult:
-        created = existing = 0
         encoded = [item.model_dump_json(exclude_none=True).encode() for item in items]
+        return await self._send_bulk(path, key, encoded, chunk_size)
+
+    async def _send_bulk(
+        self, path: str, key: str, encoded: Sequence[bytes], chunk_size: int
+    ) -> BulkResult:
+        created = existing = 0
         for body in bulk_bodies(key, encoded, chunk_size):
             result: BulkResult = await self._call("POST", path, BulkResult, content=body)
             created += result.created

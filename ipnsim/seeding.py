@@ -9,11 +9,12 @@ already present is left as it is.
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Callable
 
 from agencies.population import Population, Registration, ReplicaSeed
-from intermediate_server.schemas import PersonRegistration, ReplicaRegistration
+from intermediate_server.schemas import ReplicaRegistration
 from ipnsim.client import AgencyClient, ServiceError, ServiceUnreachable
 from ipnsim.launcher import NetworkFile
 from network.protocol.models import ReplicaItem
@@ -53,14 +54,9 @@ async def seed_network(
     limit = asyncio.Semaphore(concurrency)
     clients = {service.name: AgencyClient(service.url) for service in network.agencies}
 
-    def person_registration(registration: Registration) -> PersonRegistration:
+    def person_json(registration: Registration) -> bytes:
         person = people[registration.person_key]
-        return PersonRegistration(
-            atena_number=registration.atena_number,
-            resident_code=person.resident_code,
-            my_number=person.my_number,
-            acquire_pseudonym=registration.acquire_pseudonym,
-        )
+        return encode_person(registration, person.resident_code, person.my_number)
 
     async def load(slug: str) -> None:
         # Each chunk is built just before it is sent, so that building overlaps the services'
@@ -69,16 +65,16 @@ async def seed_network(
         client = clients[slug]
         mine = registrations[slug]
         for start in range(0, len(mine), PEOPLE_PER_REQUEST):
-            chunk = [person_registration(r) for r in mine[start : start + PEOPLE_PER_REQUEST]]
+            chunk = [person_json(r) for r in mine[start : start + PEOPLE_PER_REQUEST]]
             async with limit:
-                await client.register_people_bulk(chunk, chunk_size=PEOPLE_PER_REQUEST)
+                await client.register_encoded_bulk("people", chunk, PEOPLE_PER_REQUEST)
             done += len(chunk)
             progress(done, total)
         held = replicas[slug]
         for start in range(0, len(held), REPLICAS_PER_REQUEST):
-            batch = [replica_registration(r) for r in held[start : start + REPLICAS_PER_REQUEST]]
+            batch = [encode_replica(r) for r in held[start : start + REPLICAS_PER_REQUEST]]
             async with limit:
-                await client.register_replicas_bulk(batch, chunk_size=REPLICAS_PER_REQUEST)
+                await client.register_encoded_bulk("replicas", batch, REPLICAS_PER_REQUEST)
             done += len(batch)
             progress(done, total)
 
@@ -92,6 +88,45 @@ async def seed_network(
         await asyncio.gather(*tasks, return_exceptions=True)
         for client in clients.values():
             await client.aclose()
+
+
+def encode_person(registration: Registration, resident_code: str, my_number: str | None) -> bytes:
+    """The JSON of one person of a bulk registration, built directly (the loader's hot path);
+    the same object as ``PersonRegistration.model_dump_json(exclude_none=True)``."""
+    fields: dict[str, object] = {
+        "atena_number": registration.atena_number,
+        "resident_code": resident_code,
+    }
+    if my_number is not None:
+        fields["my_number"] = my_number
+    fields["acquire_pseudonym"] = registration.acquire_pseudonym
+    return _dumps(fields).encode()
+
+
+def encode_replica(replica: ReplicaSeed) -> bytes:
+    """The JSON of one replica of a bulk registration, built directly (the loader's hot path);
+    the same object as ``replica_registration(replica).model_dump_json(exclude_none=True)``."""
+    fields: dict[str, object] = {"layout_version": replica.layout_version}
+    if replica.fiscal_year is not None:
+        fields["fiscal_year"] = replica.fiscal_year
+    fields["publication_start"] = replica.publication_start.isoformat()
+    if replica.publication_end is not None:
+        fields["publication_end"] = replica.publication_end.isoformat()
+    fields["items"] = [
+        {"code": code, "value": value}
+        if reason is None
+        else {"code": code, "reason_of_null": reason}
+        if value is None
+        else {"code": code, "value": value, "reason_of_null": reason}
+        for code, value, reason in replica.wire_items()
+    ]
+    fields["record_id"] = replica.record_id
+    fields["atena_number"] = replica.atena_number
+    fields["info_type_code"] = replica.info_type_code
+    return _dumps(fields).encode()
+
+
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
 def replica_registration(replica: ReplicaSeed) -> ReplicaRegistration:

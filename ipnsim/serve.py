@@ -6,6 +6,7 @@ Settings come from the environment (``IPNSIM_HUB_*``, ``IPNSIM_AGENCY_*`` or
 
 from __future__ import annotations
 
+import gc
 import logging
 import sys
 from enum import StrEnum
@@ -58,6 +59,11 @@ def serve(role: Role, host: str, port: int, log_level: str = "info") -> int:
     except ValueError as exc:
         print(f"ipnsim serve {role.value}: {exc}", file=sys.stderr)
         return 2
+    # Everything built so far (modules, the app, catalogues) lives as long as the process: keep
+    # it out of the garbage collector's scans, which otherwise cost a quarter of the time of a
+    # bulk registration.
+    gc.collect()
+    gc.freeze()
     config = uvicorn.Config(
         app,
         host=host,

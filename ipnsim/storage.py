@@ -7,12 +7,13 @@ giving a ``postgresql+asyncpg://`` URL.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import DateTime, event
+from sqlalchemy import DateTime, Table, event, insert
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -59,6 +60,51 @@ def _sqlite_pragmas(connection: Any, _record: Any) -> None:
     for pragma in ("journal_mode=WAL", "synchronous=FULL", "foreign_keys=ON", "busy_timeout=10000"):
         cursor.execute(f"PRAGMA {pragma}")
     cursor.close()
+
+
+async def insert_many(
+    session: AsyncSession, table: Table, rows: Sequence[Mapping[str, Any]]
+) -> None:
+    """INSERT ``rows``, each giving every column of ``table``, in one executemany.
+
+    Where the driver takes ``?`` parameters (SQLite), the rows go to it directly: each value is
+    converted by its column type's own bind processor, as a Core INSERT would, and a value
+    repeated from the row before (the transaction's timestamp, a None) is converted once. That
+    is about half the cost per row of a Core INSERT, which matters when loading hundreds of
+    thousands of rows. Other backends get a Core INSERT.
+    """
+    if not rows:
+        return
+    connection = await session.connection()
+    dialect = connection.dialect
+    if dialect.paramstyle != "qmark":
+        await connection.execute(insert(table), list(rows))
+        return
+    columns = list(table.columns)
+    processors = [column.type.dialect_impl(dialect).bind_processor(dialect) for column in columns]
+    keys = [column.key for column in columns]
+    names = ", ".join(dialect.identifier_preparer.quote(column.name) for column in columns)
+    statement = (
+        f"INSERT INTO {dialect.identifier_preparer.format_table(table)} ({names}) "
+        f"VALUES ({', '.join('?' for _ in columns)})"
+    )
+    converted: list[list[Any]] = [[] for _ in columns]
+    for position, (key, processor) in enumerate(zip(keys, processors, strict=True)):
+        out = converted[position]
+        if processor is None:
+            out.extend(row[key] for row in rows)
+            continue
+        previous: Any = _NOTHING
+        previous_value: Any = None
+        for row in rows:
+            value = row[key]
+            if value is not previous:
+                previous, previous_value = value, processor(value)
+            out.append(previous_value)
+    await connection.exec_driver_sql(statement, list(zip(*converted, strict=True)))
+
+
+_NOTHING = object()
 
 
 def sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

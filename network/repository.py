@@ -7,9 +7,10 @@ import uuid
 from collections.abc import Iterable, Sequence
 from typing import cast
 
-from sqlalchemy import Table, insert, select
+from sqlalchemy import Table, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ipnsim.storage import insert_many
 from network.db import HubAddendum, HubRecord, IssuedPseudonym
 from network.protocol.models import (
     Addendum,
@@ -58,10 +59,7 @@ class PseudonymRepository:
 
     async def add_many(self, issued: Sequence[dict[str, object]]) -> None:
         """Insert many issued 符号 in one bulk statement (column name → value per row)."""
-        if issued:
-            # The table's INSERT (Core) costs about a third less per row than the ORM's.
-            table = cast(Table, IssuedPseudonym.__table__)
-            await self.session.execute(insert(table), list(issued))
+        await insert_many(self.session, cast(Table, IssuedPseudonym.__table__), issued)
 
 
 class RecordRepository:

@@ -5,22 +5,29 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 from sqlalchemy import func, select
 from stdnum.jp import in_ as my_number_format
 
+from agencies.population import generate_population
 from error_codes import IpnsimError
 from intermediate_server.db import MIGRATIONS as SERVER_MIGRATIONS
 from intermediate_server.db import Person, Replica
-from intermediate_server.schemas import PersonRegistration, ReplicaRegistration
+from intermediate_server.schemas import (
+    PersonRegistration,
+    ReplicaBulkRegistration,
+    ReplicaRegistration,
+)
 from intermediate_server.service import AgencyIdentity, IntermediateService
 from ipnsim.client import bulk_bodies
+from ipnsim.seeding import encode_person, encode_replica, replica_registration
 from ipnsim.storage import create_engine, migrate, sessionmaker
 from network.db import MIGRATIONS as HUB_MIGRATIONS
 from network.db import IssuedPseudonym
@@ -517,3 +524,67 @@ def test_bulk_bodies_respect_the_item_and_byte_limits() -> None:
     assert joined == b",".join(items)
     with pytest.raises(ValueError, match="does not fit"):
         list(bulk_bodies("people", [b"x" * 100], max_bytes=50))
+
+
+# --- the loader's encoding and the bulk replica model ---------------------------------------
+
+
+def test_the_loaders_json_is_the_registration_models_json() -> None:
+    population = generate_population(seed=5, size=300)
+    people = {person.person_key: person for person in population.people}
+
+    for seed in population.replicas:
+        assert json.loads(encode_replica(seed)) == json.loads(
+            replica_registration(seed).model_dump_json(exclude_none=True)
+        )
+    for registration in population.registrations:
+        person_ = people[registration.person_key]
+        expected = PersonRegistration(
+            atena_number=registration.atena_number,
+            resident_code=person_.resident_code,
+            my_number=person_.my_number,
+            acquire_pseudonym=registration.acquire_pseudonym,
+        )
+        encoded = encode_person(registration, person_.resident_code, person_.my_number)
+        assert json.loads(encoded) == json.loads(expected.model_dump_json(exclude_none=True))
+
+
+def bulk_item(**changes: Any) -> dict[str, Any]:
+    item: dict[str, Any] = json.loads(replica("R1").model_dump_json(exclude_none=True))
+    item.update(changes)
+    return item
+
+
+@pytest.mark.parametrize(
+    ("items", "problem"),
+    [
+        ([{"code": "I001", "value": "1", "reason_of_null": "NotAcceptable"}], "not both"),
+        ([{"code": "I001"}], "not neither"),
+        ([{"code": "I001", "value": "1"}, {"code": "I001", "value": "2"}], "appears twice"),
+        ([{"code": "X001", "value": "1"}], "should match pattern"),
+        ([{"code": "I001", "value": "1", "colour": "red"}], "Extra inputs are not permitted"),
+        ([], "at least 1 item"),
+    ],
+)
+def test_bulk_replica_items_follow_the_rules_of_single_ones(
+    items: list[dict[str, Any]], problem: str
+) -> None:
+    with pytest.raises(ValidationError, match=problem):
+        ReplicaBulkRegistration.model_validate({"replicas": [bulk_item(items=items)]})
+    if items:
+        with pytest.raises(ValidationError):
+            ReplicaRegistration.model_validate(bulk_item(items=items))
+
+
+def test_a_bulk_replica_equals_its_single_registration() -> None:
+    single = replica("R1")
+    bulk = ReplicaBulkRegistration.model_validate_json(
+        '{"replicas":[' + single.model_dump_json(exclude_none=True) + "]}"
+    ).replicas[0]
+
+    assert bulk.item_triples() == single.item_triples()
+    assert (bulk.record_id, bulk.publication_start, bulk.fiscal_year) == (
+        single.record_id,
+        single.publication_start,
+        single.fiscal_year,
+    )
