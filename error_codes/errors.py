@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from pydantic import BaseModel, ConfigDict, Field
 
 from error_codes.catalogue import Category, ErrorCode, Origin, lookup
+from error_codes.recording import record
 
 _FULLWIDTH = str.maketrans(
     {chr(c): chr(c + 0xFEE0) for c in range(0x21, 0x7F)} | {" ": "\u3000"},
@@ -103,6 +104,7 @@ class IpnsimError(Exception):
 
     def body(self) -> ErrorBody:
         """The wire form of this error."""
+        record(self.entry.code)
         return ErrorBody(
             code=self.entry.code,
             origin=self.entry.origin,

@@ -24,6 +24,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from agencies.catalogue import Agency, default_agencies
+from error_codes.recording import RECORD_ENV
 from ipnsim.postgres import PostgresError, database_name, ensure_databases, service_database_url
 
 NETWORK_FILE = "network.json"
@@ -278,7 +279,11 @@ class Launcher:
 
     def _environment(self, service: ServiceInfo) -> dict[str, str]:
         assert self.network is not None
-        env = {key: value for key, value in os.environ.items() if not key.startswith("IPNSIM_")}
+        env = {
+            key: value
+            for key, value in os.environ.items()
+            if not key.startswith("IPNSIM_") or key == RECORD_ENV
+        }
         database = self._database_url(service)
         if service.role == "hub":
             env |= {

@@ -28,6 +28,7 @@ from typer.testing import CliRunner
 from agencies.catalogue import Agency, default_agencies
 from agencies.population import generate_population
 from agencies.resident_registry import SERVICE_NAME as REGISTRY_SERVICE_NAME
+from error_codes.recording import RECORD_ENV
 from ipnsim.cli import app
 from ipnsim.launcher import (
     DEFAULT_PORT,
@@ -212,7 +213,7 @@ def test_environment_is_that_of_the_launcher(
         expected = {
             key: value
             for key, value in launcher._environment(info).items()
-            if key.startswith("IPNSIM_")
+            if key.startswith("IPNSIM_") and key != RECORD_ENV
         }
         env = environment(services[info.name])
         assert set(env) == set(expected), info.name

@@ -1,0 +1,123 @@
+"""The rarer refusals, produced over real HTTP as a business system or an agency would meet them."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+
+from agencies.catalogue import ODAWARA, YAMAGATA
+from agencies.population import LOCAL_TAX_INFO
+from tests.e2e.conftest import RunningNetwork
+
+pytestmark = pytest.mark.e2e
+
+NHI_AFFAIR = "JM01000000121000"
+NHI_TAX_PROCEDURE = "JT01010000000214"
+LOCAL_TAX_AFFAIR = "JM01000000161000"
+
+
+def order(net: RunningNetwork, persona: str, **changes: Any) -> dict[str, Any]:
+    body = {
+        "atena_number": net.atena(YAMAGATA, persona),
+        "affair_code": NHI_AFFAIR,
+        "procedure_code": NHI_TAX_PROCEDURE,
+        "info_type_code": LOCAL_TAX_INFO,
+        "provider_code": net.code(ODAWARA),
+        "condition": {"kind": "fiscal_year", "fiscal_year": 2026},
+    }
+    return body | changes
+
+
+def code_of(response: httpx.Response) -> str:
+    code: str = response.json()["code"]
+    return code
+
+
+def test_another_resident_code_for_a_known_atena_number_is_idn005(net: RunningNetwork) -> None:
+    person = net.population.persona_person("moved_in")
+    other_code = "99999999999" if person.resident_code != "99999999999" else "88888888888"
+
+    response = httpx.post(
+        net.url(YAMAGATA) + "/v1/people",
+        json={"atena_number": net.atena(YAMAGATA, "moved_in"), "resident_code": other_code},
+        timeout=10,
+    )
+
+    assert response.status_code == 409
+    assert code_of(response) == "IDN005"
+
+
+def test_a_procedure_of_another_affair_is_prm002(net: RunningNetwork) -> None:
+    response = httpx.post(
+        net.url(YAMAGATA) + "/v1/inquiries",
+        json=order(net, "moved_in", affair_code=LOCAL_TAX_AFFAIR),
+        timeout=10,
+    )
+
+    assert response.status_code == 422
+    assert code_of(response) == "PRM002"
+    assert NHI_TAX_PROCEDURE in response.json()["message_en"]
+
+
+def test_an_addendum_for_an_inquiry_that_never_left_is_rec003(net: RunningNetwork) -> None:
+    with httpx.Client(base_url=net.url(YAMAGATA), timeout=10) as client:
+        inquiry = client.post("/v1/inquiries", json=order(net, "no_pseudonym")).json()
+        assert inquiry["error"]["code"] == "IDN001"
+        response = client.post(
+            f"/v1/inquiries/{inquiry['inquiry_id']}/mistaken",
+            json={"reason": "wrong person", "declared_by_user": "staff01"},
+        )
+
+    assert response.status_code == 409
+    assert code_of(response) == "REC003"
+
+
+def test_an_unknown_record_id_is_rpl003_on_update_and_delete(net: RunningNetwork) -> None:
+    content = {
+        "layout_version": 1,
+        "publication_start": "2026-06-01",
+        "items": [{"code": "I001", "value": "2026"}],
+    }
+    with httpx.Client(base_url=net.url(YAMAGATA), timeout=10) as client:
+        updated = client.put("/v1/replicas/NO-SUCH-RECORD", json=content)
+        deleted = client.delete("/v1/replicas/NO-SUCH-RECORD")
+
+    assert (updated.status_code, code_of(updated)) == (404, "RPL003")
+    assert (deleted.status_code, code_of(deleted)) == (404, "RPL003")
+
+
+def test_an_inquiry_id_used_twice_at_the_hub_is_rec004(net: RunningNetwork) -> None:
+    person = net.population.persona_person("moved_in")
+    headers = {"Authorization": f"Bearer {net.credential(YAMAGATA)}"}
+    with httpx.Client(base_url=net.network.hub.url, headers=headers, timeout=10) as hub:
+        issued = hub.post(
+            "/v1/pseudonyms",
+            json={"agency_code": net.code(YAMAGATA), "resident_code": person.resident_code},
+        )
+        assert issued.status_code == 200, issued.text
+        request = {
+            "inquiry_id": str(uuid.uuid4()),
+            "requester_code": net.code(YAMAGATA),
+            "requester_pseudonym": issued.json()["pseudonym"],
+            "affair_code": NHI_AFFAIR,
+            "procedure_code": NHI_TAX_PROCEDURE,
+            "info_type_code": LOCAL_TAX_INFO,
+            "provider_code": net.code(ODAWARA),
+            "condition": {"kind": "fiscal_year", "fiscal_year": 2026},
+            "requested_at": dt.datetime.now(dt.UTC).isoformat(),
+        }
+        first = hub.post("/v1/inquiries", json=request)
+        again = hub.post("/v1/inquiries", json=request)
+
+    assert first.status_code == 200, first.text
+    assert first.json()["error"] is None
+    assert (again.status_code, code_of(again)) == (409, "REC004")
+
+
+@pytest.fixture
+def net(network: RunningNetwork) -> RunningNetwork:
+    return network
