@@ -1,0 +1,116 @@
+"""Where errors cluster: the hub's counts of failed inquiries by provider, code and UTC day."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from network.protocol.models import ErrorCount
+from network.service import HubService
+from tests.unit.test_hub_service import (
+    AGENCIES,
+    DIGITAL,
+    FUKUOKA,
+    ODAWARA,
+    YAMAGATA,
+    FakeRouter,
+    inquiry,
+    issue,
+    run,
+)
+
+TODAY = dt.date(2026, 6, 15)
+JST = dt.timezone(dt.timedelta(hours=9))
+
+
+def at(day: int, hour: int = 3, tz: dt.tzinfo = dt.UTC) -> dt.datetime:
+    return dt.datetime(2026, 6, day, hour, tzinfo=tz)
+
+
+async def failing_network(service: HubService, router: FakeRouter) -> None:
+    """Inquiries from 山形市 over three weeks of June: 福岡市 holds no 符号 (IDN004), デジタル庁
+    may not be asked (PRM001), 小田原市 holds no replica once (RPL001) and answers once."""
+    await issue(service, ODAWARA)
+    await issue(service, DIGITAL)
+    pseudonym = await issue(service, YAMAGATA)
+    yamagata = AGENCIES[YAMAGATA]
+    for requested_at in (at(15, 1), at(15, 9), at(14), at(1)):
+        await service.inquire(yamagata, inquiry(pseudonym, FUKUOKA, requested_at=requested_at))
+    await service.inquire(yamagata, inquiry(pseudonym, DIGITAL, requested_at=at(13)))
+    await service.inquire(yamagata, inquiry(pseudonym, ODAWARA, requested_at=at(15)))
+    router.answer_error = "RPL001"
+    # 08:30 in Japan on the 16th is still the 15th in UTC.
+    await service.inquire(
+        yamagata, inquiry(pseudonym, ODAWARA, requested_at=at(16, 8, JST).replace(minute=30))
+    )
+
+
+def count(provider: str, code: str, day: int, counted: int) -> ErrorCount:
+    return ErrorCount(
+        provider_code=provider,
+        provider_name=AGENCIES[provider].name_ja,
+        error_code=code,
+        day=dt.date(2026, 6, day),
+        count=counted,
+    )
+
+
+def test_failed_inquiries_counted_by_provider_code_and_utc_day(tmp_path: Path) -> None:
+    async def scenario(service: HubService, router: FakeRouter) -> None:
+        await failing_network(service, router)
+        week = await service.error_statistics(7, today=TODAY)
+        assert (week.days, week.since, week.until) == (7, dt.date(2026, 6, 9), TODAY)
+        assert week.counts == [
+            count(FUKUOKA, "IDN004", 15, 2),
+            # then by provider code (1419… デジタル庁, 2014… 小田原市, 2040… 福岡市)
+            count(DIGITAL, "PRM001", 13, 1),
+            count(ODAWARA, "RPL001", 15, 1),
+            count(FUKUOKA, "IDN004", 14, 1),
+        ]
+        assert week.total == 5
+
+        month = await service.error_statistics(31, today=TODAY)
+        assert count(FUKUOKA, "IDN004", 1, 1) in month.counts
+        assert month.total == 6
+
+        today_only = await service.error_statistics(1, today=TODAY)
+        assert today_only.since == TODAY
+        assert today_only.counts == [
+            count(FUKUOKA, "IDN004", 15, 2),
+            count(ODAWARA, "RPL001", 15, 1),
+        ]
+
+        later = await service.error_statistics(7, today=dt.date(2026, 7, 31))
+        assert (later.counts, later.total) == ([], 0)
+
+    run(tmp_path, scenario)
+
+
+def test_successful_inquiries_are_not_counted(tmp_path: Path) -> None:
+    async def scenario(service: HubService, router: FakeRouter) -> None:
+        await issue(service, ODAWARA)
+        pseudonym = await issue(service, YAMAGATA)
+        result = await service.inquire(AGENCIES[YAMAGATA], inquiry(pseudonym, requested_at=at(15)))
+        assert result.error is None
+        statistics = await service.error_statistics(7, today=TODAY)
+        assert (statistics.counts, statistics.total) == ([], 0)
+
+    run(tmp_path, scenario)
+
+
+@pytest.mark.parametrize("days", [1, 7, 366])
+def test_default_today_is_the_current_utc_date(tmp_path: Path, days: int) -> None:
+    async def scenario(service: HubService, router: FakeRouter) -> None:
+        pseudonym = await issue(service, YAMAGATA)
+        now = dt.datetime.now(dt.UTC)
+        await service.inquire(AGENCIES[YAMAGATA], inquiry(pseudonym, FUKUOKA, requested_at=now))
+        statistics = await service.error_statistics(days)
+        assert statistics.until == now.date()
+        assert statistics.since == now.date() - dt.timedelta(days=days - 1)
+        assert [(c.error_code, c.day, c.count) for c in statistics.counts] == [
+            ("IDN004", now.date(), 1)
+        ]
+
+    run(tmp_path, scenario)
