@@ -135,8 +135,7 @@ def explain(
     code: Annotated[str, typer.Argument(help="An error code, e.g. PRM001.")],
     as_json: AsJson = False,
 ) -> None:
-    """One error code: where it arises, whether a retry helps, its messages, likely cause and
-    remedy."""
+    """One error code: where it arises, whether a retry helps, its cause and remedy."""
     entry = find_code(code)
     if as_json:
         _print_json(explanation(entry).model_dump(mode="json"))

@@ -6,8 +6,12 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
+from rich.console import Console
+from typer.testing import CliRunner
 
-from network.protocol.models import ErrorCount
+from error_codes import CATALOGUE
+from ipnsim.stats_commands import by_provider, errors_table, stats_app
+from network.protocol.models import ErrorCount, ErrorStatistics
 from network.service import HubService
 from tests.unit.test_hub_service import (
     AGENCIES,
@@ -114,3 +118,66 @@ def test_default_today_is_the_current_utc_date(tmp_path: Path, days: int) -> Non
         ]
 
     run(tmp_path, scenario)
+
+
+# --- ipnsim stats errors: the table ------------------------------------------------------
+
+
+def statistics_of(*counts: ErrorCount) -> ErrorStatistics:
+    return ErrorStatistics(
+        days=7,
+        since=dt.date(2026, 6, 9),
+        until=TODAY,
+        total=sum(count.count for count in counts),
+        counts=list(counts),
+    )
+
+
+def test_providers_sorted_by_failures_with_their_codes_and_days() -> None:
+    statistics = statistics_of(
+        count(DIGITAL, "PRM001", 13, 3),
+        count(FUKUOKA, "IDN004", 15, 2),
+        count(FUKUOKA, "AVL001", 15, 1),
+        count(FUKUOKA, "IDN004", 14, 2),
+        count(ODAWARA, "RPL001", 15, 1),
+    )
+    providers = by_provider(statistics)
+    assert [(p.code, p.total) for p in providers] == [(FUKUOKA, 5), (DIGITAL, 3), (ODAWARA, 1)]
+    assert dict(providers[0].by_code) == {"IDN004": 4, "AVL001": 1}
+    assert [c.day.day for c in providers[0].by_code_and_day["IDN004"]] == [15, 14]
+
+    console = Console(width=200, record=True)
+    console.print(errors_table(statistics))
+    lines = console.export_text().splitlines()
+    fukuoka = next(i for i, line in enumerate(lines) if "福岡市" in line)
+    digital = next(i for i, line in enumerate(lines) if "デジタル庁" in line)
+    odawara = next(i for i, line in enumerate(lines) if "小田原市" in line)
+    assert fukuoka < digital < odawara
+    assert "most failures" in lines[fukuoka] and "56%" in lines[fukuoka]
+    assert not any("most failures" in line for line in lines[fukuoka + 1 :])
+    idn004 = next(line for line in lines if "IDN004" in line)
+    assert "06-15 ×2, 06-14 ×2" in idn004
+    assert CATALOGUE["IDN004"].message_en.split("'")[0] in idn004
+
+
+def test_no_provider_stands_out_on_a_tie() -> None:
+    statistics = statistics_of(count(DIGITAL, "PRM001", 13, 2), count(FUKUOKA, "IDN004", 15, 2))
+    console = Console(width=200, record=True)
+    console.print(errors_table(statistics))
+    assert "most failures" not in console.export_text()
+
+
+def test_command_without_a_network_exits_2(tmp_path: Path) -> None:
+    result = CliRunner().invoke(stats_app, ["errors", "--data-dir", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "no network in" in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_command_refuses_a_bad_number_of_days(tmp_path: Path) -> None:
+    for days in ("0", "367", "many"):
+        result = CliRunner().invoke(
+            stats_app, ["errors", "--days", days, "--data-dir", str(tmp_path)]
+        )
+        assert result.exit_code == 2, result.output
+        assert "--days" in result.stderr
