@@ -24,7 +24,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from error_codes import CATALOGUE
+from error_codes import CATALOGUE, IpnsimError
 from ipnsim.client import HubOperatorClient, ServiceError, ServiceUnreachable
 from ipnsim.launcher import DEFAULT_DATA_DIR, LaunchError, NetworkFile, load_network_file
 from network.protocol.models import ErrorCount, ErrorStatistics
@@ -102,7 +102,7 @@ def errors_table(statistics: ErrorStatistics) -> Table:
             Text(str(provider.total), style=style),
             Text(f"{share:.0%}", style=style),
             "",
-            Text("most failures" if worst else ""),
+            Text("◀ most failures" if worst else "", style=style),
             end_section=False,
         )
         codes = sorted(provider.by_code.items(), key=lambda item: (-item[1], item[0]))
@@ -110,14 +110,18 @@ def errors_table(statistics: ErrorStatistics) -> Table:
             days = ", ".join(
                 f"{count.day:%m-%d} ×{count.count}" for count in provider.by_code_and_day[code]
             )
-            entry = CATALOGUE.get(code)
+            meaning = (
+                IpnsimError(code, provider_code=provider.code).message_en
+                if code in CATALOGUE
+                else "(not in this ipnsim's catalogue)"
+            )
             table.add_row(
                 "",
                 code,
                 str(counted),
                 "",
                 days,
-                Text(entry.message_en if entry else "(not in this ipnsim's catalogue)"),
+                Text(meaning),
                 end_section=position == len(codes) - 1,
             )
     return table
