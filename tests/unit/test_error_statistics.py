@@ -2,21 +2,37 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import os
+import socket
+import uuid
 from pathlib import Path
 
 import pytest
 from rich.console import Console
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
 from typer.testing import CliRunner
 
+from ipnsim.postgres import drop_databases, ensure_databases, service_database_url
 from ipnsim.stats_commands import by_provider, errors_table, stats_app
+from ipnsim.storage import migrate, sessionmaker, utc_date
+from network.db import MIGRATIONS, HubRecord
+from network.permissions import PermissionTable
+from network.protocol.layouts import catalogue
 from network.protocol.models import ErrorCount, ErrorStatistics
+from network.registry import Registry
 from network.service import HubService
+from network.settings import HubSettings
 from tests.unit.test_hub_service import (
     AGENCIES,
     DIGITAL,
     FUKUOKA,
     ODAWARA,
+    SECRET,
     YAMAGATA,
     FakeRouter,
     inquiry,
@@ -60,35 +76,92 @@ def count(provider: str, code: str, day: int, counted: int) -> ErrorCount:
     )
 
 
+async def check_counts(service: HubService, router: FakeRouter) -> None:
+    await failing_network(service, router)
+    week = await service.error_statistics(7, today=TODAY)
+    assert (week.days, week.since, week.until) == (7, dt.date(2026, 6, 9), TODAY)
+    assert week.counts == [
+        count(FUKUOKA, "IDN004", 15, 2),
+        # then by provider code (1419… デジタル庁, 2014… 小田原市, 2040… 福岡市)
+        count(DIGITAL, "PRM001", 13, 1),
+        count(ODAWARA, "RPL001", 15, 1),
+        count(FUKUOKA, "IDN004", 14, 1),
+    ]
+    assert week.total == 5
+
+    month = await service.error_statistics(31, today=TODAY)
+    assert count(FUKUOKA, "IDN004", 1, 1) in month.counts
+    assert month.total == 6
+
+    today_only = await service.error_statistics(1, today=TODAY)
+    assert today_only.since == TODAY
+    assert today_only.counts == [
+        count(FUKUOKA, "IDN004", 15, 2),
+        count(ODAWARA, "RPL001", 15, 1),
+    ]
+
+    later = await service.error_statistics(7, today=dt.date(2026, 7, 31))
+    assert (later.counts, later.total) == ([], 0)
+
+
 def test_failed_inquiries_counted_by_provider_code_and_utc_day(tmp_path: Path) -> None:
-    async def scenario(service: HubService, router: FakeRouter) -> None:
-        await failing_network(service, router)
-        week = await service.error_statistics(7, today=TODAY)
-        assert (week.days, week.since, week.until) == (7, dt.date(2026, 6, 9), TODAY)
-        assert week.counts == [
-            count(FUKUOKA, "IDN004", 15, 2),
-            # then by provider code (1419… デジタル庁, 2014… 小田原市, 2040… 福岡市)
-            count(DIGITAL, "PRM001", 13, 1),
-            count(ODAWARA, "RPL001", 15, 1),
-            count(FUKUOKA, "IDN004", 14, 1),
-        ]
-        assert week.total == 5
+    run(tmp_path, check_counts)
 
-        month = await service.error_statistics(31, today=TODAY)
-        assert count(FUKUOKA, "IDN004", 1, 1) in month.counts
-        assert month.total == 6
 
-        today_only = await service.error_statistics(1, today=TODAY)
-        assert today_only.since == TODAY
-        assert today_only.counts == [
-            count(FUKUOKA, "IDN004", 15, 2),
-            count(ODAWARA, "RPL001", 15, 1),
-        ]
+def test_utc_date_renders_per_backend_without_bound_parameters() -> None:
+    query = select(utc_date(HubRecord.requested_at)).group_by(utc_date(HubRecord.requested_at))
+    on_postgresql = query.compile(dialect=postgresql.dialect())  # type: ignore[no-untyped-call]
+    assert "CAST((provision_records.requested_at AT TIME ZONE 'UTC') AS DATE)" in str(on_postgresql)
+    assert on_postgresql.params == {}
+    on_sqlite = query.compile(dialect=sqlite.dialect())
+    assert "date(provision_records.requested_at)" in str(on_sqlite)
+    assert on_sqlite.params == {}
 
-        later = await service.error_statistics(7, today=dt.date(2026, 7, 31))
-        assert (later.counts, later.total) == ([], 0)
 
-    run(tmp_path, scenario)
+def postgres_server() -> str | None:
+    url = os.environ.get("IPNSIM_TEST_POSTGRES_URL", "postgresql://127.0.0.1:5432/test")
+    parsed = make_url(url)
+    try:
+        with socket.create_connection((parsed.host or "127.0.0.1", parsed.port or 5432), 2):
+            return url
+    except OSError:
+        return None
+
+
+def test_postgresql_counts_by_utc_day_whatever_the_session_time_zone() -> None:
+    """On PostgreSQL the day is the UTC date even when the session is in Japan time."""
+    server = postgres_server()
+    if server is None:
+        pytest.skip("no PostgreSQL server reachable (set IPNSIM_TEST_POSTGRES_URL)")
+    database = f"ipnsim_unit_stats_{uuid.uuid4().hex[:12]}"
+    ensure_databases(server, [database])
+    router = FakeRouter()
+
+    async def go() -> None:
+        engine = create_async_engine(
+            service_database_url(server, database),
+            connect_args={"server_settings": {"timezone": "Asia/Tokyo"}},
+        )
+        try:
+            await migrate(engine, MIGRATIONS)
+            service = HubService(
+                sessionmaker(engine),
+                Registry(dict(AGENCIES)),
+                PermissionTable.load(
+                    HubSettings.model_fields["permissions_file"].default, catalogue()
+                ),
+                catalogue(),
+                router,  # type: ignore[arg-type]
+                SECRET,
+            )
+            await check_counts(service, router)
+        finally:
+            await engine.dispose()
+
+    try:
+        asyncio.run(go())
+    finally:
+        drop_databases(server, [database])
 
 
 def test_successful_inquiries_are_not_counted(tmp_path: Path) -> None:
