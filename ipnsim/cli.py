@@ -22,9 +22,11 @@ from error_codes import ErrorBody
 from ipnsim import views
 from ipnsim.catalogue_commands import catalogue_app
 from ipnsim.client import AgencyClient, HubOperatorClient, ServiceError, ServiceUnreachable
+from ipnsim.error_commands import errors_app
 from ipnsim.launcher import DEFAULT_DATA_DIR, DEFAULT_PORT, Launcher, LaunchError, NetworkFile
 from ipnsim.launcher import load_network_file as _load_network_file
 from ipnsim.registry_commands import lookup_command
+from ipnsim.stats_commands import stats_app
 from network.protocol.models import PersonaCatalogue
 
 T = TypeVar("T")
@@ -577,6 +579,8 @@ def personas(
 
 
 app.add_typer(catalogue_app, name="catalogue")
+app.add_typer(errors_app, name="errors")
+app.add_typer(stats_app, name="stats")
 app.command("lookup")(lookup_command)
 
 

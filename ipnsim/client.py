@@ -26,6 +26,7 @@ from network.protocol.models import (
     Addendum,
     AgencySummary,
     DisclosureView,
+    ErrorStatistics,
     Health,
     InquiryResult,
     PersonaCatalogue,
@@ -275,5 +276,12 @@ class HubOperatorClient(_ServiceClient):
             params["agency_code"] = agency_code
         result: list[ProvisionRecord] = await self._call(
             "GET", "/v1/records", list[ProvisionRecord], params=params
+        )
+        return result
+
+    async def error_statistics(self, days: int = 7) -> ErrorStatistics:
+        """Failed inquiries of the last ``days`` days by provider, error code and UTC day."""
+        result: ErrorStatistics = await self._call(
+            "GET", "/v1/stats/errors", ErrorStatistics, params={"days": str(days)}
         )
         return result

@@ -24,6 +24,7 @@ from network.protocol.models import (
     AgencySummary,
     DisclosureRequest,
     DisclosureView,
+    ErrorStatistics,
     Health,
     InquiryRequest,
     InquiryResult,
@@ -173,6 +174,14 @@ def create_app(settings: HubSettings) -> FastAPI:
     ) -> list[ProvisionRecord]:
         """The operator's view: the newest records, optionally of one agency."""
         return await hub.recent_records(limit, agency_code)
+
+    @app.get("/v1/stats/errors", tags=["records"], dependencies=[Depends(operator)])
+    async def error_statistics(
+        hub: Hub, days: Annotated[int, Query(ge=1, le=366)] = 7
+    ) -> ErrorStatistics:
+        """The operator's view of where errors cluster: failed inquiries of the last ``days``
+        days (UTC), counted by provider, error code and day of the inquiry."""
+        return await hub.error_statistics(days)
 
     @app.post("/v1/disclosure", tags=["records"])
     async def disclose(body: DisclosureRequest, hub: Hub, caller: Caller) -> DisclosureView:

@@ -7,15 +7,16 @@ import uuid
 from collections.abc import Iterable, Sequence
 from typing import cast
 
-from sqlalchemy import Table, select
+from sqlalchemy import Table, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ipnsim.storage import insert_many
+from ipnsim.storage import insert_many, utc_date
 from network.db import HubAddendum, HubRecord, IssuedPseudonym
 from network.protocol.models import (
     Addendum,
     AddendumKind,
     DetailStatus,
+    ErrorCount,
     InfoTypeStatus,
     ProvisionRecord,
     RecordSide,
@@ -102,6 +103,34 @@ class RecordRepository:
                 (HubRecord.requester_code == agency_code) | (HubRecord.provider_code == agency_code)
             )
         return list(await self.session.scalars(query))
+
+    async def error_counts(self, since: dt.datetime) -> list[ErrorCount]:
+        """Records with an error code inquired at or after ``since``, counted by provider,
+        error code and UTC day of the inquiry (most first)."""
+        day = utc_date(HubRecord.requested_at)
+        count = func.count()
+        rows = await self.session.execute(
+            select(
+                HubRecord.provider_code,
+                func.max(HubRecord.provider_name),
+                HubRecord.error_code,
+                day,
+                count,
+            )
+            .where(HubRecord.error_code.is_not(None), HubRecord.requested_at >= since)
+            .group_by(HubRecord.provider_code, HubRecord.error_code, day)
+            .order_by(count.desc(), HubRecord.provider_code, HubRecord.error_code, day)
+        )
+        return [
+            ErrorCount(
+                provider_code=provider_code,
+                provider_name=provider_name,
+                error_code=error_code,
+                day=on,
+                count=counted,
+            )
+            for provider_code, provider_name, error_code, on, counted in rows
+        ]
 
     async def undelivered_addenda(self) -> list[tuple[HubAddendum, HubRecord]]:
         rows = await self.session.execute(

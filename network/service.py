@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 import uuid
 from collections.abc import Sequence
@@ -20,6 +21,7 @@ from network.protocol.models import (
     Addendum,
     AddendumKind,
     DisclosureView,
+    ErrorStatistics,
     InquiryRequest,
     InquiryResult,
     MistakenInquiryDeclaration,
@@ -289,6 +291,22 @@ class HubService:
             rows = await repository.recent(limit, agency_code)
             addenda = await repository.addenda([row.inquiry_id for row in rows])
         return [record_view(row, addenda[row.inquiry_id]) for row in rows]
+
+    async def error_statistics(self, days: int, today: dt.date | None = None) -> ErrorStatistics:
+        """Failed inquiries of the last ``days`` days (today, UTC, included), by provider, error
+        code and day of the inquiry: where errors cluster."""
+        until = today or utcnow().date()
+        since = until - dt.timedelta(days=days - 1)
+        start = dt.datetime.combine(since, dt.time(), tzinfo=dt.UTC)
+        async with self.sessions() as session:
+            counts = await RecordRepository(session).error_counts(start)
+        return ErrorStatistics(
+            days=days,
+            since=since,
+            until=until,
+            total=sum(count.count for count in counts),
+            counts=counts,
+        )
 
     async def declare_mistaken(
         self, caller: AgencyEntry, inquiry_id: uuid.UUID, declaration: MistakenInquiryDeclaration

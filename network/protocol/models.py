@@ -400,6 +400,29 @@ class PersonaCatalogue(_Wire):
     affair_tour: list[AffairTourStop]
 
 
+class ErrorCount(_Wire):
+    """How many inquiries to one provider ended with one error code on one day (UTC)."""
+
+    provider_code: AgencyCode
+    provider_name: str
+    error_code: str
+    day: dt.date
+    """UTC date of the inquiry (照会日時)."""
+    count: int = Field(ge=1)
+
+
+class ErrorStatistics(_Wire):
+    """Failed inquiries of the last ``days`` days, by provider, error code and day (UTC), from
+    the hub's own provision records; an inquiry failed when its record carries an error code."""
+
+    days: int
+    since: dt.date
+    """First day counted (UTC); the last is today."""
+    until: dt.date
+    total: int
+    counts: list[ErrorCount]
+
+
 class Health(_Wire):
     """Answer of every service's ``GET /health``."""
 

@@ -1,0 +1,185 @@
+"""``ipnsim stats errors``: where errors cluster, from the hub's provision records.
+
+The hub counts failed inquiries (records with an error code) by provider, error code and UTC day
+(``GET /v1/stats/errors``, operator token); the table groups them by provider, the provider with
+the most failures first, so a misbehaving one stands out.
+
+Exit status: 0 answered; 1 the hub answered an error code; 2 no network in the data directory;
+3 the hub cannot be reached.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+from rich.text import Text
+
+from error_codes import CATALOGUE, IpnsimError
+from ipnsim.client import HubOperatorClient, ServiceError, ServiceUnreachable
+from ipnsim.launcher import DEFAULT_DATA_DIR, LaunchError, NetworkFile, load_network_file
+from network.protocol.models import ErrorCount, ErrorStatistics
+
+stats_app = typer.Typer(
+    name="stats",
+    help="Statistics of the running network, from the hub's provision records.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+console = Console()
+errors = Console(stderr=True)
+
+
+@stats_app.callback()
+def stats() -> None:
+    """Statistics of the running network, from the hub's provision records."""
+
+
+def _fail(message: str, status: int) -> NoReturn:
+    errors.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+    raise typer.Exit(status)
+
+
+@dataclass
+class ProviderErrors:
+    """The failures of one provider: its total, and its counts by error code and by day."""
+
+    code: str
+    name: str
+    total: int = 0
+    by_code: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    by_code_and_day: dict[str, list[ErrorCount]] = field(default_factory=lambda: defaultdict(list))
+
+
+def by_provider(statistics: ErrorStatistics) -> list[ProviderErrors]:
+    """The counts grouped by provider, the most failures first (ties by provider code); within
+    a provider, error codes by count and each code's days newest first."""
+    providers: dict[str, ProviderErrors] = {}
+    for count in statistics.counts:
+        provider = providers.setdefault(
+            count.provider_code, ProviderErrors(count.provider_code, count.provider_name)
+        )
+        provider.total += count.count
+        provider.by_code[count.error_code] += count.count
+        provider.by_code_and_day[count.error_code].append(count)
+    for provider in providers.values():
+        for days in provider.by_code_and_day.values():
+            days.sort(key=lambda count: count.day, reverse=True)
+    return sorted(providers.values(), key=lambda provider: (-provider.total, provider.code))
+
+
+def errors_table(statistics: ErrorStatistics) -> Table:
+    """A table of failed inquiries by provider and error code, the worst provider first."""
+    table = Table(
+        title=f"failed inquiries by provider, {statistics.since} to {statistics.until} (UTC)",
+        title_justify="left",
+    )
+    table.add_column("provider", overflow="fold")
+    table.add_column("error code")
+    table.add_column("failed", justify="right")
+    table.add_column("share", justify="right")
+    table.add_column("by day", overflow="fold")
+    table.add_column("what it means", overflow="fold")
+    providers = by_provider(statistics)
+    for rank, provider in enumerate(providers):
+        worst = rank == 0 and (len(providers) == 1 or provider.total > providers[1].total)
+        style = "bold red" if worst else "bold"
+        share = provider.total / statistics.total
+        table.add_row(
+            Text(f"{provider.name or '(unknown)'} {provider.code}", style=style),
+            Text("all", style=style),
+            Text(str(provider.total), style=style),
+            Text(f"{share:.0%}", style=style),
+            "",
+            Text("◀ most failures" if worst else "", style=style),
+            end_section=False,
+        )
+        codes = sorted(provider.by_code.items(), key=lambda item: (-item[1], item[0]))
+        for position, (code, counted) in enumerate(codes):
+            days = ", ".join(
+                f"{count.day:%m-%d} ×{count.count}" for count in provider.by_code_and_day[code]
+            )
+            meaning = (
+                IpnsimError(code, provider_code=provider.code).message_en
+                if code in CATALOGUE
+                else "(not in this ipnsim's catalogue)"
+            )
+            table.add_row(
+                "",
+                code,
+                str(counted),
+                "",
+                days,
+                Text(meaning),
+                end_section=position == len(codes) - 1,
+            )
+    return table
+
+
+async def _fetch(network: NetworkFile, days: int) -> ErrorStatistics:
+    async with HubOperatorClient(network.hub.url, network.admin_token) as hub:
+        return await hub.error_statistics(days)
+
+
+@stats_app.command("errors")
+def error_statistics(
+    days: Annotated[
+        int,
+        typer.Option("--days", help="Count the last N days (UTC), today included.", min=1, max=366),
+    ] = 7,
+    data_dir: Annotated[
+        Path,
+        typer.Option(
+            "--data-dir",
+            envvar="IPNSIM_DATA_DIR",
+            help="Directory of the network: databases, logs and network.json.",
+        ),
+    ] = DEFAULT_DATA_DIR,
+    as_json: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")] = False,
+) -> None:
+    """Where errors cluster: failed inquiries by provider, error code and day.
+
+    Counted from the hub's provision records over the last N days (UTC); the provider with the
+    most failures comes first.
+    """
+    try:
+        network = load_network_file(data_dir)
+    except LaunchError as error:
+        _fail(str(error), 2)
+    try:
+        statistics = asyncio.run(_fetch(network, days))
+    except ServiceError as error:
+        body = error.body
+        errors.print(f"[bold red]{body.code}[/] {escape(body.message_ja)}", highlight=False)
+        errors.print(f"       {escape(body.message_en)}", highlight=False)
+        errors.print(f"       explained at {body.explanation}", highlight=False)
+        raise typer.Exit(1) from None
+    except ServiceUnreachable as error:
+        _fail(f"{error}\nIs the network running? Start it with 'ipnsim up'.", 3)
+    if as_json:
+        data = statistics.model_dump(mode="json")
+        sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+        return
+    if not statistics.counts:
+        console.print(
+            f"no failed inquiries from {statistics.since} to {statistics.until} (UTC).",
+            highlight=False,
+        )
+        return
+    console.print(errors_table(statistics), highlight=False)
+    console.print(
+        f"{statistics.total} failed inquiries in the last {statistics.days} days; "
+        "'ipnsim errors explain CODE' for a code's cause and remedy.",
+        highlight=False,
+    )
