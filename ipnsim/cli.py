@@ -24,6 +24,7 @@ from ipnsim.catalogue_commands import catalogue_app
 from ipnsim.client import AgencyClient, HubOperatorClient, ServiceError, ServiceUnreachable
 from ipnsim.launcher import DEFAULT_DATA_DIR, DEFAULT_PORT, Launcher, LaunchError, NetworkFile
 from ipnsim.launcher import load_network_file as _load_network_file
+from ipnsim.manual_commands import manual_app
 from ipnsim.registry_commands import lookup_command
 from network.protocol.models import PersonaCatalogue
 
@@ -577,6 +578,7 @@ def personas(
 
 
 app.add_typer(catalogue_app, name="catalogue")
+app.add_typer(manual_app, name="manual")
 app.command("lookup")(lookup_command)
 
 
