@@ -5,7 +5,7 @@ whatever its seed and size. Each persona says what it demonstrates and, where an
 it, the inquiry to send (requester, provider, affair, procedure, info type, fiscal year) and the
 outcome it gives: the two statuses of the result file and the error-classification code.
 
-A persona with a ``feature`` (for example ``"manual-response-hold"``) carries the data for an
+A persona with a ``feature`` (for example ``"replica-freshness"``) carries the data for an
 outcome that the network does not simulate yet; until then its inquiry gives the ``expected_*`` outcome written here, which
 is today's (a plain answer), and a runner should not claim the persona's story is shown.
 
@@ -50,18 +50,18 @@ PERSONA_NAMES = (
 )
 """The fixed personas every population has, whatever the seed and size, in catalogue order."""
 
-MANUAL_RESPONSE_FEATURE = "manual-response-hold"
-"""The feature behind the manual-response hold (自動応答不可)."""
 REPLICA_FRESHNESS_FEATURE = "replica-freshness"
 """The feature that makes replica freshness visible and simulates late replicas."""
 
 # Status values of the result file (照会ステータス): 09/01 provided, 09/02 nothing held,
-# 99/99 an error (see network.protocol.models.DetailStatus and InfoTypeStatus).
+# 05/05 waiting for the provider's staff (自動応答不可), 99/99 an error (see
+# network.protocol.models.DetailStatus and InfoTypeStatus).
 COMPLETED = "09"
 FAILED = "99"
 PROVIDED = "01"
 NO_DATA = "02"
 ERROR = "99"
+PENDING = "05"
 
 LOCAL_TAX_INFO = "TM00000000000002"
 """特定個人情報名コード of local-tax information (地方税関係情報)."""
@@ -197,6 +197,7 @@ class _PersonaText:
 
 _SUCCESS = (COMPLETED, PROVIDED, None)
 _NO_REPLICA = (COMPLETED, NO_DATA, "RPL001")
+_MANUAL_PENDING = (PENDING, PENDING, "MAN001")
 
 
 def _tax(requester: str, provider: str, outcome: tuple[str, str, str | None]) -> _InquiryPlan:
@@ -377,11 +378,10 @@ _TEXTS: dict[str, _PersonaText] = {
         " Fukuoka marks every replica about them as not to be answered automatically.",
         "支援措置（DV等）を受けて今年の春に福岡市から山形市へ転入した人。"
         "福岡市は本人の副本をすべて自動応答不可としている。",
-        "Manual-response hold: the inquiry waits for staff at Fukuoka (not simulated yet; answered"
-        " automatically until then).",
-        "自動応答不可：照会は福岡市の職員の判断を待つ（未実装のため、現在は自動で回答）。",
-        _tax("yamagata", "fukuoka", _SUCCESS),
-        MANUAL_RESPONSE_FEATURE,
+        "Manual-response hold: the inquiry comes back pending (MAN001) and waits for staff at"
+        " Fukuoka, who answer or decline it (ipnsim manual).",
+        "自動応答不可：照会は回答待ち（MAN001）となり、福岡市の職員が回答または提供拒否する。",
+        _tax("yamagata", "fukuoka", _MANUAL_PENDING),
     ),
     STALE_REPLICA: _PersonaText(
         "Lives in Odawara and moved within the city this spring, but Odawara never updated the"

@@ -35,6 +35,8 @@ class Category(StrEnum):
     AVAILABILITY = "availability"
     RECORDS = "records"
     INTERNAL = "internal"
+    MANUAL_RESPONSE = "manual_response"
+    """A replica flagged 自動応答不可: the answer waits for staff at the provider."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -423,6 +425,70 @@ _CODES: tuple[ErrorCode, ...] = (
         "Inquiry id '{inquiry_id}' has already been used.",
         "An intermediate server sent two inquiries with the same id.",
         "Give every inquiry a new id (a random UUID).",
+    ),
+    # --- manual response (自動応答不可): staff at the provider answer, not the server -----------
+    ErrorCode(
+        "MAN001",
+        Origin.PROVIDER_SERVER,
+        Category.MANUAL_RESPONSE,
+        False,
+        202,
+        "自動応答不可のため、情報提供者の職員による回答待ちです。",
+        "The replica may not be answered automatically: the inquiry waits for the provider's "
+        "staff.",
+        "The provider flagged the person's replica as not to be answered automatically "
+        "(自動応答不可, e.g. a DV-support case); staff at the provider decide.",
+        "Do not send the inquiry again: read the final result later with "
+        "GET /v1/inquiries/<inquiry id> (answered, declined or expired).",
+    ),
+    ErrorCode(
+        "MAN002",
+        Origin.PROVIDER_SERVER,
+        Category.MANUAL_RESPONSE,
+        False,
+        403,
+        "情報提供者の職員により情報提供が行われませんでした。理由：「{reason}」",
+        "The provider's staff declined to provide the information. Reason: {reason}",
+        "Staff at the provider reviewed the inquiry of a replica flagged 自動応答不可 and "
+        "declined it.",
+        "Obtain the information another way (e.g. ask the person for a certificate) or contact "
+        "the provider about the reason.",
+    ),
+    ErrorCode(
+        "MAN003",
+        Origin.PROVIDER_SERVER,
+        Category.MANUAL_RESPONSE,
+        False,
+        504,
+        "情報提供者の職員による回答が期限「{deadline}」までに行われませんでした。",
+        "The provider's staff did not answer by the deadline {deadline}.",
+        "An inquiry of a replica flagged 自動応答不可 waited for the provider's staff longer "
+        "than the provider's server allows.",
+        "Contact the provider, then send a new inquiry.",
+    ),
+    ErrorCode(
+        "MAN004",
+        Origin.PROVIDER_SERVER,
+        Category.MANUAL_RESPONSE,
+        False,
+        409,
+        "照会番号「{inquiry_id}」の照会は職員による回答待ちではありません。",
+        "Inquiry '{inquiry_id}' is not waiting for an answer from staff.",
+        "The inquiry was already answered, declined or expired, or it was answered automatically.",
+        "List the pending inquiries (GET /v1/manual-responses) and pick one of them.",
+    ),
+    ErrorCode(
+        "MAN005",
+        Origin.HUB,
+        Category.MANUAL_RESPONSE,
+        True,
+        502,
+        "情報照会者「{requester_code}」の中間サーバーに最終結果を送信できません。",
+        "The final result cannot be delivered to the requester's intermediate server "
+        "'{requester_code}'.",
+        "The requester's intermediate server is down or refuses the hub's delivery.",
+        "Nothing to do: the provider's intermediate server sends the final answer again until "
+        "the requester has it.",
     ),
     # --- internal ------------------------------------------------------------------------------
     ErrorCode(

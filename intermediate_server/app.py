@@ -1,5 +1,6 @@
 """An intermediate server's HTTP API: ``/v1`` for business systems, ``/hub`` for the hub."""
 
+import asyncio
 import contextlib
 import hmac
 import logging
@@ -16,6 +17,9 @@ from intermediate_server.hub_client import HubClient
 from intermediate_server.schemas import (
     BulkResult,
     InquiryOrder,
+    ManualAnswer,
+    ManualDecline,
+    ManualRequestView,
     MistakenDeclaration,
     PeopleBulkRegistration,
     PersonRegistration,
@@ -56,11 +60,25 @@ def create_app(settings: IntermediateServerSettings) -> FastAPI:
         await migrate(engine, MIGRATIONS)
         client = make_client(settings.hub_timeout)
         hub = HubClient(client, str(settings.hub_url), credential, settings.hub_timeout)
-        app.state.service = IntermediateService(sessionmaker(engine), agency, hub, catalogue())
+        app.state.service = server = IntermediateService(
+            sessionmaker(engine),
+            agency,
+            hub,
+            catalogue(),
+            manual_hold_seconds=settings.manual_response_seconds,
+        )
+        sweep = asyncio.create_task(
+            server.manual.sweep_forever(
+                min(settings.manual_sweep_seconds, settings.manual_response_seconds / 2)
+            )
+        )
         logger.info("intermediate server of %s (%s) ready", agency.name_ja, agency.code)
         try:
             yield
         finally:
+            sweep.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweep
             await client.aclose()
             await engine.dispose()
 
@@ -158,6 +176,38 @@ def create_app(settings: IntermediateServerSettings) -> FastAPI:
         """情報照会: status 09/01 with the items, or the error code that stopped it."""
         return await server.inquire(body)
 
+    @app.get("/v1/inquiries/{inquiry_id}", tags=["inquiries"])
+    async def get_inquiry(inquiry_id: uuid.UUID, server: Server) -> InquiryResult:
+        """The result of an inquiry sent from here: for one that waits for the provider's staff
+        (自動応答不可, MAN001), still pending or the final result the hub delivered."""
+        return await server.manual.result(inquiry_id)
+
+    # --- for staff: inquiries held because the replica is flagged 自動応答不可 ----------------
+
+    @app.get("/v1/manual-responses", tags=["manual responses"])
+    async def list_manual_responses(
+        server: Server,
+        state: Annotated[
+            str | None, Query(pattern=r"^(pending|answered|declined|expired|all)$")
+        ] = "pending",
+    ) -> list[ManualRequestView]:
+        """Inquiries held for staff, oldest first (``state=all`` for every one)."""
+        return await server.manual.requests(None if state == "all" else state)
+
+    @app.post("/v1/manual-responses/{inquiry_id}/answer", tags=["manual responses"])
+    async def answer_manual_response(
+        inquiry_id: uuid.UUID, body: ManualAnswer, server: Server
+    ) -> ManualRequestView:
+        """職員による回答: provide the matched replica (or ``record_id``) to the requester."""
+        return await server.manual.answer(inquiry_id, body)
+
+    @app.post("/v1/manual-responses/{inquiry_id}/decline", tags=["manual responses"])
+    async def decline_manual_response(
+        inquiry_id: uuid.UUID, body: ManualDecline, server: Server
+    ) -> ManualRequestView:
+        """職員による提供拒否: the requester receives MAN002 with the reason."""
+        return await server.manual.decline(inquiry_id, body)
+
     @app.post("/v1/inquiries/{inquiry_id}/mistaken", tags=["records"])
     async def declare_mistaken(
         inquiry_id: uuid.UUID, body: MistakenDeclaration, server: Server
@@ -185,6 +235,12 @@ def create_app(settings: IntermediateServerSettings) -> FastAPI:
     async def receive_addendum(body: Addendum, server: Server) -> Addendum:
         """追記 passed on by the hub for this server's provider copy."""
         await server.append_addendum(body, RecordSide.PROVIDER)
+        return body
+
+    @app.post("/hub/results", tags=["hub"], dependencies=[Depends(hub_only)])
+    async def receive_result(body: InquiryResult, server: Server) -> InquiryResult:
+        """The final result of an inquiry from here that waited for the provider's staff."""
+        await server.manual.receive_result(body)
         return body
 
     return app

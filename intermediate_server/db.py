@@ -6,7 +6,17 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Date, ForeignKey, ForeignKeyConstraint, Index, Integer, String
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    String,
+    false,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from ipnsim.storage import UtcDateTime
@@ -48,6 +58,8 @@ class Replica(Base):
     registered_at: Mapped[dt.datetime]
     updated_at: Mapped[dt.datetime]
     deleted_at: Mapped[dt.datetime | None]
+    manual_response: Mapped[bool] = mapped_column(Boolean, server_default=false())
+    """自動応答不可: an inquiry of this replica waits for staff instead of being answered."""
 
 
 class LocalRecord(Base):
@@ -96,3 +108,39 @@ class LocalAddendum(Base):
     declared_by_agency: Mapped[str] = mapped_column(String(16))
     declared_by_user: Mapped[str] = mapped_column(String(20))
     declared_at: Mapped[dt.datetime]
+
+
+class ManualRequest(Base):
+    """A provision request held for the provider's staff (自動応答不可) and how it ended.
+
+    ``state`` is ``pending`` until staff answer (``answered``) or decline (``declined``) or the
+    deadline passes (``expired``); ``answer`` is then the final answer for the hub, and
+    ``hub_notified_at`` says when the hub acknowledged it (empty: to be sent again).
+    """
+
+    __tablename__ = "manual_requests"
+    __table_args__ = (Index("ix_manual_requests_state_deadline", "state", "deadline"),)
+
+    inquiry_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    atena_number: Mapped[str] = mapped_column(String(15))
+    record_id: Mapped[str] = mapped_column(String(64))
+    request: Mapped[dict[str, Any]] = mapped_column(JSON)
+    received_at: Mapped[dt.datetime]
+    deadline: Mapped[dt.datetime]
+    state: Mapped[str] = mapped_column(String(16))
+    answer: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    resolved_at: Mapped[dt.datetime | None]
+    resolved_by: Mapped[str | None] = mapped_column(String(20))
+    hub_notified_at: Mapped[dt.datetime | None]
+
+
+class StoredResult(Base):
+    """The result of an inquiry this server sent that waited for the provider's staff: the
+    pending result first, replaced by the final one the hub delivers (``GET /v1/inquiries/{id}``).
+    """
+
+    __tablename__ = "inquiry_results"
+
+    inquiry_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    result: Mapped[dict[str, Any]] = mapped_column(JSON)
+    updated_at: Mapped[dt.datetime]

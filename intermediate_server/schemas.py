@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from collections.abc import Iterable
 from typing import Annotated, NotRequired, Self
 
@@ -88,6 +89,11 @@ class _ReplicaFields(_Body):
     fiscal_year: int | None = Field(default=None, ge=1989, le=2100)
     publication_start: dt.date = Field(description="公開開始日.")
     publication_end: dt.date | None = Field(default=None, description="公開終了日 (none: open).")
+    manual_response: bool = Field(
+        default=False,
+        description="自動応答不可: inquiries of this replica wait for staff at this agency "
+        "(GET /v1/manual-responses) instead of being answered automatically.",
+    )
 
 
 class ReplicaContent(_ReplicaFields):
@@ -167,6 +173,7 @@ class ReplicaView(BaseModel):
     items: list[ReplicaItem]
     registered_at: dt.datetime
     updated_at: dt.datetime
+    manual_response: bool = False
 
 
 class InquiryOrder(_Body):
@@ -187,3 +194,39 @@ class MistakenDeclaration(_Body):
 
     reason: str = Field(min_length=1, max_length=400)
     declared_by_user: UserId
+
+
+class ManualRequestView(BaseModel):
+    """An inquiry held for this agency's staff (自動応答不可): who asks what about whom."""
+
+    inquiry_id: uuid.UUID
+    requester_code: str
+    requester_name: str
+    affair_code: str
+    procedure_code: str
+    info_type_code: str
+    atena_number: str = Field(description="団体内統合宛名番号 of the person at this agency.")
+    record_id: str = Field(description="The flagged replica the inquiry matched.")
+    condition: InquiryCondition
+    requested_at: dt.datetime
+    received_at: dt.datetime
+    deadline: dt.datetime
+    state: str = Field(description="pending, answered, declined or expired.")
+    hub_notified_at: dt.datetime | None = Field(
+        default=None, description="When the hub acknowledged the final answer (empty: not yet)."
+    )
+
+
+class ManualAnswer(_Body):
+    """職員による回答: provide the matched replica, or another replica of the same person and
+    info type chosen by staff (``record_id``)."""
+
+    record_id: RecordId | None = None
+    answered_by: UserId = "staff"
+
+
+class ManualDecline(_Body):
+    """職員による提供拒否: the reason reaches the requester in MAN002."""
+
+    reason: str = Field(min_length=1, max_length=400)
+    declined_by: UserId = "staff"

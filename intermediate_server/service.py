@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from error_codes import FieldProblem, IpnsimError
 from intermediate_server.db import LocalAddendum, LocalRecord, Person, Replica
 from intermediate_server.hub_client import HubClient
+from intermediate_server.manual import DEFAULT_HOLD_SECONDS, ManualDesk, replica_answer
 from intermediate_server.schemas import (
     BulkResult,
     InquiryOrder,
@@ -31,6 +32,7 @@ from intermediate_server.schemas import (
 from ipnsim.storage import insert_many, utcnow
 from network.protocol.layouts import Catalogue, ValueType
 from network.protocol.models import (
+    MANUAL_PENDING_CODE,
     Addendum,
     AddendumKind,
     ConditionKind,
@@ -51,7 +53,6 @@ from network.protocol.models import (
     PseudonymRequest,
     RecordSide,
     ReplicaItem,
-    ReplicaMetadata,
     outcome_statuses,
 )
 
@@ -88,12 +89,14 @@ class IntermediateService:
         hub: HubClient,
         catalogue: Catalogue,
         today: Callable[[], dt.date] = today_in_japan,
+        manual_hold_seconds: float = DEFAULT_HOLD_SECONDS,
     ) -> None:
         self.sessions = sessions
         self.agency = agency
         self.hub = hub
         self.catalogue = catalogue
         self.today = today
+        self.manual = ManualDesk(sessions, agency.code, hub, manual_hold_seconds)
         self._item_codes: dict[str, set[str]] = {}
 
     # --- people and 符号 ----------------------------------------------------------------------
@@ -520,6 +523,8 @@ class IntermediateService:
                     recorded_at=utcnow(),
                 )
             )
+        if result.error is not None and result.error.code == MANUAL_PENDING_CODE:
+            await self.manual.store_pending(result)
         return result
 
     async def declare_mistaken(
@@ -564,21 +569,10 @@ class IntermediateService:
                 provided_at=provided_at,
                 error=IpnsimError("RPL001").body(),
             )
+        elif replica.manual_response:
+            answer = await self.manual.hold(request, replica)  # 自動応答不可: staff answer
         else:
-            answer = ProvisionAnswer(
-                inquiry_id=request.inquiry_id,
-                provided_at=provided_at,
-                items=[ReplicaItem.model_validate(item) for item in replica.items],
-                replica=ReplicaMetadata(
-                    record_id=replica.record_id,
-                    layout_version=replica.layout_version,
-                    fiscal_year=replica.fiscal_year,
-                    publication_start=replica.publication_start,
-                    publication_end=replica.publication_end,
-                    registered_at=replica.registered_at,
-                    updated_at=replica.updated_at,
-                ),
-            )
+            answer = replica_answer(request.inquiry_id, provided_at, replica)
         error_code = answer.error.code if answer.error else None
         status_detail, status_info_type = outcome_statuses(error_code)
         async with self.sessions.begin() as session:
@@ -783,6 +777,7 @@ def _content_columns(content: ReplicaContent | ReplicaBulkItem) -> dict[str, obj
         "fiscal_year": content.fiscal_year,
         "publication_start": content.publication_start,
         "publication_end": content.publication_end,
+        "manual_response": content.manual_response,
         "items": [
             {"code": code, "value": value, "reason_of_null": reason}
             for code, value, reason in content.item_triples()
@@ -812,6 +807,7 @@ def _replica_view(replica: Replica) -> ReplicaView:
         items=[ReplicaItem.model_validate(item) for item in replica.items],
         registered_at=replica.registered_at,
         updated_at=replica.updated_at,
+        manual_response=replica.manual_response,
     )
 
 

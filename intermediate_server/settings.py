@@ -29,3 +29,15 @@ class IntermediateServerSettings(BaseSettings):
         le=300,
         description="Seconds to wait for the hub; longer than the hub's own provider timeout.",
     )
+    manual_response_seconds: float = Field(
+        default=3 * 24 * 3600.0,
+        gt=0,
+        description="How long an inquiry of a replica flagged 自動応答不可 waits for staff before "
+        "it expires (MAN003); three days by default.",
+    )
+    manual_sweep_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        description="How often held inquiries are checked for expiry and final answers the hub "
+        "has not acknowledged are sent again (at most half the waiting time).",
+    )

@@ -25,6 +25,7 @@ from ipnsim.client import AgencyClient, HubOperatorClient, ServiceError, Service
 from ipnsim.error_commands import errors_app
 from ipnsim.launcher import DEFAULT_DATA_DIR, DEFAULT_PORT, Launcher, LaunchError, NetworkFile
 from ipnsim.launcher import load_network_file as _load_network_file
+from ipnsim.manual_commands import manual_app
 from ipnsim.registry_commands import lookup_command
 from ipnsim.stats_commands import stats_app
 from network.protocol.models import PersonaCatalogue
@@ -581,6 +582,7 @@ def personas(
 app.add_typer(catalogue_app, name="catalogue")
 app.add_typer(errors_app, name="errors")
 app.add_typer(stats_app, name="stats")
+app.add_typer(manual_app, name="manual")
 app.command("lookup")(lookup_command)
 
 

@@ -139,6 +139,9 @@ class Launcher:
     postgres_url: str | None = None
     """A PostgreSQL server for the services' databases; None keeps SQLite files."""
     fresh_databases: bool = False
+    manual_response_seconds: float | None = None
+    """How long an inquiry held for staff (自動応答不可) waits before it expires; None keeps
+    the intermediate servers' default (``IPNSIM_AGENCY_MANUAL_RESPONSE_SECONDS``)."""
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     network: NetworkFile | None = None
 
@@ -309,6 +312,8 @@ class Launcher:
                 "IPNSIM_AGENCY_DATABASE_URL": database,
                 "IPNSIM_AGENCY_HUB_TIMEOUT": str(self.provider_timeout * 2 + 5),
             }
+            if self.manual_response_seconds is not None:
+                env["IPNSIM_AGENCY_MANUAL_RESPONSE_SECONDS"] = str(self.manual_response_seconds)
         return env
 
     # --- running ------------------------------------------------------------------------------

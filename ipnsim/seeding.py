@@ -123,6 +123,7 @@ def encode_replica(replica: ReplicaSeed) -> bytes:
     fields["record_id"] = replica.record_id
     fields["atena_number"] = replica.atena_number
     fields["info_type_code"] = replica.info_type_code
+    fields["manual_response"] = replica.manual_response
     return _dumps(fields).encode()
 
 
@@ -139,6 +140,7 @@ def replica_registration(replica: ReplicaSeed) -> ReplicaRegistration:
         fiscal_year=replica.fiscal_year,
         publication_start=replica.publication_start,
         publication_end=replica.publication_end,
+        manual_response=replica.manual_response,
         items=[
             ReplicaItem(code=code, value=value, reason_of_null=reason)
             for code, value, reason in replica.wire_items()

@@ -16,6 +16,7 @@ from ipnsim.http import bearer_token, make_client
 from ipnsim.storage import create_engine, migrate, sessionmaker
 from network.catalogue_api import catalogue_router
 from network.db import MIGRATIONS
+from network.manual import complete_manual_response
 from network.permissions import PermissionTable
 from network.personas import find_persona, load_personas
 from network.protocol.layouts import catalogue
@@ -31,6 +32,7 @@ from network.protocol.models import (
     MistakenInquiryDeclaration,
     Persona,
     PersonaCatalogue,
+    ProvisionAnswer,
     ProvisionRecord,
     PseudonymBulkIssued,
     PseudonymBulkRequest,
@@ -149,6 +151,12 @@ def create_app(settings: HubSettings) -> FastAPI:
     async def inquire(body: InquiryRequest, hub: Hub, caller: Caller) -> InquiryResult:
         """情報照会: check, convert, route and record; the result carries any error code."""
         return await hub.inquire(caller, body)
+
+    @app.post("/v1/manual-responses", tags=["inquiries"])
+    async def complete_manual(body: ProvisionAnswer, hub: Hub, caller: Caller) -> InquiryResult:
+        """自動応答不可: the provider's final answer to an inquiry its staff handled; the hub
+        completes its record and delivers the result to the requester (MAN005 if it cannot)."""
+        return await complete_manual_response(hub, caller, body)
 
     @app.post("/v1/inquiries/{inquiry_id}/addenda", tags=["records"])
     async def declare_mistaken(

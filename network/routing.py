@@ -9,7 +9,7 @@ from pydantic import ValidationError
 
 from error_codes import ErrorBody, IpnsimError
 from ipnsim.http import is_timeout
-from network.protocol.models import Addendum, ProvisionAnswer, ProvisionRequest
+from network.protocol.models import Addendum, InquiryResult, ProvisionAnswer, ProvisionRequest
 from network.registry import AgencyEntry
 
 logger = logging.getLogger("ipnsim.hub.routing")
@@ -56,6 +56,22 @@ class ProviderRouter:
                 return
             logger.warning("provider %s refused addendum: %s", provider.code, body.code)
             raise IpnsimError("AVL005", provider_code=provider.code)
+
+    async def deliver_result(self, requester: AgencyEntry, result: InquiryResult) -> None:
+        """Give the requester's intermediate server the final result of an inquiry that waited
+        for the provider's staff (自動応答不可); ``MAN005`` when it does not take it."""
+        try:
+            response = await self._post(requester, "/hub/results", result.model_dump(mode="json"))
+        except IpnsimError:
+            raise IpnsimError("MAN005", requester_code=requester.code) from None
+        if response.status_code >= 400:
+            logger.warning(
+                "requester %s refused the result of inquiry %s: %s",
+                requester.code,
+                result.inquiry_id,
+                response.status_code,
+            )
+            raise IpnsimError("MAN005", requester_code=requester.code)
 
     async def _post(self, provider: AgencyEntry, path: str, body: object) -> httpx.Response:
         try:

@@ -80,6 +80,11 @@ class DetailStatus(StrEnum):
     """Processing completed (real value)."""
     FAILED = "99"
     """Processing ended with an error (ipnsim's value)."""
+    PENDING = "05"
+    """Processing not finished: the replica is flagged 自動応答不可 and the inquiry waits for
+    the provider's staff (``MAN001``; ipnsim's value). The final result replaces it: 09/01 when
+    staff answer, 09/03 when they decline (``MAN002``), 99/99 when nobody answers in time
+    (``MAN003``)."""
 
 
 class InfoTypeStatus(StrEnum):
@@ -91,6 +96,11 @@ class InfoTypeStatus(StrEnum):
     """The provider holds nothing matching (ipnsim's value)."""
     ERROR = "99"
     """Not provided because of an error (ipnsim's value)."""
+    DECLINED = "03"
+    """Processed, but the provider's staff declined to provide it (``MAN002``; ipnsim's
+    value): like 02, a decision of the provider rather than a failure of the network."""
+    PENDING = "05"
+    """Waiting for the provider's staff (自動応答不可, ``MAN001``; ipnsim's value)."""
 
 
 class ConditionKind(StrEnum):
@@ -432,13 +442,28 @@ class Health(_Wire):
 
 
 def outcome_statuses(error_code: str | None) -> tuple[DetailStatus, InfoTypeStatus]:
-    """The two-level status of an inquiry that ended with ``error_code`` (None: success)."""
+    """The two-level status of an inquiry that ended with ``error_code`` (None: success).
+
+    A manual-response hold (自動応答不可) is 05/05 while pending (``MAN001``), 09/03 once
+    declined by the provider's staff (``MAN002``); an expired one (``MAN003``) is an error,
+    99/99, like every other code.
+    """
     if error_code is None:
         return DetailStatus.COMPLETED, InfoTypeStatus.PROVIDED
     if error_code == NO_REPLICA_CODE:
         return DetailStatus.COMPLETED, InfoTypeStatus.NO_DATA
+    if error_code == MANUAL_PENDING_CODE:
+        return DetailStatus.PENDING, InfoTypeStatus.PENDING
+    if error_code == MANUAL_DECLINED_CODE:
+        return DetailStatus.COMPLETED, InfoTypeStatus.DECLINED
     return DetailStatus.FAILED, InfoTypeStatus.ERROR
 
 
 NO_REPLICA_CODE = "RPL001"
 """The code of an inquiry that was processed but found nothing: status 09 / 02."""
+MANUAL_PENDING_CODE = "MAN001"
+"""An inquiry waiting for the provider's staff (自動応答不可): status 05 / 05."""
+MANUAL_DECLINED_CODE = "MAN002"
+"""An inquiry the provider's staff declined: status 09 / 03."""
+MANUAL_EXPIRED_CODE = "MAN003"
+"""An inquiry nobody at the provider answered in time: status 99 / 99."""

@@ -34,7 +34,11 @@ PREFIXES = {
     Category.AVAILABILITY: "AVL",
     Category.RECORDS: "REC",
     Category.INTERNAL: "SYS",
+    Category.MANUAL_RESPONSE: "MAN",
 }
+
+# Codes that describe a state rather than a failure: MAN001 (pending) answers 202 Accepted.
+NOT_FAILURES = {"MAN001": 202}
 
 # The real 「「レコード識別番号」が既に存在しています。」 names no record id; the English one may.
 JA_MAY_OMIT = {"RPL002": {"record_id"}}
@@ -66,7 +70,10 @@ def test_entry_is_well_formed(code: str) -> None:
     entry = CATALOGUE[code]
     assert re.fullmatch(r"[A-Z]{3}[0-9]{3}", entry.code)
     assert entry.code[:3] == PREFIXES[entry.category]
-    assert 400 <= entry.http_status <= 599
+    if entry.code in NOT_FAILURES:
+        assert entry.http_status == NOT_FAILURES[entry.code]
+    else:
+        assert 400 <= entry.http_status <= 599
     for text in (entry.message_ja, entry.message_en, entry.cause, entry.remedy):
         assert text.strip()
     assert isinstance(entry.retryable, bool)

@@ -21,7 +21,6 @@ from agencies.catalogue import (
     agency_by_slug,
 )
 from agencies.personas import (
-    MANUAL_RESPONSE_FEATURE,
     NINE_AFFAIRS,
     REPLICA_FRESHNESS_FEATURE,
     PersonaInquiry,
@@ -115,7 +114,7 @@ def simulated_outcome(
 ) -> tuple[str, str, str | None]:
     """The outcome the network gives, decided from the population as the services decide it:
     the requester's 符号 (IDN001), the permission table (PRM001), the provider's 符号 (IDN004),
-    then the provider's replicas (RPL001)."""
+    then the provider's replicas (RPL001), and the 自動応答不可 flag of the one chosen (MAN001)."""
     person = inquiry.person_key
     if not has_pseudonym(population, inquiry.requester_slug, person):
         return ("99", "99", "IDN001")
@@ -136,7 +135,11 @@ def simulated_outcome(
         if r.agency_slug == inquiry.provider_slug
         and (inquiry.fiscal_year is None or r.fiscal_year == inquiry.fiscal_year)
     ]
-    return ("09", "01", None) if held else ("09", "02", "RPL001")
+    if not held:
+        return ("09", "02", "RPL001")
+    chosen = max(held, key=lambda r: (r.publication_start, r.fiscal_year or 0))
+    # A replica flagged 自動応答不可 waits for the provider's staff.
+    return ("05", "05", "MAN001") if chosen.manual_response else ("09", "01", None)
 
 
 # The catalogue
@@ -170,11 +173,7 @@ def test_every_persona_exists_with_its_texts(population: Population) -> None:
 
 def test_only_the_personas_of_features_not_simulated_yet_carry_one(population: Population) -> None:
     features = {name: p.feature for name, p in population.personas.items() if p.feature}
-    assert features == {
-        MANUAL_RESPONSE_HOLD: MANUAL_RESPONSE_FEATURE,
-        STALE_REPLICA: REPLICA_FRESHNESS_FEATURE,
-    }
-    assert MANUAL_RESPONSE_FEATURE == "manual-response-hold"
+    assert features == {STALE_REPLICA: REPLICA_FRESHNESS_FEATURE}
     assert REPLICA_FRESHNESS_FEATURE == "replica-freshness"
 
 
@@ -203,6 +202,7 @@ def test_every_inquiry_names_codes_the_catalogue_defines(population: Population)
             ("99", "99", "IDN001"),
             ("99", "99", "IDN004"),
             ("99", "99", "PRM001"),
+            ("05", "05", "MAN001"),
         }
 
 
@@ -510,7 +510,12 @@ def test_manual_response_hold(population: Population) -> None:
     assert not any(r.manual_response for r in population.replicas_of(key) if r not in at_fukuoka)
     inquiry = inquiry_of(population, MANUAL_RESPONSE_HOLD)
     assert inquiry.provider_slug == FUKUOKA
-    assert population.persona(MANUAL_RESPONSE_HOLD).feature == "manual-response-hold"
+    assert population.persona(MANUAL_RESPONSE_HOLD).feature is None
+    assert (
+        inquiry.expected_status_detail,
+        inquiry.expected_status_info_type,
+        inquiry.expected_error_code,
+    ) == ("05", "05", "MAN001")
 
 
 def test_stale_replica(population: Population) -> None:

@@ -1,0 +1,82 @@
+"""The hub's part in a manual-response hold (自動応答不可).
+
+A provider that holds an inquiry for its staff answers ``MAN001``; the hub records it pending
+(05/05) like any other outcome. When staff answer, decline (``MAN002``) or the request expires
+(``MAN003``), the provider sends the final answer (``POST /v1/manual-responses``):
+:func:`complete_manual_response` completes the hub's copy of the record in place and delivers the
+final result to the requester's intermediate server (``/hub/results``).
+
+The hub keeps no item values: if the requester cannot be reached it answers ``MAN005`` and the
+provider, which keeps the answer, sends it again until the hub acknowledges it. Completing the
+same record again with the same outcome only delivers again, so retries are safe.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from error_codes import IpnsimError
+from network.protocol.models import (
+    MANUAL_PENDING_CODE,
+    InquiryResult,
+    ProvisionAnswer,
+    outcome_statuses,
+)
+from network.registry import AgencyEntry
+from network.repository import RecordRepository
+from network.service import HubService
+
+logger = logging.getLogger("ipnsim.hub.manual")
+
+
+async def complete_manual_response(
+    hub: HubService, caller: AgencyEntry, answer: ProvisionAnswer
+) -> InquiryResult:
+    """Complete the pending record of ``answer.inquiry_id`` and deliver the final result.
+
+    Only the inquiry's provider may complete it (``REC001`` otherwise, as for an unknown
+    inquiry); a record that is not pending, or an answer that is itself "pending", is
+    ``MAN004``, unless the record already holds this same outcome (a retry).
+    """
+    inquiry_id = str(answer.inquiry_id)
+    final_code = answer.error.code if answer.error else None
+    if final_code == MANUAL_PENDING_CODE:
+        raise IpnsimError("MAN004", inquiry_id=inquiry_id)
+    status_detail, status_info_type = outcome_statuses(final_code)
+    items = answer.items if answer.error is None else []
+    async with hub.sessions.begin() as session:
+        record = await RecordRepository(session).get(answer.inquiry_id)
+        if record is None or record.provider_code != caller.code:
+            raise IpnsimError("REC001", inquiry_id=inquiry_id)
+        if record.error_code == MANUAL_PENDING_CODE:
+            record.status_detail = status_detail.value
+            record.status_info_type = status_info_type.value
+            record.error_code = final_code
+            record.item_codes = [item.code for item in items]
+            record.provided_at = answer.provided_at
+            record.provider_non_disclosure = answer.provider_non_disclosure
+        elif record.error_code != final_code:
+            raise IpnsimError("MAN004", inquiry_id=inquiry_id)
+        requester = hub.registry.get(record.requester_code)
+        result = InquiryResult(
+            inquiry_id=answer.inquiry_id,
+            requester_code=record.requester_code,
+            provider_code=record.provider_code,
+            provider_name=record.provider_name,
+            info_type_code=record.info_type_code,
+            status_detail=status_detail,
+            status_info_type=status_info_type,
+            requested_at=record.requested_at,
+            provided_at=answer.provided_at,
+            items=items,
+            replica=answer.replica if answer.error is None else None,
+            error=answer.error,
+        )
+    logger.info(
+        "inquiry %s completed by its provider: %s%s",
+        inquiry_id,
+        status_detail.value + status_info_type.value,
+        f" {final_code}" if final_code else "",
+    )
+    await hub.router.deliver_result(requester, result)
+    return result
