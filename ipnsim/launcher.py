@@ -138,6 +138,8 @@ class Launcher:
     postgres_url: str | None = None
     """A PostgreSQL server for the services' databases; None keeps SQLite files."""
     fresh_databases: bool = False
+    faults_file: Path | None = None
+    """JSON list of faults the hub puts in force at start (``IPNSIM_HUB_FAULTS_FILE``)."""
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     network: NetworkFile | None = None
 
@@ -289,6 +291,8 @@ class Launcher:
                 "IPNSIM_HUB_PROVIDER_TIMEOUT": str(self.provider_timeout),
                 "IPNSIM_HUB_PERSONAS_FILE": str((self.data_dir / PERSONAS_FILE).resolve()),
             }
+            if self.faults_file is not None:
+                env["IPNSIM_HUB_FAULTS_FILE"] = str(self.faults_file.resolve())
         elif service.role == REGISTRY_ROLE:
             env |= {
                 "IPNSIM_REGISTRY_SEED": str(self.network.seed),

@@ -17,6 +17,7 @@ from pydantic import ValidationError
 
 from error_codes import IpnsimError
 from ipnsim.http import make_client
+from ipnsim.launcher import Launcher
 from ipnsim.storage import create_engine, migrate, sessionmaker
 from network.app import create_app
 from network.db import MIGRATIONS
@@ -619,3 +620,21 @@ def test_the_hub_refuses_to_start_with_a_bad_faults_file(tmp_path: Path) -> None
 
     with pytest.raises(FaultFileError, match="not in the hub's registry"):
         hub_app(tmp_path, faults_file=path)
+
+
+# --- start-up: the launcher passes the faults file to the hub only ------------------------------
+
+
+def test_the_launcher_gives_the_faults_file_to_the_hub(tmp_path: Path) -> None:
+    path = write(tmp_path, "[]")
+    with_faults = Launcher(data_dir=tmp_path / "a", faults_file=path)
+    without = Launcher(data_dir=tmp_path / "b")
+    for launcher in (with_faults, without):
+        launcher.prepare()
+
+    assert with_faults.network is not None and without.network is not None
+    hub_env = with_faults._environment(with_faults.network.hub)
+    assert hub_env["IPNSIM_HUB_FAULTS_FILE"] == str(path.resolve())
+    assert "IPNSIM_HUB_FAULTS_FILE" not in without._environment(without.network.hub)
+    for service in with_faults.network.agencies:
+        assert "IPNSIM_HUB_FAULTS_FILE" not in with_faults._environment(service)
