@@ -171,13 +171,14 @@ def test_each_fault_set_over_http_is_felt_recorded_and_cleared(
     elapsed = time.monotonic() - started
 
     assert_failed_and_recorded(net, result, code)
+    assert result.error is not None
     if code == "AVL002":
         assert elapsed >= PROVIDER_TIMEOUT
-        assert f"{PROVIDER_TIMEOUT:g} seconds" in result.error.message_en  # type: ignore[union-attr]
+        assert f"{PROVIDER_TIMEOUT:g} seconds" in result.error.message_en
     if code == "AVL006":
         hours = fault["online_hours"]
-        assert hours in result.error.message_en  # type: ignore[union-attr]
-        assert "オンライン時間" in result.error.message_ja  # type: ignore[union-attr]
+        assert hours in result.error.message_en
+        assert "オンライン時間" in result.error.message_ja
     delete = httpx.delete(
         f"{net.network.hub.url}/v1/faults/{net.code(ODAWARA)}", headers=admin(net), timeout=10
     )
