@@ -380,6 +380,20 @@ _CODES: tuple[ErrorCode, ...] = (
         "network's wire protocol (wrong version, proxy error page).",
         "Contact the provider; the hub's log names the problem.",
     ),
+    ErrorCode(
+        "AVL006",
+        Origin.HUB,
+        Category.AVAILABILITY,
+        True,
+        503,
+        "情報提供者「{provider_code}」の中間サーバーは保守中又はオンライン時間外です。"
+        "オンライン時間は「{online_hours}」です。",
+        "The provider's intermediate server '{provider_code}' is in maintenance or outside its "
+        "online hours ({online_hours} JST).",
+        "The provider's intermediate server answers only during its online hours (オンライン時間) "
+        "and not during maintenance.",
+        "Send the inquiry again within the provider's online hours.",
+    ),
     # --- records -------------------------------------------------------------------------------
     ErrorCode(
         "REC001",

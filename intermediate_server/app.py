@@ -35,6 +35,7 @@ from ipnsim.http import bearer_token, make_client
 from ipnsim.storage import create_engine, migrate, sessionmaker
 from network.protocol.layouts import catalogue
 from network.protocol.models import (
+    FORCE_OUTCOME_HEADER,
     Addendum,
     AtenaNumber,
     DisclosureView,
@@ -44,6 +45,7 @@ from network.protocol.models import (
     ProvisionRecord,
     ProvisionRequest,
     RecordSide,
+    forced_outcome,
 )
 
 logger = logging.getLogger("ipnsim.intermediate")
@@ -172,9 +174,20 @@ def create_app(settings: IntermediateServerSettings) -> FastAPI:
         return await server.replicas(atena_number)
 
     @app.post("/v1/inquiries", tags=["inquiries"])
-    async def inquire(body: InquiryOrder, server: Server) -> InquiryResult:
+    async def inquire(
+        body: InquiryOrder,
+        server: Server,
+        force_outcome: Annotated[
+            str | None,
+            Header(
+                alias=FORCE_OUTCOME_HEADER,
+                description="Testing: the hub answers this error code (of the hub or the "
+                "provider's side) instead of asking the provider; recorded as usual.",
+            ),
+        ] = None,
+    ) -> InquiryResult:
         """情報照会: status 09/01 with the items, or the error code that stopped it."""
-        return await server.inquire(body)
+        return await server.inquire(body, forced_outcome(force_outcome))
 
     @app.get("/v1/inquiries/{inquiry_id}", tags=["inquiries"])
     async def get_inquiry(inquiry_id: uuid.UUID, server: Server) -> InquiryResult:

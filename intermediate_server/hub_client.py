@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import TypeVar
 
 import httpx
@@ -25,11 +26,16 @@ class HubClient:
         self.headers = {"Authorization": f"Bearer {credential}"}
         self.timeout = timeout
 
-    async def post(self, path: str, body: BaseModel, answer: type[M]) -> M:
-        """POST ``body``; the hub's error answer is raised as that error with its messages."""
+    async def post(
+        self, path: str, body: BaseModel, answer: type[M], headers: Mapping[str, str] | None = None
+    ) -> M:
+        """POST ``body`` (with any extra ``headers``); the hub's error answer is raised as that
+        error with its messages."""
         try:
             response = await self.client.post(
-                self.base + path, json=body.model_dump(mode="json"), headers=self.headers
+                self.base + path,
+                json=body.model_dump(mode="json"),
+                headers=self.headers | dict(headers or {}),
             )
         except httpx.TransportError as exc:
             if is_timeout(exc):

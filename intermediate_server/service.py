@@ -32,6 +32,7 @@ from intermediate_server.schemas import (
 from ipnsim.storage import insert_many, utcnow
 from network.protocol.layouts import Catalogue, ValueType
 from network.protocol.models import (
+    FORCE_OUTCOME_HEADER,
     MANUAL_PENDING_CODE,
     Addendum,
     AddendumKind,
@@ -455,8 +456,13 @@ class IntermediateService:
 
     # --- 情報照会 (as requester) ---------------------------------------------------------------
 
-    async def inquire(self, order: InquiryOrder) -> InquiryResult:
-        """Send one inquiry through the hub; every outcome is recorded here as the requester."""
+    async def inquire(
+        self, order: InquiryOrder, forced_outcome: str | None = None
+    ) -> InquiryResult:
+        """Send one inquiry through the hub; every outcome is recorded here as the requester.
+
+        ``forced_outcome`` (an error code, for tests) is passed on to the hub, which answers it.
+        """
         self.catalogue.check_inquiry_codes(
             order.affair_code, order.procedure_code, order.info_type_code
         )
@@ -482,7 +488,8 @@ class IntermediateService:
                 requested_at=requested_at,
                 requester_non_disclosure=order.non_disclosure,
             )
-            result = await self.hub.post("/v1/inquiries", request, InquiryResult)
+            forcing = {FORCE_OUTCOME_HEADER: forced_outcome} if forced_outcome else {}
+            result = await self.hub.post("/v1/inquiries", request, InquiryResult, forcing)
             recorded_at_hub = True
         except IpnsimError as error:
             # The hub may have recorded an inquiry whose answer timed out.

@@ -23,6 +23,7 @@ from ipnsim import views
 from ipnsim.catalogue_commands import catalogue_app
 from ipnsim.client import AgencyClient, HubOperatorClient, ServiceError, ServiceUnreachable
 from ipnsim.error_commands import errors_app
+from ipnsim.fault_commands import fault_app
 from ipnsim.launcher import DEFAULT_DATA_DIR, DEFAULT_PORT, Launcher, LaunchError, NetworkFile
 from ipnsim.launcher import load_network_file as _load_network_file
 from ipnsim.manual_commands import manual_app
@@ -148,6 +149,14 @@ def up(
             "gets its own database there instead of a SQLite file.",
         ),
     ] = None,
+    faults: Annotated[
+        Path | None,
+        typer.Option(
+            exists=True,
+            dir_okay=False,
+            help="JSON list of faults the hub puts in force at start (see 'ipnsim fault').",
+        ),
+    ] = None,
 ) -> None:
     """Start the hub and every agency's intermediate server as processes on loopback.
 
@@ -177,6 +186,7 @@ def up(
         provider_timeout=provider_timeout,
         postgres_url=postgres,
         fresh_databases=fresh,
+        faults_file=faults,
     )
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt))
     try:
@@ -583,6 +593,7 @@ app.add_typer(catalogue_app, name="catalogue")
 app.add_typer(errors_app, name="errors")
 app.add_typer(stats_app, name="stats")
 app.add_typer(manual_app, name="manual")
+app.add_typer(fault_app, name="fault")
 app.command("lookup")(lookup_command)
 
 

@@ -27,9 +27,11 @@ from network.protocol.models import (
     AgencySummary,
     DisclosureView,
     ErrorStatistics,
+    FaultSettings,
     Health,
     InquiryResult,
     PersonaCatalogue,
+    ProviderFault,
     ProvisionRecord,
 )
 
@@ -285,3 +287,23 @@ class HubOperatorClient(_ServiceClient):
             "GET", "/v1/stats/errors", ErrorStatistics, params={"days": str(days)}
         )
         return result
+
+    async def faults(self) -> list[ProviderFault]:
+        """The faults in force at the hub, per provider."""
+        result: list[ProviderFault] = await self._call("GET", "/v1/faults", list[ProviderFault])
+        return result
+
+    async def set_fault(self, agency_code: str, settings: FaultSettings) -> ProviderFault:
+        """Put a fault in force for one provider (replacing any)."""
+        result: ProviderFault = await self._call(
+            "PUT", f"/v1/faults/{agency_code}", ProviderFault, settings
+        )
+        return result
+
+    async def clear_fault(self, agency_code: str) -> None:
+        """Lift one provider's fault."""
+        await self._call("DELETE", f"/v1/faults/{agency_code}", None)
+
+    async def clear_faults(self) -> None:
+        """Lift every fault."""
+        await self._call("DELETE", "/v1/faults", None)

@@ -142,6 +142,8 @@ class Launcher:
     manual_response_seconds: float | None = None
     """How long an inquiry held for staff (自動応答不可) waits before it expires; None keeps
     the intermediate servers' default (``IPNSIM_AGENCY_MANUAL_RESPONSE_SECONDS``)."""
+    faults_file: Path | None = None
+    """JSON list of faults the hub puts in force at start (``IPNSIM_HUB_FAULTS_FILE``)."""
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     network: NetworkFile | None = None
 
@@ -297,6 +299,8 @@ class Launcher:
                 "IPNSIM_HUB_PROVIDER_TIMEOUT": str(self.provider_timeout),
                 "IPNSIM_HUB_PERSONAS_FILE": str((self.data_dir / PERSONAS_FILE).resolve()),
             }
+            if self.faults_file is not None:
+                env["IPNSIM_HUB_FAULTS_FILE"] = str(self.faults_file.resolve())
         elif service.role == REGISTRY_ROLE:
             env |= {
                 "IPNSIM_REGISTRY_SEED": str(self.network.seed),

@@ -8,7 +8,7 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import Depends, FastAPI, Header, Query, Request
+from fastapi import Depends, FastAPI, Header, Path, Query, Request
 
 from error_codes import IpnsimError
 from error_codes.http import install_error_handling
@@ -16,31 +16,35 @@ from ipnsim.http import bearer_token, make_client
 from ipnsim.storage import create_engine, migrate, sessionmaker
 from network.catalogue_api import catalogue_router
 from network.db import MIGRATIONS
+from network.faults import FaultInjectingRouter, FaultTable, forcing, load_faults_file
 from network.manual import complete_manual_response
 from network.permissions import PermissionTable
 from network.personas import find_persona, load_personas
 from network.protocol.layouts import catalogue
 from network.protocol.models import (
+    FORCE_OUTCOME_HEADER,
     Addendum,
     AgencySummary,
     DisclosureRequest,
     DisclosureView,
     ErrorStatistics,
+    FaultSettings,
     Health,
     InquiryRequest,
     InquiryResult,
     MistakenInquiryDeclaration,
     Persona,
     PersonaCatalogue,
+    ProviderFault,
     ProvisionAnswer,
     ProvisionRecord,
     PseudonymBulkIssued,
     PseudonymBulkRequest,
     PseudonymIssued,
     PseudonymRequest,
+    forced_outcome,
 )
 from network.registry import AgencyEntry, Registry
-from network.routing import ProviderRouter
 from network.service import HubService
 from network.settings import HubSettings
 
@@ -55,6 +59,9 @@ def create_app(settings: HubSettings) -> FastAPI:
     personas = load_personas(settings.personas_file)
     engine = create_engine(settings.database_url)
     admin_token = settings.admin_token.get_secret_value()
+    faults = FaultTable(registry)
+    if settings.faults_file is not None:
+        load_faults_file(settings.faults_file, faults)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -65,7 +72,7 @@ def create_app(settings: HubSettings) -> FastAPI:
             registry,
             permissions,
             shared_catalogue,
-            ProviderRouter(client, settings.provider_timeout),
+            FaultInjectingRouter(client, settings.provider_timeout, faults),
             settings.secret.get_secret_value().encode(),
         )
         app.state.service = service
@@ -148,9 +155,22 @@ def create_app(settings: HubSettings) -> FastAPI:
         return PseudonymBulkIssued(agency_code=caller.code, pseudonyms=pseudonyms)
 
     @app.post("/v1/inquiries", tags=["inquiries"])
-    async def inquire(body: InquiryRequest, hub: Hub, caller: Caller) -> InquiryResult:
+    async def inquire(
+        body: InquiryRequest,
+        hub: Hub,
+        caller: Caller,
+        force_outcome: Annotated[
+            str | None,
+            Header(
+                alias=FORCE_OUTCOME_HEADER,
+                description="Testing: answer this error code (of the hub or the provider's "
+                "side) where the provider would be asked; recorded as usual.",
+            ),
+        ] = None,
+    ) -> InquiryResult:
         """情報照会: check, convert, route and record; the result carries any error code."""
-        return await hub.inquire(caller, body)
+        with forcing(forced_outcome(force_outcome)):
+            return await hub.inquire(caller, body)
 
     @app.post("/v1/manual-responses", tags=["inquiries"])
     async def complete_manual(body: ProvisionAnswer, hub: Hub, caller: Caller) -> InquiryResult:
@@ -195,5 +215,33 @@ def create_app(settings: HubSettings) -> FastAPI:
     async def disclose(body: DisclosureRequest, hub: Hub, caller: Caller) -> DisclosureView:
         """やりとり履歴: every record about the person, except those flagged 不開示."""
         return await hub.disclose(caller, body.agency_code, body.pseudonym)
+
+    @app.get("/v1/faults", tags=["faults"], dependencies=[Depends(operator)])
+    async def list_faults() -> list[ProviderFault]:
+        """The faults in force, per provider agency (operator only)."""
+        return faults.faults()
+
+    @app.put("/v1/faults/{agency_code}", tags=["faults"], dependencies=[Depends(operator)])
+    async def set_fault(
+        agency_code: Annotated[str, Path(pattern=r"^[0-9]{16}$")], body: FaultSettings
+    ) -> ProviderFault:
+        """Make inquiries to this provider fail on demand (replaces its fault; AGY001 if the
+        agency is unknown)."""
+        return faults.set(agency_code, body)
+
+    @app.delete(
+        "/v1/faults/{agency_code}",
+        tags=["faults"],
+        status_code=204,
+        dependencies=[Depends(operator)],
+    )
+    async def clear_fault(agency_code: Annotated[str, Path(pattern=r"^[0-9]{16}$")]) -> None:
+        """Lift this provider's fault (nothing happens if it has none)."""
+        faults.clear(agency_code)
+
+    @app.delete("/v1/faults", tags=["faults"], status_code=204, dependencies=[Depends(operator)])
+    async def clear_faults() -> None:
+        """Lift every fault."""
+        faults.clear_all()
 
     return app

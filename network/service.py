@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from error_codes import ErrorBody, IpnsimError
 from ipnsim.storage import utcnow
 from network.db import HubAddendum, HubRecord, IssuedPseudonym
+from network.faults import InjectedFault
 from network.permissions import PermissionTable
 from network.protocol.layouts import Catalogue
 from network.protocol.models import (
@@ -168,7 +169,7 @@ class HubService:
             exchange.provider_reached = True
             exchange.error_body = exchange.answer.error
         except IpnsimError as error:
-            if error.code == "REC004":
+            if error.code == "REC004" and not isinstance(error, InjectedFault):
                 raise
             # A provider that timed out or answered garbage may still have recorded the
             # provision: it must receive any addendum, so count it as reached.

@@ -41,6 +41,11 @@ class HubSettings(BaseSettings):
         description="JSON persona catalogue of the network's population, written by whoever "
         "seeds it; served at GET /v1/personas (empty without one).",
     )
+    faults_file: Path | None = Field(
+        default=None,
+        description="JSON list of faults (ProviderFault) in force from start-up; checked at "
+        "start (testing only).",
+    )
     addendum_retry_seconds: float = Field(
         default=5.0, gt=0, description="How often undelivered addenda are sent to providers again."
     )

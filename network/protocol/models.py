@@ -15,7 +15,7 @@ from typing import Annotated, Self
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 from stdnum.jp import in_ as my_number_format
 
-from error_codes import ErrorBody
+from error_codes import CATALOGUE, ErrorBody, FieldProblem, IpnsimError, Origin
 
 
 def _pattern(regex: str, description: str) -> AfterValidator:
@@ -439,6 +439,144 @@ class Health(_Wire):
     service: str
     status: str = "ok"
     agency_code: str | None = None
+
+
+# --- faults on demand ----------------------------------------------------------------------
+
+FORCE_OUTCOME_HEADER = "X-Ipnsim-Force-Outcome"
+"""Header of an inquiry asking the hub to answer with this error code instead of the provider."""
+
+FORCEABLE_ORIGINS = frozenset({Origin.HUB, Origin.PROVIDER_SERVER})
+"""Where a code a fault forces may arise: the hub or the provider's intermediate server."""
+
+MAX_FAULT_LATENCY_MS = 120_000
+"""Longest latency a fault may add, in milliseconds."""
+
+_ONLINE_HOURS = re.compile(r"([0-9]{2}):([0-9]{2})-([0-9]{2}):([0-9]{2})")
+
+
+def check_forceable_code(code: str) -> str:
+    """``code`` (upper-cased) if a fault may force it; ValueError saying why not otherwise."""
+    upper = code.strip().upper()
+    entry = CATALOGUE.get(upper)
+    if entry is None:
+        raise ValueError(f"{code!r} is not a catalogued error code (see GET /v1/errors)")
+    if entry.origin not in FORCEABLE_ORIGINS:
+        where = (
+            "the requester's server"
+            if entry.origin is Origin.REQUESTER_SERVER
+            else "any service, about the request itself"
+        )
+        raise ValueError(
+            f"{upper} arises at {where}, not at the hub or the provider's server: only those "
+            "codes can be forced"
+        )
+    return upper
+
+
+def online_window(text: str) -> tuple[int, int]:
+    """The minutes of the day (JST) at which ``HH:MM-HH:MM`` opens and closes.
+
+    The window may cross midnight (``22:00-06:00``); ``24:00`` closes at the end of the day.
+    """
+    match = _ONLINE_HOURS.fullmatch(text.strip())
+    if match is None:
+        raise ValueError(f"online hours must be written HH:MM-HH:MM, got {text!r}")
+    start_h, start_m, end_h, end_m = (int(part) for part in match.groups())
+    if start_h > 23 or start_m > 59 or end_m > 59 or end_h > 24 or (end_h == 24 and end_m):
+        raise ValueError(f"online hours {text!r} name a time that does not exist")
+    start, end = start_h * 60 + start_m, end_h * 60 + end_m
+    if start == end or (start == 0 and end == 24 * 60):
+        raise ValueError(f"online hours {text!r} are empty or the whole day: give a window")
+    return start, end
+
+
+def _check_online_hours(text: str) -> str:
+    online_window(text)
+    return text.strip()
+
+
+ForceableCode = Annotated[str, AfterValidator(check_forceable_code)]
+OnlineHours = Annotated[str, AfterValidator(_check_online_hours)]
+LatencyMs = Annotated[int, Field(ge=0, le=MAX_FAULT_LATENCY_MS)]
+
+
+class FaultSettings(_Wire):
+    """Failures the hub makes happen for inquiries to one provider (body of PUT /v1/faults/…).
+
+    Checked in this order for each inquiry: online hours, down, forced code, latency, timeout,
+    error rate. Random latency and the error rate draw from a generator seeded with ``seed``
+    when the fault is set, so a run repeats.
+    """
+
+    down: bool = Field(
+        default=False, description="Answer AVL001, as if the provider refused connections."
+    )
+    latency_ms: LatencyMs | None = Field(
+        default=None, description="Wait this long before asking the provider."
+    )
+    latency_range_ms: tuple[LatencyMs, LatencyMs] | None = Field(
+        default=None, description="Wait a random time in [min, max] ms (seeded)."
+    )
+    timeout: bool = Field(
+        default=False, description="Wait the hub's provider timeout, then answer AVL002."
+    )
+    error_rate: float | None = Field(
+        default=None, ge=0, le=1, description="Share of inquiries answered error_code (seeded)."
+    )
+    error_code: ForceableCode | None = Field(
+        default=None, description="The code answered at the error rate."
+    )
+    force_code: ForceableCode | None = Field(
+        default=None, description="Answer this code to every inquiry."
+    )
+    online_hours: OnlineHours | None = Field(
+        default=None,
+        description="Daily window HH:MM-HH:MM (JST); outside it the hub answers AVL006.",
+    )
+    seed: int = Field(default=0, description="Seed of the random latency and error rate.")
+
+    @model_validator(mode="after")
+    def _coherent(self) -> Self:
+        if self.latency_ms is not None and self.latency_range_ms is not None:
+            raise ValueError("give latency_ms or latency_range_ms, not both")
+        if (
+            self.latency_range_ms is not None
+            and self.latency_range_ms[0] > self.latency_range_ms[1]
+        ):
+            raise ValueError("latency_range_ms must be [min, max] with min <= max")
+        if (self.error_rate is None) != (self.error_code is None):
+            raise ValueError("error_rate and error_code go together")
+        if not (
+            self.down
+            or self.timeout
+            or self.latency_ms is not None
+            or self.latency_range_ms is not None
+            or self.error_rate is not None
+            or self.force_code is not None
+            or self.online_hours is not None
+        ):
+            raise ValueError("the fault sets no failure (to clear faults, DELETE them)")
+        return self
+
+
+class ProviderFault(FaultSettings):
+    """A fault in force for one provider (an entry of GET /v1/faults and of the faults file)."""
+
+    agency_code: AgencyCode
+
+
+def forced_outcome(value: str | None) -> str | None:
+    """The code named by the ``X-Ipnsim-Force-Outcome`` header; ``VAL001`` naming it if bad."""
+    if value is None or not value.strip():
+        return None
+    try:
+        return check_forceable_code(value)
+    except ValueError as exc:
+        problem = FieldProblem(field=FORCE_OUTCOME_HEADER, problem=str(exc))
+        raise IpnsimError(
+            "VAL001", details=[problem], field=problem.field, problem=problem.problem
+        ) from None
 
 
 def outcome_statuses(error_code: str | None) -> tuple[DetailStatus, InfoTypeStatus]:

@@ -60,9 +60,11 @@ class FakeHub:
     def __init__(self) -> None:
         self.calls: list[tuple[str, BaseModel]] = []
         self.fail_with: str | None = None
+        self.headers: Any = None
 
-    async def post(self, path: str, body: BaseModel, answer: type[Any]) -> Any:
+    async def post(self, path: str, body: BaseModel, answer: type[Any], headers: Any = None) -> Any:
         self.calls.append((path, body))
+        self.headers = headers
         if self.fail_with is not None:
             raise IpnsimError(self.fail_with)
         if isinstance(body, PseudonymRequest):
@@ -629,6 +631,17 @@ def test_a_hub_timeout_may_have_been_recorded_so_it_can_be_declared(tmp_path: Pa
         assert result.error is not None
         assert result.error.code == "AVL004"
         assert await reached_hub(service, result.inquiry_id) is True
+
+    run(tmp_path, scenario)
+
+
+def test_a_forced_outcome_is_passed_on_to_the_hub_as_its_header(tmp_path: Path) -> None:
+    async def scenario(service: IntermediateService, hub: FakeHub) -> None:
+        await register(service)
+        await service.inquire(order(), forced_outcome="AVL001")
+        assert hub.headers == {"X-Ipnsim-Force-Outcome": "AVL001"}
+        await service.inquire(order())
+        assert not hub.headers
 
     run(tmp_path, scenario)
 

@@ -62,7 +62,7 @@ class ManualHub(FakeHub):
         self.final_fails_with: str | None = None
         self.inquiry_pending = False
 
-    async def post(self, path: str, body: BaseModel, answer: type[Any]) -> Any:
+    async def post(self, path: str, body: BaseModel, answer: type[Any], headers: Any = None) -> Any:
         if path == "/v1/manual-responses":
             assert isinstance(body, ProvisionAnswer)
             if self.final_fails_with is not None:
@@ -91,7 +91,7 @@ class ManualHub(FakeHub):
                 requested_at=body.requested_at,
                 error=IpnsimError("MAN001").body(),
             )
-        return await super().post(path, body, answer)
+        return await super().post(path, body, answer, headers)
 
 
 Scenario = Callable[[IntermediateService, ManualHub], Awaitable[None]]
