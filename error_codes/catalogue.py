@@ -322,6 +322,18 @@ _CODES: tuple[ErrorCode, ...] = (
         "reason of null (未設定事由), or a value of the wrong type.",
         "Compare the items with the layout (GET /v1/catalogue/info-types/{info_type_code}).",
     ),
+    ErrorCode(
+        "RPL005",
+        Origin.PROVIDER_SERVER,
+        Category.REPLICA,
+        False,
+        404,
+        "照会条件に該当する副本は情報提供者により削除されています。",
+        "The replica (副本) matching the inquiry's conditions was deleted by the provider.",
+        "The provider registered this person's data for the info type and condition, then "
+        "deleted it (DELETE /v1/replicas/{record_id}); no live replica replaces it.",
+        "Ask the provider whether the data was withdrawn on purpose or should be registered again.",
+    ),
     # --- availability --------------------------------------------------------------------------
     ErrorCode(
         "AVL001",
@@ -394,6 +406,20 @@ _CODES: tuple[ErrorCode, ...] = (
         "and not during maintenance.",
         "Send the inquiry again within the provider's online hours.",
     ),
+    ErrorCode(
+        "AVL007",
+        Origin.HUB,
+        Category.AVAILABILITY,
+        True,
+        503,
+        "情報提供ネットワークシステムが混雑しています。同時に処理できる照会の上限「{limit}」件を"
+        "超えたため、照会を受け付けられません。",
+        "The hub is overloaded: more than {limit} inquiries are in flight; the inquiry was not "
+        "routed.",
+        "The hub refuses an inquiry at once, without routing it, while its configured number "
+        "of inquiries in flight (IPNSIM_HUB_MAX_INQUIRIES_IN_FLIGHT) are being handled.",
+        "Retry after the seconds given by the Retry-After header; spread bulk inquiries out.",
+    ),
     # --- records -------------------------------------------------------------------------------
     ErrorCode(
         "REC001",
@@ -439,6 +465,18 @@ _CODES: tuple[ErrorCode, ...] = (
         "Inquiry id '{inquiry_id}' has already been used.",
         "An intermediate server sent two inquiries with the same id.",
         "Give every inquiry a new id (a random UUID).",
+    ),
+    ErrorCode(
+        "REC005",
+        Origin.HUB,
+        Category.RECORDS,
+        False,
+        409,
+        "照会番号「{inquiry_id}」の照会は既に誤照会として追記されています。",
+        "Inquiry '{inquiry_id}' has already been declared a mistaken-person inquiry.",
+        "A mistaken-person addendum (追記) was already appended to this inquiry's records; "
+        "records are appended to once per declaration and never twice for the same inquiry.",
+        "Nothing to do: read the record (GET /v1/records/{inquiry_id}) to see the addendum.",
     ),
     # --- manual response (自動応答不可): staff at the provider answer, not the server -----------
     ErrorCode(

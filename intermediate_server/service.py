@@ -565,16 +565,29 @@ class IntermediateService:
                 select(Person).where(Person.pseudonym == request.provider_pseudonym)
             )
             replica = None
+            deleted = False
             if person is not None:
                 replica = await self._select_replica(
                     session, person.atena_number, request.info_type_code, request.condition
                 )
+                if replica is None:
+                    deleted = (
+                        await self._select_replica(
+                            session,
+                            person.atena_number,
+                            request.info_type_code,
+                            request.condition,
+                            deleted=True,
+                        )
+                        is not None
+                    )
         provided_at = utcnow()
         if replica is None:
+            # A tombstone matching the inquiry tells the requester the data was withdrawn.
             answer = ProvisionAnswer(
                 inquiry_id=request.inquiry_id,
                 provided_at=provided_at,
-                error=IpnsimError("RPL001").body(),
+                error=IpnsimError("RPL005" if deleted else "RPL001").body(),
             )
         elif replica.manual_response:
             answer = await self.manual.hold(request, replica)  # 自動応答不可: staff answer
@@ -621,14 +634,18 @@ class IntermediateService:
         atena_number: str,
         info_type_code: str,
         condition: InquiryCondition,
+        deleted: bool = False,
     ) -> Replica | None:
-        """The replica the condition asks for, among those published today."""
+        """The replica the condition asks for, among those published today.
+
+        With ``deleted``, the same choice among the deleted replicas (their tombstones) instead.
+        """
         today = self.today()
         rows = await session.scalars(
             select(Replica).where(
                 Replica.atena_number == atena_number,
                 Replica.info_type_code == info_type_code,
-                Replica.deleted_at.is_(None),
+                Replica.deleted_at.is_not(None) if deleted else Replica.deleted_at.is_(None),
                 Replica.publication_start <= today,
             )
         )

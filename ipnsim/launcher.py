@@ -144,6 +144,9 @@ class Launcher:
     the intermediate servers' default (``IPNSIM_AGENCY_MANUAL_RESPONSE_SECONDS``)."""
     faults_file: Path | None = None
     """JSON list of faults the hub puts in force at start (``IPNSIM_HUB_FAULTS_FILE``)."""
+    max_inquiries_in_flight: int | None = None
+    """Inquiries the hub handles at once before refusing with AVL007; None keeps the hub's
+    default (``IPNSIM_HUB_MAX_INQUIRIES_IN_FLIGHT``)."""
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     network: NetworkFile | None = None
 
@@ -301,6 +304,8 @@ class Launcher:
             }
             if self.faults_file is not None:
                 env["IPNSIM_HUB_FAULTS_FILE"] = str(self.faults_file.resolve())
+            if self.max_inquiries_in_flight is not None:
+                env["IPNSIM_HUB_MAX_INQUIRIES_IN_FLIGHT"] = str(self.max_inquiries_in_flight)
         elif service.role == REGISTRY_ROLE:
             env |= {
                 "IPNSIM_REGISTRY_SEED": str(self.network.seed),

@@ -9,11 +9,13 @@ from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, FastAPI, Header, Path, Query, Request
+from fastapi.responses import JSONResponse
 
 from error_codes import IpnsimError
-from error_codes.http import install_error_handling
+from error_codes.http import error_response, install_error_handling
 from ipnsim.http import bearer_token, make_client
 from ipnsim.storage import create_engine, migrate, sessionmaker
+from network.admission import HubOverloaded, InFlightLimit
 from network.catalogue_api import catalogue_router
 from network.db import MIGRATIONS
 from network.faults import FaultInjectingRouter, FaultTable, forcing, load_faults_file
@@ -60,6 +62,7 @@ def create_app(settings: HubSettings) -> FastAPI:
     engine = create_engine(settings.database_url)
     admin_token = settings.admin_token.get_secret_value()
     faults = FaultTable(registry)
+    in_flight = InFlightLimit(settings.max_inquiries_in_flight)
     if settings.faults_file is not None:
         load_faults_file(settings.faults_file, faults)
 
@@ -95,6 +98,13 @@ def create_app(settings: HubSettings) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handling(app)
+
+    @app.exception_handler(HubOverloaded)
+    async def _overloaded(_: Request, exc: HubOverloaded) -> JSONResponse:
+        response = error_response(exc)
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
+
     app.include_router(catalogue_router(shared_catalogue, permissions))
 
     def service(request: Request) -> HubService:
@@ -168,8 +178,11 @@ def create_app(settings: HubSettings) -> FastAPI:
             ),
         ] = None,
     ) -> InquiryResult:
-        """情報照会: check, convert, route and record; the result carries any error code."""
-        with forcing(forced_outcome(force_outcome)):
+        """情報照会: check, convert, route and record; the result carries any error code.
+
+        Beyond the hub's limit of inquiries in flight it is refused at once, not routed nor
+        recorded: AVL007 with HTTP 503 and a Retry-After header."""
+        with in_flight.admit(), forcing(forced_outcome(force_outcome)):
             return await hub.inquire(caller, body)
 
     @app.post("/v1/manual-responses", tags=["inquiries"])

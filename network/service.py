@@ -314,8 +314,8 @@ class HubService:
     ) -> Addendum:
         """Append a mistaken-person addendum (追記) and pass it on to the provider.
 
-        Only the requester of the inquiry may declare it; declaring it again returns the first
-        addendum. The original record is never changed.
+        Only the requester of the inquiry may declare it, and only once: declaring it again is
+        REC005 and appends nothing. The original record is never changed.
         """
         if declaration.requester_code != caller.code:
             raise IpnsimError("AUT002", claimed=declaration.requester_code)
@@ -329,7 +329,7 @@ class HubService:
             existing = (await repository.addenda([record.inquiry_id]))[record.inquiry_id]
             mistaken = [row for row in existing if row.kind == AddendumKind.MISTAKEN_PERSON]
             if mistaken:
-                return addendum_view(mistaken[0])
+                raise IpnsimError("REC005", inquiry_id=str(inquiry_id))
             row = HubAddendum(
                 addendum_id=str(uuid.uuid4()),
                 inquiry_id=record.inquiry_id,

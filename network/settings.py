@@ -49,3 +49,9 @@ class HubSettings(BaseSettings):
     addendum_retry_seconds: float = Field(
         default=5.0, gt=0, description="How often undelivered addenda are sent to providers again."
     )
+    max_inquiries_in_flight: int = Field(
+        default=256,
+        ge=1,
+        description="Inquiries the hub handles at once; one more is refused at once with AVL007 "
+        "(HTTP 503, Retry-After) and not routed.",
+    )

@@ -9,7 +9,9 @@ import pytest
 
 from agencies.catalogue import DIGITAL_AGENCY, FUKUOKA, ODAWARA, YAMAGATA
 from agencies.population import LOCAL_TAX_INFO, PUBLIC_FUND_ACCOUNT_INFO
+from error_codes import to_fullwidth
 from intermediate_server.schemas import InquiryOrder, MistakenDeclaration
+from ipnsim.client import ServiceError
 from network.protocol.models import (
     ConditionKind,
     DetailStatus,
@@ -241,11 +243,15 @@ def test_mistaken_person_addendum_reaches_all_copies_and_the_persons_view(
                 result.inquiry_id,
                 MistakenDeclaration(reason="同姓の別人を照会", declared_by_user="e2e-staff"),
             )
-            again = await yamagata.declare_mistaken(
-                result.inquiry_id,
-                MistakenDeclaration(reason="同姓の別人を照会", declared_by_user="e2e-staff"),
-            )
-            assert again.addendum_id == addendum.addendum_id
+            with pytest.raises(ServiceError) as again:
+                await yamagata.declare_mistaken(
+                    result.inquiry_id,
+                    MistakenDeclaration(reason="同姓の別人を照会", declared_by_user="e2e-staff"),
+                )
+            assert again.value.status == 409
+            assert again.value.body.code == "REC005"
+            assert again.value.body.retryable is False
+            assert to_fullwidth(str(result.inquiry_id)) in again.value.body.message_ja
             return addendum.addendum_id
 
     addendum_id = run(declare())

@@ -118,6 +118,46 @@ def test_an_inquiry_id_used_twice_at_the_hub_is_rec004(net: RunningNetwork) -> N
     assert (again.status_code, code_of(again)) == (409, "REC004")
 
 
+def test_an_inquiry_matching_only_a_deleted_replica_is_rpl005(net: RunningNetwork) -> None:
+    atena = net.atena(ODAWARA, "moved_in")
+    record_id = f"E2E-DELETED-{uuid.uuid4().hex[:12]}"
+    with httpx.Client(base_url=net.url(ODAWARA), timeout=10) as odawara:
+        listed = odawara.get("/v1/replicas", params={"atena_number": atena})
+        assert listed.status_code == 200, listed.text
+        template = next(r for r in listed.json() if r["info_type_code"] == LOCAL_TAX_INFO)
+        registered = odawara.post(
+            "/v1/replicas",
+            json={
+                "record_id": record_id,
+                "atena_number": atena,
+                "info_type_code": LOCAL_TAX_INFO,
+                "layout_version": template["layout_version"],
+                "fiscal_year": 2001,
+                "publication_start": "2001-06-01",
+                "items": template["items"],
+            },
+        )
+        assert registered.status_code in {200, 201}, registered.text
+        deleted = odawara.delete(f"/v1/replicas/{record_id}")
+        assert deleted.status_code in {200, 204}, deleted.text
+    fiscal_2001 = {"kind": "fiscal_year", "fiscal_year": 2001}
+    never = {"kind": "fiscal_year", "fiscal_year": 2002}
+    with httpx.Client(base_url=net.url(YAMAGATA), timeout=10) as yamagata:
+        withdrawn = yamagata.post(
+            "/v1/inquiries", json=order(net, "moved_in", condition=fiscal_2001)
+        )
+        absent = yamagata.post("/v1/inquiries", json=order(net, "moved_in", condition=never))
+
+    assert withdrawn.status_code == 200, withdrawn.text
+    result = withdrawn.json()
+    assert result["error"]["code"] == "RPL005"
+    assert result["error"]["retryable"] is False
+    assert "削除" in result["error"]["message_ja"]
+    assert (result["status_detail"], result["status_info_type"]) == ("09", "02")
+    assert result["items"] == []
+    assert absent.json()["error"]["code"] == "RPL001"
+
+
 @pytest.fixture
 def net(network: RunningNetwork) -> RunningNetwork:
     return network

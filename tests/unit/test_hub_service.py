@@ -434,17 +434,20 @@ def test_only_the_requester_may_declare(tmp_path: Path) -> None:
     assert run(tmp_path, scenario).delivered == []
 
 
-def test_declaring_twice_returns_the_same_addendum(tmp_path: Path) -> None:
+def test_declaring_twice_is_rec005_and_appends_nothing(tmp_path: Path) -> None:
     async def scenario(service: HubService, router: FakeRouter) -> None:
         request = await successful_inquiry(service)
         before = await service.record(None, request.inquiry_id)
         first = await service.declare_mistaken(
             AGENCIES[YAMAGATA], request.inquiry_id, declaration()
         )
-        second = await service.declare_mistaken(
-            AGENCIES[YAMAGATA], request.inquiry_id, declaration()
+        error = await expect(
+            service.declare_mistaken(AGENCIES[YAMAGATA], request.inquiry_id, declaration()),
+            "REC005",
         )
-        assert second == first
+        assert error.http_status == 409
+        assert not error.entry.retryable
+        assert str(request.inquiry_id) in error.message_en
         assert first.inquiry_id == request.inquiry_id
         assert first.declared_by_agency == YAMAGATA
         after = await service.record(None, request.inquiry_id)

@@ -540,7 +540,37 @@ def test_deleted_and_other_info_type_replicas_are_not_provided(tmp_path: Path) -
                 "ACC", start=dt.date(2026, 1, 1), fiscal_year=None, info_type=ACCOUNT, items=account
             )
         )
-        assert await provided_record_id(service, pseudonym) is None
+        answer = await service.provide(provision(pseudonym))
+        assert answer.error is not None
+        assert answer.error.code == "RPL005"
+        assert answer.items == []
+
+    run(tmp_path, scenario)
+
+
+def test_a_deleted_only_match_is_rpl005_recorded_as_09_02(tmp_path: Path) -> None:
+    async def scenario(service: IntermediateService, hub: FakeHub) -> None:
+        pseudonym = await seed_replicas(service)
+        await service.delete_replica("FY2025")
+        fy2025 = InquiryCondition(kind=ConditionKind.FISCAL_YEAR, fiscal_year=2025)
+        request = provision(pseudonym, fy2025)
+        answer = await service.provide(request)
+        assert answer.error is not None
+        assert answer.error.code == "RPL005"
+        assert "削除" in answer.error.message_ja
+        assert answer.items == [] and answer.replica is None
+        [record] = await service.records(inquiry_id=request.inquiry_id)
+        assert record.error_code == "RPL005"
+        assert (record.status_detail, record.status_info_type) == ("09", "02")
+        # Another condition with no replica ever registered stays RPL001.
+        fy2023 = InquiryCondition(kind=ConditionKind.FISCAL_YEAR, fiscal_year=2023)
+        assert await provided_record_id(service, pseudonym, fy2023) is None
+        # A live replica matching the condition wins over a deleted one.
+        assert await provided_record_id(service, pseudonym) == "FY2026"
+        await service.register_replica(
+            replica("FY2025B", start=dt.date(2025, 6, 1), fiscal_year=2025)
+        )
+        assert await provided_record_id(service, pseudonym, fy2025) == "FY2025B"
 
     run(tmp_path, scenario)
 
@@ -703,6 +733,20 @@ def test_declare_mistaken_on_a_sent_inquiry(tmp_path: Path) -> None:
         assert record.item_codes == ["I001"]
         assert record.error_code is None
         await expect(service.declare_mistaken(uuid.uuid4(), declaration), "REC001")
+
+    run(tmp_path, scenario)
+
+
+def test_a_second_declaration_refused_by_the_hub_is_passed_on(tmp_path: Path) -> None:
+    async def scenario(service: IntermediateService, hub: FakeHub) -> None:
+        await register(service)
+        result = await service.inquire(order())
+        declaration = MistakenDeclaration(reason="wrong person", declared_by_user="clerk01")
+        first = await service.declare_mistaken(result.inquiry_id, declaration)
+        hub.fail_with = "REC005"
+        await expect(service.declare_mistaken(result.inquiry_id, declaration), "REC005")
+        [record] = await service.records(inquiry_id=result.inquiry_id)
+        assert record.addenda == [first]
 
     run(tmp_path, scenario)
 
