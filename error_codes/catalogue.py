@@ -37,6 +37,8 @@ class Category(StrEnum):
     INTERNAL = "internal"
     MANUAL_RESPONSE = "manual_response"
     """A replica flagged 自動応答不可: the answer waits for staff at the provider."""
+    IDEMPOTENCY = "idempotency"
+    """A request repeated under the same Idempotency-Key (冪等キー)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -541,6 +543,32 @@ _CODES: tuple[ErrorCode, ...] = (
         "The requester's intermediate server is down or refuses the hub's delivery.",
         "Nothing to do: the provider's intermediate server sends the final answer again until "
         "the requester has it.",
+    ),
+    # --- idempotency: a request repeated under the same Idempotency-Key ------------------------
+    ErrorCode(
+        "IDM001",
+        Origin.REQUESTER_SERVER,
+        Category.IDEMPOTENCY,
+        False,
+        422,
+        "冪等キー「{key}」は別の内容の照会に使用済みです。",
+        "The Idempotency-Key '{key}' was already used for an inquiry with other content.",
+        "The business system reused a key for a different inquiry (another person, procedure, "
+        "provider or condition); a key names one inquiry for good.",
+        "Send a new key for a new inquiry; repeat a key only to retry exactly the same inquiry.",
+    ),
+    ErrorCode(
+        "IDM002",
+        Origin.REQUESTER_SERVER,
+        Category.IDEMPOTENCY,
+        True,
+        409,
+        "冪等キー「{key}」の照会は処理中です。しばらくしてから再度送信してください。",
+        "The inquiry with Idempotency-Key '{key}' is still in flight; it was not sent again.",
+        "A retry arrived while the first request with this key was still waiting for its "
+        "answer (a client timeout shorter than the network's, or a double submission).",
+        "Retry after the seconds given by the Retry-After header: the retry then returns the "
+        "first request's answer.",
     ),
     # --- internal ------------------------------------------------------------------------------
     ErrorCode(

@@ -29,6 +29,8 @@ CATEGORY_TITLES: dict[Category, str] = {
     Category.AVAILABILITY: "Availability: a service that does not answer (接続・応答)",
     Category.RECORDS: "Records: provision records and addenda (情報提供等の記録)",
     Category.INTERNAL: "Internal: a defect of the service (システム内部)",
+    Category.MANUAL_RESPONSE: "Manual response: answered by the provider's staff (自動応答不可)",
+    Category.IDEMPOTENCY: "Idempotency: a request repeated under its key (冪等キー)",
 }
 """Heading of each category's table."""
 

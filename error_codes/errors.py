@@ -61,8 +61,11 @@ class IpnsimError(Exception):
     """A failure that has an error-classification code.
 
     ``params`` fill the placeholders of the code's messages; in the Japanese message they are
-    written in full width, as the real network writes them.
+    written in full width, as the real network writes them. ``retry_after``, when set, is sent
+    as the answer's Retry-After header (seconds).
     """
+
+    retry_after: int | None = None
 
     def __init__(
         self,

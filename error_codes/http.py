@@ -26,10 +26,13 @@ DEFAULT_BODY_LIMIT = 1024 * 1024
 
 
 def error_response(error: IpnsimError) -> JSONResponse:
-    return JSONResponse(
+    response = JSONResponse(
         status_code=error.http_status,
         content=error.body().model_dump(mode="json"),
     )
+    if error.retry_after is not None:
+        response.headers["Retry-After"] = str(error.retry_after)
+    return response
 
 
 def _field_path(location: tuple[Any, ...] | list[Any]) -> str:

@@ -8,12 +8,19 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import Depends, FastAPI, Header, Query, Request, status
+from fastapi import Depends, FastAPI, Header, Query, Request, Response, status
 
 from error_codes import IpnsimError
 from error_codes.http import install_error_handling
 from intermediate_server.db import MIGRATIONS
 from intermediate_server.hub_client import HubClient
+from intermediate_server.idempotency import (
+    IDEMPOTENCY_KEY_HEADER,
+    KEY_PATTERN,
+    REPLAYED_HEADER,
+    IdempotencyKeys,
+    fingerprint,
+)
 from intermediate_server.schemas import (
     BulkResult,
     InquiryOrder,
@@ -68,6 +75,10 @@ def create_app(settings: IntermediateServerSettings) -> FastAPI:
             hub,
             catalogue(),
             manual_hold_seconds=settings.manual_response_seconds,
+        )
+        app.state.idempotency_keys = IdempotencyKeys(
+            sessionmaker(engine),
+            abandoned_after=settings.idempotency_abandoned_after,
         )
         sweep = asyncio.create_task(
             server.manual.sweep_forever(
@@ -177,6 +188,19 @@ def create_app(settings: IntermediateServerSettings) -> FastAPI:
     async def inquire(
         body: InquiryOrder,
         server: Server,
+        request: Request,
+        response: Response,
+        idempotency_key: Annotated[
+            str | None,
+            Header(
+                alias=IDEMPOTENCY_KEY_HEADER,
+                pattern=KEY_PATTERN,
+                description="冪等キー: 1–255 visible ASCII characters naming this inquiry for "
+                "good. A repeat with the same content returns the first answer (header "
+                "Idempotent-Replayed: true) and records nothing more; with other content it is "
+                "refused (IDM001); while the first is in flight, IDM002 with Retry-After.",
+            ),
+        ] = None,
         force_outcome: Annotated[
             str | None,
             Header(
@@ -187,7 +211,15 @@ def create_app(settings: IntermediateServerSettings) -> FastAPI:
         ] = None,
     ) -> InquiryResult:
         """情報照会: status 09/01 with the items, or the error code that stopped it."""
-        return await server.inquire(body, forced_outcome(force_outcome))
+        forced = forced_outcome(force_outcome)
+        if idempotency_key is None:
+            return await server.inquire(body, forced)
+        keys: IdempotencyKeys = request.app.state.idempotency_keys
+        outcome = await keys.run_once(
+            idempotency_key, fingerprint(body, forced), lambda: server.inquire(body, forced)
+        )
+        response.headers[REPLAYED_HEADER] = "true" if outcome.replayed else "false"
+        return outcome.result
 
     @app.get("/v1/inquiries/{inquiry_id}", tags=["inquiries"])
     async def get_inquiry(inquiry_id: uuid.UUID, server: Server) -> InquiryResult:

@@ -144,3 +144,21 @@ class StoredResult(Base):
     inquiry_id: Mapped[str] = mapped_column(String(36), primary_key=True)
     result: Mapped[dict[str, Any]] = mapped_column(JSON)
     updated_at: Mapped[dt.datetime]
+
+
+class IdempotencyKey(Base):
+    """An ``Idempotency-Key`` (冪等キー) a business system sent with an inquiry.
+
+    ``fingerprint`` identifies the inquiry's content; ``state`` is ``in_flight`` until the
+    inquiry ends, then ``completed`` with the ``result`` every retry under the key receives.
+    """
+
+    __tablename__ = "idempotency_keys"
+
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16))
+    inquiry_id: Mapped[str | None] = mapped_column(String(36))
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    started_at: Mapped[dt.datetime]
+    completed_at: Mapped[dt.datetime | None]

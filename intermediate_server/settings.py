@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from pydantic import Field, HttpUrl, SecretStr
+import datetime as dt
+from typing import Self
+
+from pydantic import Field, HttpUrl, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from network.protocol.models import AgencyCode
@@ -41,3 +44,26 @@ class IntermediateServerSettings(BaseSettings):
         description="How often held inquiries are checked for expiry and final answers the hub "
         "has not acknowledged are sent again (at most half the waiting time).",
     )
+    idempotency_abandoned_seconds: float | None = Field(
+        default=None,
+        gt=0,
+        description="After how long an inquiry still in flight under an Idempotency-Key counts "
+        "as abandoned (its server stopped mid-inquiry), so that a repeat may send it again; "
+        "must exceed the hub timeout; four times the hub timeout by default.",
+    )
+
+    @model_validator(mode="after")
+    def _abandon_only_after_the_hub_gave_up(self) -> Self:
+        if self.idempotency_abandoned_seconds is None:
+            self.idempotency_abandoned_seconds = 4 * self.hub_timeout
+        if self.idempotency_abandoned_seconds <= self.hub_timeout:
+            raise ValueError(
+                "idempotency_abandoned_seconds must exceed hub_timeout, or a slow inquiry "
+                "could be sent twice"
+            )
+        return self
+
+    @property
+    def idempotency_abandoned_after(self) -> dt.timedelta:
+        """How long an idempotency key may stay in flight before a repeat takes it over."""
+        return dt.timedelta(seconds=self.idempotency_abandoned_seconds or 4 * self.hub_timeout)

@@ -395,6 +395,13 @@ def inquire(
         bool, typer.Option("--non-disclosure", help="Flag the record 不開示.")
     ] = False,
     user: Annotated[str, typer.Option(help="情報照会者ユーザーID.")] = "cli",
+    idempotency_key: Annotated[
+        str | None,
+        typer.Option(
+            help="冪等キー: repeating the command with the same key returns the first answer "
+            "and records nothing more.",
+        ),
+    ] = None,
     data_dir: DataDir = DEFAULT_DATA_DIR,
     as_json: AsJson = False,
 ) -> None:
@@ -430,7 +437,7 @@ def inquire(
 
     async def send() -> Any:
         async with agency_service(network, requester) as client:
-            return await client.inquire(order)
+            return await client.inquire(order, idempotency_key)
 
     result = run(send())
     if as_json:

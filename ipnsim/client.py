@@ -87,9 +87,10 @@ class _ServiceClient:
         body: BaseModel | None = None,
         params: dict[str, str] | None = None,
         content: bytes | None = None,
+        headers: dict[str, str] | None = None,
     ) -> Any:
         url = self.base_url + path
-        headers = self.headers
+        headers = self.headers | (headers or {})
         if content is not None:
             headers = headers | {"Content-Type": "application/json"}
         try:
@@ -194,8 +195,14 @@ class AgencyClient(_ServiceClient):
         )
         return result
 
-    async def inquire(self, order: InquiryOrder) -> InquiryResult:
-        result: InquiryResult = await self._call("POST", "/v1/inquiries", InquiryResult, order)
+    async def inquire(
+        self, order: InquiryOrder, idempotency_key: str | None = None
+    ) -> InquiryResult:
+        """情報照会; with ``idempotency_key``, a repeat returns the first answer (冪等キー)."""
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
+        result: InquiryResult = await self._call(
+            "POST", "/v1/inquiries", InquiryResult, order, headers=headers
+        )
         return result
 
     async def declare_mistaken(

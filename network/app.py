@@ -9,13 +9,12 @@ from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, FastAPI, Header, Path, Query, Request
-from fastapi.responses import JSONResponse
 
 from error_codes import IpnsimError
-from error_codes.http import error_response, install_error_handling
+from error_codes.http import install_error_handling
 from ipnsim.http import bearer_token, make_client
 from ipnsim.storage import create_engine, migrate, sessionmaker
-from network.admission import HubOverloaded, InFlightLimit
+from network.admission import InFlightLimit
 from network.catalogue_api import catalogue_router
 from network.db import MIGRATIONS
 from network.faults import FaultInjectingRouter, FaultTable, forcing, load_faults_file
@@ -98,12 +97,6 @@ def create_app(settings: HubSettings) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handling(app)
-
-    @app.exception_handler(HubOverloaded)
-    async def _overloaded(_: Request, exc: HubOverloaded) -> JSONResponse:
-        response = error_response(exc)
-        response.headers["Retry-After"] = str(exc.retry_after)
-        return response
 
     app.include_router(catalogue_router(shared_catalogue, permissions))
 

@@ -74,3 +74,12 @@ def test_drift_is_visible_when_the_catalogue_changes() -> None:
     assert "'`{record_id}`' \\| cannot be read." in row
     assert "副本「`{record_id}`」を読めません。" in row
     assert "| yes | 503 |" in row
+
+
+def test_every_category_has_a_title_of_its_own() -> None:
+    from error_codes.docs import CATEGORY_TITLES
+
+    assert set(CATEGORY_TITLES) == set(Category)
+    rendered = render_error_codes_markdown()
+    for title in CATEGORY_TITLES.values():
+        assert f"## {title} — `" in rendered
