@@ -336,6 +336,34 @@ _CODES: tuple[ErrorCode, ...] = (
         "deleted it (DELETE /v1/replicas/{record_id}); no live replica replaces it.",
         "Ask the provider whether the data was withdrawn on purpose or should be registered again.",
     ),
+    ErrorCode(
+        "RPL006",
+        Origin.REQUESTER_SERVER,
+        Category.REPLICA,
+        False,
+        422,
+        "副本のデータ標準レイアウトの版「{given}」は現行の版「{current}」と一致しません。",
+        "The replica follows layout version {given} of its info type; the current version is "
+        "{current}.",
+        "The business system builds its replicas on another revision of the standard layout "
+        "(データ標準レイアウト) than the network's, typically after a layout revision.",
+        "Build the replica on the current layout version (GET /v1/catalogue/info-types/"
+        "{info_type_code}) and register it again.",
+    ),
+    ErrorCode(
+        "RPL007",
+        Origin.PROVIDER_SERVER,
+        Category.REPLICA,
+        False,
+        404,
+        "照会条件に該当する副本は公開期間「{publication_end}」を過ぎています。",
+        "The replica (副本) matching the inquiry's conditions is past its publication period, "
+        "which ended on {publication_end}.",
+        "The provider registered the data with a publication end date that has passed and "
+        "registered no newer replica: the data is stale and no longer provided.",
+        "Ask the provider to register its current data; ask for another fiscal year or period "
+        "if older data is what you need.",
+    ),
     # --- availability --------------------------------------------------------------------------
     ErrorCode(
         "AVL001",

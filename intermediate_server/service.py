@@ -432,9 +432,10 @@ class IntermediateService:
         info_type = self.catalogue.require_info_type(info_type_code)
         if content.layout_version != info_type.layout_version:
             raise IpnsimError(
-                "RPL004",
-                item="layout_version",
-                problem=f"the current layout version is {info_type.layout_version}",
+                "RPL006",
+                given=str(content.layout_version),
+                current=str(info_type.layout_version),
+                info_type_code=info_type.code,
             )
         given = {code: value for code, value, _reason in content.item_triples()}
         known = self._item_codes.get(info_type.code)
@@ -565,29 +566,19 @@ class IntermediateService:
                 select(Person).where(Person.pseudonym == request.provider_pseudonym)
             )
             replica = None
-            deleted = False
+            missing = IpnsimError("RPL001")
             if person is not None:
                 replica = await self._select_replica(
                     session, person.atena_number, request.info_type_code, request.condition
                 )
                 if replica is None:
-                    deleted = (
-                        await self._select_replica(
-                            session,
-                            person.atena_number,
-                            request.info_type_code,
-                            request.condition,
-                            deleted=True,
-                        )
-                        is not None
+                    missing = await self._why_no_replica(
+                        session, person.atena_number, request.info_type_code, request.condition
                     )
         provided_at = utcnow()
         if replica is None:
-            # A tombstone matching the inquiry tells the requester the data was withdrawn.
             answer = ProvisionAnswer(
-                inquiry_id=request.inquiry_id,
-                provided_at=provided_at,
-                error=IpnsimError("RPL005" if deleted else "RPL001").body(),
+                inquiry_id=request.inquiry_id, provided_at=provided_at, error=missing.body()
             )
         elif replica.manual_response:
             answer = await self.manual.hold(request, replica)  # 自動応答不可: staff answer
@@ -628,6 +619,29 @@ class IntermediateService:
         )
         return answer
 
+    async def _why_no_replica(
+        self,
+        session: AsyncSession,
+        atena_number: str,
+        info_type_code: str,
+        condition: InquiryCondition,
+    ) -> IpnsimError:
+        """The code that explains best why no published replica matches the condition.
+
+        A tombstone matching it says the provider withdrew the data (RPL005); a live replica
+        whose publication period has ended says the data is stale (RPL007); else RPL001.
+        """
+        if await self._select_replica(
+            session, atena_number, info_type_code, condition, deleted=True
+        ):
+            return IpnsimError("RPL005")
+        ended = await self._select_replica(
+            session, atena_number, info_type_code, condition, publication_ended=True
+        )
+        if ended is not None and ended.publication_end is not None:
+            return IpnsimError("RPL007", publication_end=ended.publication_end.isoformat())
+        return IpnsimError("RPL001")
+
     async def _select_replica(
         self,
         session: AsyncSession,
@@ -635,10 +649,12 @@ class IntermediateService:
         info_type_code: str,
         condition: InquiryCondition,
         deleted: bool = False,
+        publication_ended: bool = False,
     ) -> Replica | None:
         """The replica the condition asks for, among those published today.
 
-        With ``deleted``, the same choice among the deleted replicas (their tombstones) instead.
+        With ``deleted``, the same choice among the deleted replicas (their tombstones) instead;
+        with ``publication_ended``, among the live replicas whose publication period has ended.
         """
         today = self.today()
         rows = await session.scalars(
@@ -650,7 +666,10 @@ class IntermediateService:
             )
         )
         candidates = [
-            row for row in rows if row.publication_end is None or row.publication_end >= today
+            row
+            for row in rows
+            if (row.publication_end is not None and row.publication_end < today)
+            == publication_ended
         ]
         if condition.kind is ConditionKind.FISCAL_YEAR:
             candidates = [row for row in candidates if row.fiscal_year == condition.fiscal_year]

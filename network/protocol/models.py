@@ -582,13 +582,14 @@ def forced_outcome(value: str | None) -> str | None:
 def outcome_statuses(error_code: str | None) -> tuple[DetailStatus, InfoTypeStatus]:
     """The two-level status of an inquiry that ended with ``error_code`` (None: success).
 
-    No replica (``RPL001``) and a deleted one (``RPL005``) are 09/02. A manual-response hold (自動応答不可) is 05/05 while pending (``MAN001``), 09/03 once
+    No replica (``RPL001``), a deleted one (``RPL005``) and one past its publication period
+    (``RPL007``) are 09/02. A manual-response hold (自動応答不可) is 05/05 while pending (``MAN001``), 09/03 once
     declined by the provider's staff (``MAN002``); an expired one (``MAN003``) is an error,
     99/99, like every other code.
     """
     if error_code is None:
         return DetailStatus.COMPLETED, InfoTypeStatus.PROVIDED
-    if error_code in {NO_REPLICA_CODE, DELETED_REPLICA_CODE}:
+    if error_code in {NO_REPLICA_CODE, DELETED_REPLICA_CODE, ENDED_REPLICA_CODE}:
         return DetailStatus.COMPLETED, InfoTypeStatus.NO_DATA
     if error_code == MANUAL_PENDING_CODE:
         return DetailStatus.PENDING, InfoTypeStatus.PENDING
@@ -601,6 +602,8 @@ NO_REPLICA_CODE = "RPL001"
 """The code of an inquiry that was processed but found nothing: status 09 / 02."""
 DELETED_REPLICA_CODE = "RPL005"
 """Processed, but the only matching replica was deleted by the provider: also 09 / 02."""
+ENDED_REPLICA_CODE = "RPL007"
+"""Processed, but the only matching replica is past its publication period: also 09 / 02."""
 MANUAL_PENDING_CODE = "MAN001"
 """An inquiry waiting for the provider's staff (自動応答不可): status 05 / 05."""
 MANUAL_DECLINED_CODE = "MAN002"

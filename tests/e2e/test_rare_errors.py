@@ -161,3 +161,62 @@ def test_an_inquiry_matching_only_a_deleted_replica_is_rpl005(net: RunningNetwor
 @pytest.fixture
 def net(network: RunningNetwork) -> RunningNetwork:
     return network
+
+
+def test_an_inquiry_matching_only_an_ended_replica_is_rpl007(net: RunningNetwork) -> None:
+    """Stale data: the provider's only replica for the year is past its publication period."""
+    atena = net.atena(ODAWARA, "moved_in")
+    with httpx.Client(base_url=net.url(ODAWARA), timeout=10) as odawara:
+        listed = odawara.get("/v1/replicas", params={"atena_number": atena})
+        template = next(r for r in listed.json() if r["info_type_code"] == LOCAL_TAX_INFO)
+        registered = odawara.post(
+            "/v1/replicas",
+            json={
+                "record_id": f"E2E-ENDED-{uuid.uuid4().hex[:12]}",
+                "atena_number": atena,
+                "info_type_code": LOCAL_TAX_INFO,
+                "layout_version": template["layout_version"],
+                "fiscal_year": 2003,
+                "publication_start": "2003-06-01",
+                "publication_end": "2004-05-31",
+                "items": template["items"],
+            },
+        )
+        assert registered.status_code == 201, registered.text
+    response = httpx.post(
+        net.url(YAMAGATA) + "/v1/inquiries",
+        json=order(net, "moved_in", condition={"kind": "fiscal_year", "fiscal_year": 2003}),
+        timeout=10,
+    )
+
+    assert response.status_code == 200, response.text
+    result = response.json()
+    assert result["error"]["code"] == "RPL007"
+    assert "2004-05-31" in result["error"]["message_en"]
+    assert (result["status_detail"], result["status_info_type"]) == ("09", "02")
+    assert result["items"] == []
+
+
+def test_a_replica_on_another_layout_version_is_rpl006(net: RunningNetwork) -> None:
+    atena = net.atena(ODAWARA, "moved_in")
+    with httpx.Client(base_url=net.url(ODAWARA), timeout=10) as odawara:
+        listed = odawara.get("/v1/replicas", params={"atena_number": atena})
+        template = next(r for r in listed.json() if r["info_type_code"] == LOCAL_TAX_INFO)
+        response = odawara.post(
+            "/v1/replicas",
+            json={
+                "record_id": f"E2E-LAYOUT-{uuid.uuid4().hex[:12]}",
+                "atena_number": atena,
+                "info_type_code": LOCAL_TAX_INFO,
+                "layout_version": template["layout_version"] + 1,
+                "fiscal_year": 2004,
+                "publication_start": "2004-06-01",
+                "items": template["items"],
+            },
+        )
+
+    assert response.status_code == 422, response.text
+    body = response.json()
+    assert body["code"] == "RPL006"
+    assert body["explanation"] == "/v1/errors/RPL006"
+    assert f"current version is {template['layout_version']}" in body["message_en"]

@@ -460,7 +460,8 @@ def test_a_layout_error_anywhere_refuses_every_replica_with_rpl004(tmp_path: Pat
         assert [detail.field for detail in error.details] == ["replicas.2"]
         assert "I007" in error.details[0].problem
         wrong_version = [replica("R1", layout_version=9)]
-        error = await expect(service.register_replicas_bulk(wrong_version), "RPL004")
+        error = await expect(service.register_replicas_bulk(wrong_version), "RPL006")
+        assert (error.params["given"], error.params["current"]) == ("9", "1")
         assert [detail.field for detail in error.details] == ["replicas.0"]
         assert await count(service, Replica) == 0
 

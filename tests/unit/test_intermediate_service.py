@@ -324,7 +324,6 @@ def test_register_list_update_and_delete_a_replica(tmp_path: Path) -> None:
         (replica("R1", items=tax_items()[:-1]), "I007", "missing"),
         (replica("R1", items=tax_items(I002="three million")), "I002", "not a valid integer"),
         (replica("R1", items=tax_items(I007="零")), "I007", "not a valid code"),
-        (replica("R1", layout_version=2), "layout_version", "current layout version is 1"),
     ],
 )
 def test_replica_layout_is_checked(
@@ -336,6 +335,17 @@ def test_replica_layout_is_checked(
         assert error.params["item"] == item
         assert problem in error.params["problem"]
         assert f"「{to_fullwidth(item)}」" in error.message_ja
+        assert await service.replicas(None) == []
+
+    run(tmp_path, scenario)
+
+
+def test_a_replica_on_another_layout_version_is_rpl006(tmp_path: Path) -> None:
+    async def scenario(service: IntermediateService, hub: FakeHub) -> None:
+        await register(service)
+        error = await expect(service.register_replica(replica("R1", layout_version=2)), "RPL006")
+        assert (error.params["given"], error.params["current"]) == ("2", "1")
+        assert "「２」" in error.message_ja and "「１」" in error.message_ja
         assert await service.replicas(None) == []
 
     run(tmp_path, scenario)
@@ -427,11 +437,15 @@ async def seed_replicas(service: IntermediateService) -> str:
 
 
 async def provided_record_id(
-    service: IntermediateService, pseudonym: str, condition: InquiryCondition | None = None
+    service: IntermediateService,
+    pseudonym: str,
+    condition: InquiryCondition | None = None,
+    missing: str = "RPL001",
 ) -> str | None:
+    """The record id of the replica provided, or None when the answer is ``missing``."""
     answer = await service.provide(provision(pseudonym, condition))
     if answer.error is not None:
-        assert answer.error.code == "RPL001"
+        assert answer.error.code == missing
         assert answer.items == []
         return None
     assert answer.replica is not None
@@ -456,9 +470,9 @@ def test_fiscal_year_condition_filters(tmp_path: Path) -> None:
         pseudonym = await seed_replicas(service)
         assert await provided_record_id(service, pseudonym, year(2025)) == "FY2025"
         assert await provided_record_id(service, pseudonym, year(2026)) == "FY2026"
-        # Not yet published, or publication ended: nothing.
+        # Not yet published: nothing; publication ended: stale, said so.
         assert await provided_record_id(service, pseudonym, year(2027)) is None
-        assert await provided_record_id(service, pseudonym, year(2024)) is None
+        assert await provided_record_id(service, pseudonym, year(2024), "RPL007") is None
 
     run(tmp_path, scenario)
 
@@ -486,7 +500,10 @@ def test_date_range_condition_selects_by_overlap(tmp_path: Path) -> None:
             == "FY2026"
         )
         assert (
-            await provided_record_id(service, pseudonym, period("2020-01-01", "2025-05-31")) is None
+            await provided_record_id(
+                service, pseudonym, period("2020-01-01", "2025-05-31"), "RPL007"
+            )
+            is None
         )
 
     run(tmp_path, scenario)
@@ -571,6 +588,36 @@ def test_a_deleted_only_match_is_rpl005_recorded_as_09_02(tmp_path: Path) -> Non
             replica("FY2025B", start=dt.date(2025, 6, 1), fiscal_year=2025)
         )
         assert await provided_record_id(service, pseudonym, fy2025) == "FY2025B"
+
+    run(tmp_path, scenario)
+
+
+def test_a_match_past_its_publication_period_is_rpl007_recorded_as_09_02(
+    tmp_path: Path,
+) -> None:
+    async def scenario(service: IntermediateService, hub: FakeHub) -> None:
+        pseudonym = await seed_replicas(service)
+        fy2024 = InquiryCondition(kind=ConditionKind.FISCAL_YEAR, fiscal_year=2024)
+        request = provision(pseudonym, fy2024)
+        answer = await service.provide(request)
+        assert answer.error is not None
+        assert answer.error.code == "RPL007"
+        assert "2025-05-31" in answer.error.message_en
+        assert "「２０２５－０５－３１」" in answer.error.message_ja
+        [record] = await service.records(inquiry_id=request.inquiry_id)
+        assert (record.error_code, record.status_detail, record.status_info_type) == (
+            "RPL007",
+            "09",
+            "02",
+        )
+        # A tombstone whose own period had ended does not hide a live, ended replica.
+        await service.delete_replica("FY2024")
+        await service.register_replica(
+            replica(
+                "FY2024B", start=dt.date(2024, 6, 1), end=dt.date(2025, 3, 31), fiscal_year=2024
+            )
+        )
+        assert await provided_record_id(service, pseudonym, fy2024, "RPL007") is None
 
     run(tmp_path, scenario)
 

@@ -262,6 +262,7 @@ def test_outcome_statuses() -> None:
     assert outcome_statuses(None) == (DetailStatus.COMPLETED, InfoTypeStatus.PROVIDED)
     assert outcome_statuses("RPL001") == (DetailStatus.COMPLETED, InfoTypeStatus.NO_DATA)
     assert outcome_statuses("RPL005") == (DetailStatus.COMPLETED, InfoTypeStatus.NO_DATA)
+    assert outcome_statuses("RPL007") == (DetailStatus.COMPLETED, InfoTypeStatus.NO_DATA)
     for code in ("PRM001", "AVL001", "IDN004", "SYS001"):
         assert outcome_statuses(code) == (DetailStatus.FAILED, InfoTypeStatus.ERROR)
 
