@@ -23,6 +23,7 @@ from intermediate_server.idempotency import (
 )
 from intermediate_server.schemas import (
     BulkResult,
+    FanOutOrder,
     InquiryOrder,
     ManualAnswer,
     ManualDecline,
@@ -46,6 +47,7 @@ from network.protocol.models import (
     Addendum,
     AtenaNumber,
     DisclosureView,
+    FanOutResult,
     Health,
     InquiryResult,
     ProvisionAnswer,
@@ -220,6 +222,22 @@ def create_app(settings: IntermediateServerSettings) -> FastAPI:
         )
         response.headers[REPLAYED_HEADER] = "true" if outcome.replayed else "false"
         return outcome.result
+
+    @app.post("/v1/inquiries/fan-out", tags=["inquiries"])
+    async def inquire_many(
+        body: FanOutOrder,
+        server: Server,
+        force_outcome: Annotated[
+            str | None,
+            Header(
+                alias=FORCE_OUTCOME_HEADER,
+                description="Testing: every provider's exchange ends with this error code.",
+            ),
+        ] = None,
+    ) -> FanOutResult:
+        """一括照会先指定: the same inquiry to every provider concerned (by scope or list), sent
+        concurrently by the hub; one result per provider, each recorded as its own inquiry."""
+        return await server.fan_out(body, forced_outcome(force_outcome))
 
     @app.get("/v1/inquiries/{inquiry_id}", tags=["inquiries"])
     async def get_inquiry(inquiry_id: uuid.UUID, server: Server) -> InquiryResult:

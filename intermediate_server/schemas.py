@@ -12,9 +12,11 @@ from typing_extensions import TypedDict
 
 from network.protocol.models import (
     MAX_BULK_ITEMS,
+    MAX_FAN_OUT_PROVIDERS,
     AffairCode,
     AgencyCode,
     AtenaNumber,
+    FanOutScope,
     InfoTypeCode,
     InquiryCondition,
     MyNumber,
@@ -23,6 +25,7 @@ from network.protocol.models import (
     ReplicaItem,
     ResidentCode,
     UserId,
+    check_fan_out_providers,
 )
 
 
@@ -187,6 +190,45 @@ class InquiryOrder(_Body):
     condition: InquiryCondition = InquiryCondition()
     non_disclosure: bool = Field(default=False, description="照会側不開示: hide from the person.")
     user_id: UserId = Field(default="system", description="情報照会者ユーザーID.")
+
+
+class FanOutOrder(_Body):
+    """一括照会先指定: one inquiry about one person to every provider concerned.
+
+    Name the providers either by ``scope`` (``permitted``: every agency the permission table
+    allows for the info type; ``holding``: of those, every one that knows the person) or by
+    ``provider_codes``.
+    """
+
+    atena_number: AtenaNumber
+    affair_code: AffairCode
+    procedure_code: ProcedureCode
+    info_type_code: InfoTypeCode
+    scope: FanOutScope | None = None
+    provider_codes: list[AgencyCode] | None = Field(
+        default=None, min_length=1, max_length=MAX_FAN_OUT_PROVIDERS
+    )
+    condition: InquiryCondition = InquiryCondition()
+    non_disclosure: bool = Field(default=False, description="照会側不開示: hide from the person.")
+    user_id: UserId = Field(default="system", description="情報照会者ユーザーID.")
+
+    @model_validator(mode="after")
+    def _one_way_of_naming_providers(self) -> Self:
+        check_fan_out_providers(self.scope, self.provider_codes)
+        return self
+
+    def order_to(self, provider_code: str) -> InquiryOrder:
+        """The single inquiry of this fan-out to one provider (for its record here)."""
+        return InquiryOrder(
+            atena_number=self.atena_number,
+            affair_code=self.affair_code,
+            procedure_code=self.procedure_code,
+            info_type_code=self.info_type_code,
+            provider_code=provider_code,
+            condition=self.condition,
+            non_disclosure=self.non_disclosure,
+            user_id=self.user_id,
+        )
 
 
 class MistakenDeclaration(_Body):

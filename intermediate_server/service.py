@@ -20,6 +20,7 @@ from intermediate_server.hub_client import HubClient
 from intermediate_server.manual import DEFAULT_HOLD_SECONDS, ManualDesk, replica_answer
 from intermediate_server.schemas import (
     BulkResult,
+    FanOutOrder,
     InquiryOrder,
     MistakenDeclaration,
     PersonRegistration,
@@ -40,6 +41,8 @@ from network.protocol.models import (
     DetailStatus,
     DisclosureRequest,
     DisclosureView,
+    FanOutRequest,
+    FanOutResult,
     InfoTypeStatus,
     InquiryCondition,
     InquiryRequest,
@@ -506,10 +509,54 @@ class IntermediateService:
                 requested_at=requested_at,
                 error=error.body(),
             )
+        await self._record_as_requester([(order, result)], reached_hub=recorded_at_hub)
+        return result
+
+    async def fan_out(self, order: FanOutOrder, forced_outcome: str | None = None) -> FanOutResult:
+        """一括照会先指定: one inquiry to every provider concerned, through the hub at once.
+
+        Each provider's exchange is recorded here as its own inquiry. A request the hub refuses
+        as a whole (no permitted provider, the hub unreachable) reaches no provider and leaves
+        no record: its error is raised.
+        """
+        self.catalogue.check_inquiry_codes(
+            order.affair_code, order.procedure_code, order.info_type_code
+        )
+        async with self.sessions() as session:
+            person = await session.get(Person, order.atena_number)
+        if person is None:
+            raise IpnsimError("IDN002", atena_number=order.atena_number)
+        if person.pseudonym is None:
+            raise IpnsimError("IDN001", atena_number=order.atena_number)
+        request = FanOutRequest(
+            fan_out_id=uuid.uuid4(),
+            requester_code=self.agency.code,
+            requester_pseudonym=person.pseudonym,
+            affair_code=order.affair_code,
+            procedure_code=order.procedure_code,
+            info_type_code=order.info_type_code,
+            scope=order.scope,
+            provider_codes=order.provider_codes,
+            condition=order.condition,
+            requested_at=utcnow(),
+            requester_non_disclosure=order.non_disclosure,
+        )
+        forcing = {FORCE_OUTCOME_HEADER: forced_outcome} if forced_outcome else {}
+        answer = await self.hub.post("/v1/inquiries/fan-out", request, FanOutResult, forcing)
+        await self._record_as_requester(
+            [(order.order_to(result.provider_code), result) for result in answer.results],
+            reached_hub=True,
+        )
+        return answer
+
+    async def _record_as_requester(
+        self, exchanges: Sequence[tuple[InquiryOrder, InquiryResult]], reached_hub: bool
+    ) -> None:
+        """Write this server's copy of each inquiry's record, as the requester, in one go."""
         async with self.sessions.begin() as session:
-            session.add(
+            session.add_all(
                 LocalRecord(
-                    inquiry_id=str(inquiry_id),
+                    inquiry_id=str(result.inquiry_id),
                     side=RecordSide.REQUESTER.value,
                     atena_number=order.atena_number,
                     requester_code=self.agency.code,
@@ -520,20 +567,21 @@ class IntermediateService:
                     procedure_code=order.procedure_code,
                     info_type_code=order.info_type_code,
                     item_codes=[item.code for item in result.items],
-                    requested_at=requested_at,
+                    requested_at=result.requested_at,
                     provided_at=result.provided_at,
                     status_detail=result.status_detail.value,
                     status_info_type=result.status_info_type.value,
                     error_code=result.error.code if result.error else None,
                     requester_non_disclosure=order.non_disclosure,
                     provider_non_disclosure=False,
-                    reached_hub=recorded_at_hub,
+                    reached_hub=reached_hub,
                     recorded_at=utcnow(),
                 )
+                for order, result in exchanges
             )
-        if result.error is not None and result.error.code == MANUAL_PENDING_CODE:
-            await self.manual.store_pending(result)
-        return result
+        for _order, result in exchanges:
+            if result.error is not None and result.error.code == MANUAL_PENDING_CODE:
+                await self.manual.store_pending(result)
 
     async def declare_mistaken(
         self, inquiry_id: uuid.UUID, declaration: MistakenDeclaration

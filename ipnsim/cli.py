@@ -29,7 +29,7 @@ from ipnsim.launcher import load_network_file as _load_network_file
 from ipnsim.manual_commands import manual_app
 from ipnsim.registry_commands import lookup_command
 from ipnsim.stats_commands import stats_app
-from network.protocol.models import PersonaCatalogue
+from network.protocol.models import DetailStatus, FanOutScope, PersonaCatalogue
 
 T = TypeVar("T")
 
@@ -377,6 +377,16 @@ Persona = Annotated[
 ]
 
 
+def agency_code_of(network: NetworkFile, name_or_code: str) -> str:
+    """The 16-digit code of an agency given by slug or code; KeyError names an unknown one."""
+    if name_or_code.isdigit() and len(name_or_code) == 16:
+        return name_or_code
+    code = network.agency(name_or_code).agency_code
+    if code is None:
+        raise KeyError(f"{name_or_code!r} is not an agency")
+    return code
+
+
 @app.command()
 def inquire(
     requester: Annotated[str, typer.Option("--from", help="Requesting agency (slug or code).")],
@@ -414,15 +424,11 @@ def inquire(
     network = load_network(data_dir)
     atena_number = resolve_atena(network, requester, atena, persona)
     try:
-        provider_code = (
-            provider
-            if provider.isdigit() and len(provider) == 16
-            else network.agency(provider).agency_code
-        )
+        provider_code = agency_code_of(network, provider)
         order = build_order(
             atena_number=atena_number,
             procedure_code=procedure,
-            provider_code=provider_code or "",
+            provider_code=provider_code,
             info_type_code=info_type,
             fiscal_year=fiscal_year,
             date_from=date_from,
@@ -445,6 +451,82 @@ def inquire(
     else:
         views.print_inquiry_result(console, result)
     if result.error is not None:
+        raise typer.Exit(1)
+
+
+@app.command("fan-out")
+def fan_out(
+    requester: Annotated[str, typer.Option("--from", help="Requesting agency (slug or code).")],
+    procedure: Annotated[str, typer.Option(help="事務手続コード, e.g. JT01010000000214.")],
+    scope: Annotated[
+        FanOutScope | None,
+        typer.Option(
+            help="permitted: every agency the permission table allows for the info type; "
+            "holding: of those, every one that knows the person (e.g. every municipality "
+            "they lived in)."
+        ),
+    ] = None,
+    providers: Annotated[
+        list[str] | None,
+        typer.Option("--to", help="A provider (slug or code); repeat for several."),
+    ] = None,
+    atena: Atena = None,
+    persona: Persona = None,
+    info_type: Annotated[
+        str | None,
+        typer.Option(help="特定個人情報名コード (default: the one the procedure may obtain)."),
+    ] = None,
+    fiscal_year: Annotated[int | None, typer.Option(help="Ask for this fiscal year.")] = None,
+    date_from: Annotated[str | None, typer.Option(help="Period start YYYY-MM-DD.")] = None,
+    date_to: Annotated[str | None, typer.Option(help="Period end YYYY-MM-DD.")] = None,
+    user: Annotated[str, typer.Option(help="情報照会者ユーザーID.")] = "cli",
+    data_dir: DataDir = DEFAULT_DATA_DIR,
+    as_json: AsJson = False,
+) -> None:
+    """Send one inquiry to every provider concerned at once (一括照会先指定): by --scope, or by
+    several --to. The hub asks them concurrently; each exchange is recorded on its own.
+
+    Exits 0 when every provider answered (with items or with no data, status 09), 1 when any
+    exchange failed or no provider was concerned.
+    """
+    from ipnsim.orders import OrderError, build_fan_out_order
+
+    if (scope is None) == (not providers):
+        fail("give either --scope or one or more --to", 2)
+    network = load_network(data_dir)
+    atena_number = resolve_atena(network, requester, atena, persona)
+    try:
+        provider_codes = (
+            [agency_code_of(network, name) for name in providers] if providers else None
+        )
+        order = build_fan_out_order(
+            atena_number=atena_number,
+            procedure_code=procedure,
+            info_type_code=info_type,
+            fiscal_year=fiscal_year,
+            date_from=date_from,
+            date_to=date_to,
+            user_id=user,
+            scope=scope,
+            provider_codes=provider_codes,
+        )
+    except KeyError as error:
+        fail(str(error.args[0]), 2)
+    except OrderError as error:
+        fail(str(error), 2)
+
+    async def send() -> Any:
+        async with agency_service(network, requester) as client:
+            return await client.fan_out(order)
+
+    answer = run(send())
+    if as_json:
+        print_json(answer)
+    else:
+        console.print(views.fan_out_table(answer))
+    if not answer.results or any(
+        result.status_detail is not DetailStatus.COMPLETED for result in answer.results
+    ):
         raise typer.Exit(1)
 
 

@@ -14,6 +14,7 @@ from error_codes import ErrorBody
 from error_codes.http import DEFAULT_BODY_LIMIT
 from intermediate_server.schemas import (
     BulkResult,
+    FanOutOrder,
     InquiryOrder,
     MistakenDeclaration,
     PersonRegistration,
@@ -27,6 +28,7 @@ from network.protocol.models import (
     AgencySummary,
     DisclosureView,
     ErrorStatistics,
+    FanOutResult,
     FaultSettings,
     Health,
     InquiryResult,
@@ -202,6 +204,13 @@ class AgencyClient(_ServiceClient):
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
         result: InquiryResult = await self._call(
             "POST", "/v1/inquiries", InquiryResult, order, headers=headers
+        )
+        return result
+
+    async def fan_out(self, order: FanOutOrder) -> FanOutResult:
+        """一括照会先指定: the same inquiry to every provider concerned; one result each."""
+        result: FanOutResult = await self._call(
+            "POST", "/v1/inquiries/fan-out", FanOutResult, order
         )
         return result
 

@@ -7,7 +7,7 @@ from rich.table import Table
 
 from ipnsim.launcher import NetworkFile
 from network.protocol.layouts import catalogue
-from network.protocol.models import InquiryResult, PersonaCatalogue, ProvisionRecord
+from network.protocol.models import FanOutResult, InquiryResult, PersonaCatalogue, ProvisionRecord
 
 ROLE_NAMES = {
     "hub": "情報提供ネットワークシステム",
@@ -60,6 +60,29 @@ def print_inquiry_result(console: Console, result: InquiryResult) -> None:
             f"from replica {replica.record_id} (layout v{replica.layout_version}, fiscal year "
             f"{replica.fiscal_year or '-'}, updated {replica.updated_at:%Y-%m-%d %H:%M})"
         )
+
+
+def fan_out_table(answer: FanOutResult) -> Table:
+    """One row per provider of a fan-out inquiry: its status, and its items or its code."""
+    scope = f" ({answer.scope.value})" if answer.scope else ""
+    table = Table(title=f"fan-out {answer.fan_out_id}{scope}: {len(answer.results)} providers")
+    for column in ("provider", "inquiry", "status", "answer"):
+        table.add_column(column)
+    for result in answer.results:
+        status = f"{result.status_detail.value}/{result.status_info_type.value}"
+        if result.error is not None:
+            outcome = f"{result.error.code} {result.error.message_ja}"
+        else:
+            outcome = f"{len(result.items)} items"
+        table.add_row(
+            f"{result.provider_name or result.provider_code}",
+            str(result.inquiry_id),
+            status,
+            outcome,
+        )
+    if not answer.results:
+        table.caption = "no provider concerned: nobody else knows this person"
+    return table
 
 
 def records_table(records: list[ProvisionRecord], title: str = "provision records") -> Table:

@@ -17,6 +17,7 @@ from ipnsim.storage import create_engine, migrate, sessionmaker
 from network.admission import InFlightLimit
 from network.catalogue_api import catalogue_router
 from network.db import MIGRATIONS
+from network.fan_out import fan_out
 from network.faults import FaultInjectingRouter, FaultTable, forcing, load_faults_file
 from network.manual import complete_manual_response
 from network.permissions import PermissionTable
@@ -29,6 +30,8 @@ from network.protocol.models import (
     DisclosureRequest,
     DisclosureView,
     ErrorStatistics,
+    FanOutRequest,
+    FanOutResult,
     FaultSettings,
     Health,
     InquiryRequest,
@@ -177,6 +180,24 @@ def create_app(settings: HubSettings) -> FastAPI:
         recorded: AVL007 with HTTP 503 and a Retry-After header."""
         with in_flight.admit(), forcing(forced_outcome(force_outcome)):
             return await hub.inquire(caller, body)
+
+    @app.post("/v1/inquiries/fan-out", tags=["inquiries"])
+    async def inquire_many(
+        body: FanOutRequest,
+        hub: Hub,
+        caller: Caller,
+        force_outcome: Annotated[
+            str | None,
+            Header(
+                alias=FORCE_OUTCOME_HEADER,
+                description="Testing: every provider's exchange ends with this error code.",
+            ),
+        ] = None,
+    ) -> FanOutResult:
+        """一括照会先指定: the same inquiry to every provider concerned, concurrently; one
+        result per provider, each exchange recorded under its own inquiry id."""
+        with in_flight.admit(), forcing(forced_outcome(force_outcome)):
+            return await fan_out(hub, caller, body)
 
     @app.post("/v1/manual-responses", tags=["inquiries"])
     async def complete_manual(body: ProvisionAnswer, hub: Hub, caller: Caller) -> InquiryResult:

@@ -44,6 +44,13 @@ class PseudonymRepository:
     def add(self, issued: IssuedPseudonym) -> None:
         self.session.add(issued)
 
+    async def agencies_holding(self, person_key: str) -> set[str]:
+        """The codes of every agency that holds a 符号 for the person (knows them)."""
+        rows = await self.session.scalars(
+            select(IssuedPseudonym.agency_code).where(IssuedPseudonym.person_key == person_key)
+        )
+        return set(rows)
+
     async def find_many(self, agency_code: str, person_keys: Iterable[str]) -> dict[str, str]:
         """The 符号 already issued to one agency, by person key (one query per 5,000 keys)."""
         keys = list(person_keys)

@@ -275,6 +275,78 @@ class InquiryResult(_Wire):
     error: ErrorBody | None = None
 
 
+class FanOutScope(StrEnum):
+    """Which providers a fan-out inquiry (一括照会先指定) goes to."""
+
+    PERMITTED = "permitted"
+    """Every agency the permission table lets the requester ask for the info type."""
+    HOLDING = "holding"
+    """Of those, every agency that knows the person (holds a 符号 for them): for example
+    every municipality the person has lived in."""
+
+
+MAX_FAN_OUT_PROVIDERS = 2_000
+"""Most providers one fan-out inquiry may name: every municipality and prefecture fits."""
+
+
+def check_fan_out_providers(scope: FanOutScope | None, provider_codes: list[str] | None) -> None:
+    """A fan-out names its providers one way, by scope or by a list without repeats."""
+    if (scope is None) == (provider_codes is None):
+        raise ValueError("name the providers either by scope or by provider_codes")
+    if provider_codes is not None and len(set(provider_codes)) != len(provider_codes):
+        raise ValueError("provider_codes must not repeat a provider")
+
+
+class FanOutRequest(_Wire):
+    """A fan-out inquiry: requester's intermediate server → hub, one person, many providers.
+
+    Either ``scope`` or ``provider_codes`` names the providers. The hub sends one inquiry to
+    each, concurrently, under an inquiry id of its own, and records each exchange separately.
+    """
+
+    fan_out_id: uuid.UUID
+    requester_code: AgencyCode
+    requester_pseudonym: Pseudonym
+    affair_code: AffairCode
+    procedure_code: ProcedureCode
+    info_type_code: InfoTypeCode
+    scope: FanOutScope | None = None
+    provider_codes: list[AgencyCode] | None = Field(
+        default=None, min_length=1, max_length=MAX_FAN_OUT_PROVIDERS
+    )
+    condition: InquiryCondition = InquiryCondition()
+    requested_at: dt.datetime
+    requester_non_disclosure: bool = False
+
+    @model_validator(mode="after")
+    def _one_way_of_naming_providers(self) -> Self:
+        check_fan_out_providers(self.scope, self.provider_codes)
+        return self
+
+    def inquiry_to(self, provider_code: str, inquiry_id: uuid.UUID) -> InquiryRequest:
+        """The single inquiry of this fan-out that goes to one provider."""
+        return InquiryRequest(
+            inquiry_id=inquiry_id,
+            requester_code=self.requester_code,
+            requester_pseudonym=self.requester_pseudonym,
+            affair_code=self.affair_code,
+            procedure_code=self.procedure_code,
+            info_type_code=self.info_type_code,
+            provider_code=provider_code,
+            condition=self.condition,
+            requested_at=self.requested_at,
+            requester_non_disclosure=self.requester_non_disclosure,
+        )
+
+
+class FanOutResult(_Wire):
+    """One result per provider of a fan-out inquiry, in provider-code order."""
+
+    fan_out_id: uuid.UUID
+    scope: FanOutScope | None = None
+    results: list[InquiryResult]
+
+
 class RecordSide(StrEnum):
     """Which of the three copies of a provision record this is."""
 

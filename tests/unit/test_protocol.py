@@ -283,3 +283,32 @@ def test_provision_answer_carries_an_error_body() -> None:
     assert parsed.error is not None
     assert parsed.error.code == "RPL001"
     assert parsed.items == []
+
+
+def test_a_fan_out_names_its_providers_one_way() -> None:
+    from network.protocol.models import FanOutRequest, FanOutScope
+
+    base = {
+        "fan_out_id": str(uuid.uuid4()),
+        "requester_code": "2006201400000000",
+        "requester_pseudonym": "ABCDEFGHIJKLMNOPQRSTUVWXYZ",
+        "affair_code": "JM01000000121000",
+        "procedure_code": "JT01010000000214",
+        "info_type_code": "TM00000000000002",
+        "requested_at": "2026-06-15T01:00:00Z",
+    }
+    by_scope = FanOutRequest.model_validate(base | {"scope": "holding"})
+    assert by_scope.scope is FanOutScope.HOLDING
+    listed = FanOutRequest.model_validate(base | {"provider_codes": ["2014206900000000"]})
+    single = listed.inquiry_to("2014206900000000", uuid.UUID(int=7))
+    assert (single.inquiry_id, single.provider_code) == (uuid.UUID(int=7), "2014206900000000")
+    assert single.requester_pseudonym == listed.requester_pseudonym
+    for wrong in (
+        {},
+        {"scope": "permitted", "provider_codes": ["2014206900000000"]},
+        {"provider_codes": ["2014206900000000", "2014206900000000"]},
+        {"provider_codes": []},
+        {"scope": "everyone"},
+    ):
+        with pytest.raises(ValidationError):
+            FanOutRequest.model_validate(base | wrong)
