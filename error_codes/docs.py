@@ -29,6 +29,7 @@ CATEGORY_TITLES: dict[Category, str] = {
     Category.AVAILABILITY: "Availability: a service that does not answer (接続・応答)",
     Category.RECORDS: "Records: provision records and addenda (情報提供等の記録)",
     Category.INTERNAL: "Internal: a defect of the service (システム内部)",
+    Category.BATCH: "Batch: 一括照会 request files and jobs (一括照会)",
 }
 """Heading of each category's table."""
 

@@ -35,6 +35,7 @@ PREFIXES = {
     Category.RECORDS: "REC",
     Category.INTERNAL: "SYS",
     Category.MANUAL_RESPONSE: "MAN",
+    Category.BATCH: "BAT",
 }
 
 # Codes that describe a state rather than a failure: MAN001 (pending) answers 202 Accepted.
