@@ -250,7 +250,9 @@ def municipal_agency_code(five_digits: str) -> str:
     ``five_digits`` (the check digit is computed): ``20`` + 6 digits + ``00000000``."""
     if len(five_digits) != 5 or not five_digits.isascii() or not five_digits.isdigit():
         raise ValueError(f"expected five digits, got {five_digits!r}")
-    total = sum(weight * int(digit) for weight, digit in zip((6, 5, 4, 3, 2), five_digits, strict=True))
+    total = sum(
+        weight * int(digit) for weight, digit in zip((6, 5, 4, 3, 2), five_digits, strict=True)
+    )
     check = (11 - total % 11) % 10
     return f"20{five_digits}{check}00000000"
 
