@@ -551,8 +551,8 @@ _CODES: tuple[ErrorCode, ...] = (
         Category.BATCH,
         False,
         422,
-        "ファイル「{file}」の文字コードを判別できません。{where}",
-        "The file '{file}' is not text of an accepted encoding. {where}",
+        "ファイル「{file}」の文字コードを判別できません。",
+        "The file '{file}' is not text of an accepted encoding (UTF-8 or Shift_JIS).",
         "The request file is neither UTF-8 nor Shift_JIS (CP932), or is not text of the "
         "encoding named for it; a fixed-width field may also cut a multi-byte character.",
         "Save the file as UTF-8 or Shift_JIS (CP932) and send it again; every problem is "

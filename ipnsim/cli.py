@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 import signal
 import sys
 import time
@@ -241,6 +242,8 @@ def wipe(data_dir: Path) -> None:
         elif path.name == "logs" and path.is_dir():
             for log in path.iterdir():
                 log.unlink()
+        elif path.name.endswith("-batch") and path.is_dir():
+            shutil.rmtree(path)  # batch job files of the databases just deleted
 
 
 @app.command()

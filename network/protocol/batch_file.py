@@ -299,6 +299,9 @@ class RequestFileReader:
             self.encoding = detect_encoding(stream)
         self.variant: Variant | None = variant
         self.rows_read = 0
+        """Rows read so far (after a full pass: the rows of the file)."""
+        self.problem_count = 0
+        """Problems found by :meth:`check` (it may list fewer)."""
 
     def problems(self) -> Iterator[FileProblem]:
         """Every problem of the file, in order of lines (reads the whole stream once)."""
