@@ -21,6 +21,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from error_codes import ErrorBody
 from ipnsim import views
+from ipnsim.batch_commands import batch_app, validate_app
 from ipnsim.catalogue_commands import catalogue_app
 from ipnsim.client import AgencyClient, HubOperatorClient, ServiceError, ServiceUnreachable
 from ipnsim.error_commands import errors_app
@@ -597,6 +598,8 @@ app.add_typer(errors_app, name="errors")
 app.add_typer(stats_app, name="stats")
 app.add_typer(manual_app, name="manual")
 app.add_typer(fault_app, name="fault")
+app.add_typer(batch_app, name="batch")
+app.add_typer(validate_app, name="validate")
 app.command("lookup")(lookup_command)
 
 
