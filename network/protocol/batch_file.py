@@ -4,7 +4,7 @@ A **request file** carries one inquiry per row: 18 fields, no header, rows endin
 :data:`MAX_ROWS` rows. Two variants exist (:class:`Variant`): fixed-width, as the municipal
 tools built on the real intermediate server write it, and comma-separated, as newer versions do.
 The text is UTF-8 or Shift_JIS (Windows code page 932); unless told, the reader tries UTF-8
-strictly and falls back to CP932.
+strictly and falls back to CP932 (a file of plain ASCII, valid as both, is taken as CP932).
 
 Decisions that are ipnsim's own (the real specification is not public):
 
@@ -227,19 +227,26 @@ class BatchFileError(ValueError):
 
 
 def detect_encoding(stream: BinaryIO) -> str | None:
-    """``utf-8`` if the whole stream decodes strictly as UTF-8, else ``cp932`` if it decodes
-    as CP932, else None. Reads in chunks and rewinds the stream."""
+    """The encoding of a request file: ``utf-8`` if the whole stream decodes strictly as UTF-8
+    and is not plain ASCII, else ``cp932`` if it decodes as CP932, else None.
+
+    A file of ASCII characters only is both; it is taken as CP932, the encoding of the
+    municipal tools, so that its result file (which carries Japanese messages and names) comes
+    back in Shift_JIS. Reads in chunks and rewinds the stream.
+    """
     try:
         for encoding in ENCODINGS:
             stream.seek(0)
             decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
+            ascii_only = True
             try:
                 while chunk := stream.read(_CHUNK):
                     decoder.decode(chunk)
+                    ascii_only = ascii_only and chunk.isascii()
                 decoder.decode(b"", final=True)
             except UnicodeDecodeError:
                 continue
-            return encoding
+            return "cp932" if ascii_only else encoding
         return None
     finally:
         stream.seek(0)

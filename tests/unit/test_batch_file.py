@@ -82,7 +82,7 @@ def test_rows_round_trip_in_every_variant_and_encoding(variant: Variant, encodin
     assert read.check() == []
     parsed = list(read.rows())
     assert read.variant is variant
-    assert read.encoding == ("utf-8" if encoding == "utf-8" else "cp932")
+    assert read.encoding == encoding
     assert [row.line for row in parsed] == [1, 2, 3]
     assert parsed[0].user_id == "tanaka"
     assert parsed[0].condition.kind is ConditionKind.LATEST
@@ -99,6 +99,7 @@ def test_cp932_department_text_takes_two_bytes_a_character() -> None:
     # The same row read as UTF-8 would not decode: detection falls back to CP932.
     assert detect_encoding(io.BytesIO(row)) == "cp932"
     assert detect_encoding(io.BytesIO("税".encode())) == "utf-8"
+    assert detect_encoding(io.BytesIO(b"01,000000000000001\r\n")) == "cp932"  # plain ASCII
     assert detect_encoding(io.BytesIO(b"\x81\x20")) is None
 
 
