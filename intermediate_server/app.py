@@ -36,7 +36,7 @@ from intermediate_server.service import AgencyIdentity, IntermediateService
 from intermediate_server.settings import IntermediateServerSettings
 from ipnsim.http import bearer_token, make_client
 from ipnsim.storage import create_engine, migrate, sessionmaker
-from network.protocol.batch_file import ENCODINGS, Variant
+from network.protocol.batch_file import ENCODINGS, Variant, result_file_name
 from network.protocol.layouts import catalogue
 from network.protocol.models import (
     FORCE_OUTCOME_HEADER,
@@ -311,13 +311,17 @@ def create_app(settings: IntermediateServerSettings) -> FastAPI:
         """The result file of one request file: one row per request row, in its encoding and
         variant (BAT007 until the job has finished)."""
         path = await batch.result_file(job_id, name, failed=False)
-        return FileResponse(path, media_type="application/octet-stream", filename=name)
+        return FileResponse(
+            path, media_type="application/octet-stream", filename=result_file_name(name)
+        )
 
     @app.get(BATCH_PATH + "/{job_id}/files/{name}/failed", tags=["batch"])
     async def batch_failed_rows(job_id: uuid.UUID, name: FileName, batch: Batch) -> FileResponse:
         """The request rows that ended with an error, byte for byte: a file to send again."""
         path = await batch.result_file(job_id, name, failed=True)
-        return FileResponse(path, media_type="application/octet-stream", filename=name)
+        return FileResponse(
+            path, media_type="application/octet-stream", filename=result_file_name(name, True)
+        )
 
     # --- for the hub -------------------------------------------------------------------------
 

@@ -41,6 +41,7 @@ from network.protocol.batch_file import (
     municipal_agency_code,
     read_result_rows,
     request_row,
+    result_file_name,
 )
 from network.protocol.layouts import catalogue
 
@@ -329,7 +330,8 @@ async def _find_job(
             await client.aclose()
             if agency:
                 raise
-    assert last is not None
+    if last is None:
+        raise ServiceUnreachable("no agency's intermediate server answered")
     raise last
 
 
@@ -441,12 +443,6 @@ def list_jobs(
     console.print(table)
 
 
-def _output_name(name: str, failed: bool) -> str:
-    stem, dot, suffix = name.rpartition(".")
-    kind = "failed" if failed else "result"
-    return f"{stem}_{kind}.{suffix}" if dot and stem else f"{name}_{kind}"
-
-
 @batch_app.command()
 def results(
     job: JobId,
@@ -484,7 +480,7 @@ def results(
         if output is not None and len(downloads) == 1 and not output.is_dir():
             path = output
         else:
-            path = (output or Path(".")) / _output_name(name, failed)
+            path = (output or Path(".")) / result_file_name(name, failed)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
         rows = data.count(b"\r\n")
@@ -776,8 +772,8 @@ def public_fund_accounts(
     failures: list[tuple[str, str, str]] = []
     for (name, request), (_, result, failed_rows) in zip(files, downloads, strict=True):
         (output / name).write_bytes(request)
-        (output / _output_name(name, False)).write_bytes(result)
-        (output / _output_name(name, True)).write_bytes(failed_rows)
+        (output / result_file_name(name, False)).write_bytes(result)
+        (output / result_file_name(name, True)).write_bytes(failed_rows)
         for row in read_result_rows(result, "utf-8"):
             status_detail, status_info_type = row[23], row[25]
             if (status_detail, status_info_type) == ("09", "01"):

@@ -807,6 +807,14 @@ class FailedRowsWriter:
         self.count += 1
 
 
+def result_file_name(request_name: str, failed: bool = False) -> str:
+    """The name of a request file's result (or failed-rows) file: ``P640R110_…_0001.DAT`` →
+    ``P640R110_…_0001_result.DAT`` (``_failed.DAT``)."""
+    stem, dot, suffix = request_name.rpartition(".")
+    kind = "failed" if failed else "result"
+    return f"{stem}_{kind}.{suffix}" if dot and stem else f"{request_name}_{kind}"
+
+
 def read_result_rows(data: bytes, encoding: str) -> list[list[str]]:
     """The rows of a CSV result file, as lists of values (for tools and tests)."""
     return list(csv.reader(io.StringIO(data.decode(encoding), newline="")))
