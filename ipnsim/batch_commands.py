@@ -454,8 +454,9 @@ def results(
         typer.Option(
             "-o",
             "--output",
-            help="Where to write: a file for a job of one file, else a directory "
-            "(default: the current directory, '<name>_result.<ext>' or '<name>_failed.<ext>').",
+            help="Where to write: for a job of one file, a path with an extension is the "
+            "file to write; otherwise a directory, which gets '<name>_result.<ext>' (or "
+            "'<name>_failed.<ext>') per request file (default: the current directory).",
         ),
     ] = None,
     agency: OptionalAgency = None,
@@ -477,7 +478,7 @@ def results(
     found, downloads = _run(fetch())
     written: list[dict[str, Any]] = []
     for name, data in downloads:
-        if output is not None and len(downloads) == 1 and not output.is_dir():
+        if output is not None and len(downloads) == 1 and output.suffix and not output.is_dir():
             path = output
         else:
             path = (output or Path(".")) / result_file_name(name, failed)

@@ -18,6 +18,8 @@ Decisions that are ipnsim's own (the real specification is not public):
   コード without its check digit that municipal tools also write there; the latter is resolved
   with ipnsim's agency-code scheme (``20`` + 6-digit code + ``00000000``,
   ``agencies/data/README.md``).
+- **Field 6** (情報照会者ユーザーID): 1–20 ASCII letters, digits, ``_ . @ -``, as the inquiry API
+  takes it; 情報照会者部署コード (field 5) is free text.
 - **Field 8** (照会側不開示コード): ``0`` or blank (shown to the person) or ``1`` (不開示).
 - **Fields 15–18** (照会条件): 照会条件区分 ``0`` latest (the value seen in public material),
   ``1`` one fiscal year, ``2`` a period (照会開始日付 to 照会終了日付, both required). 照会年度区分
