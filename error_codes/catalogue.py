@@ -39,6 +39,8 @@ class Category(StrEnum):
     """A replica flagged 自動応答不可: the answer waits for staff at the provider."""
     IDEMPOTENCY = "idempotency"
     """A request repeated under the same Idempotency-Key (冪等キー)."""
+    BATCH = "batch"
+    """一括照会: a request file, or a batch job of the requester's intermediate server."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -597,6 +599,113 @@ _CODES: tuple[ErrorCode, ...] = (
         "answer (a client timeout shorter than the network's, or a double submission).",
         "Retry after the seconds given by the Retry-After header: the retry then returns the "
         "first request's answer.",
+    ),
+    # --- batch inquiries (一括照会): request files and jobs -----------------------------------
+    ErrorCode(
+        "BAT001",
+        Origin.REQUESTER_SERVER,
+        Category.BATCH,
+        False,
+        422,
+        "ファイル「{file}」の文字コードを判別できません。",
+        "The file '{file}' is not text of an accepted encoding (UTF-8 or Shift_JIS).",
+        "The request file is neither UTF-8 nor Shift_JIS (CP932), or is not text of the "
+        "encoding named for it; a fixed-width field may also cut a multi-byte character.",
+        "Save the file as UTF-8 or Shift_JIS (CP932) and send it again; every problem is "
+        "listed in 'details'.",
+    ),
+    ErrorCode(
+        "BAT002",
+        Origin.REQUESTER_SERVER,
+        Category.BATCH,
+        False,
+        422,
+        "ファイル「{file}」の件数「{rows}」が上限「{limit}」件を超えています。",
+        "The file '{file}' has {rows} rows; at most {limit} are allowed.",
+        "A request file carries at most 10,000 rows.",
+        "Split the rows into several files and send them in one job.",
+    ),
+    ErrorCode(
+        "BAT003",
+        Origin.REQUESTER_SERVER,
+        Category.BATCH,
+        False,
+        422,
+        "ファイル「{file}」の「{line}」行目のレコード形式に誤りがあります。{problem}",
+        "Line {line} of the file '{file}' has the wrong layout: {problem}",
+        "A fixed-width row is not 220 bytes, a CSV row has not 18 fields, a row ends with LF "
+        "instead of CRLF, or a row is empty; every problem is listed in 'details'.",
+        "Write every row with the 18 fields of the request layout and CRLF line ends, then send "
+        "the file again (ipnsim validate batch FILE checks it offline).",
+    ),
+    ErrorCode(
+        "BAT004",
+        Origin.REQUESTER_SERVER,
+        Category.BATCH,
+        False,
+        422,
+        "ファイル「{file}」の「{line}」行目の項目「{field}」に誤りがあります。{problem}",
+        "Line {line} of the file '{file}', field {field}: {problem}",
+        "A field of a row has a value the request layout does not allow (codes, dates, agency "
+        "codes, the condition fields); every problem is listed in 'details'.",
+        "Correct the fields named in 'details' and send the file again "
+        "(ipnsim validate batch FILE checks it offline).",
+    ),
+    ErrorCode(
+        "BAT005",
+        Origin.REQUESTER_SERVER,
+        Category.BATCH,
+        False,
+        422,
+        "ファイル「{file}」に照会依頼がありません。",
+        "The file '{file}' has no rows.",
+        "The request file is empty.",
+        "Send a file with at least one row.",
+    ),
+    ErrorCode(
+        "BAT006",
+        Origin.REQUESTER_SERVER,
+        Category.BATCH,
+        False,
+        404,
+        "指定された一括照会「{job_id}」は存在しません。",
+        "There is no batch job '{job_id}' at this intermediate server.",
+        "The job id is mistyped, or the job was created at another agency's server.",
+        "List the jobs (GET /v1/batch-jobs) and use the id of one of them.",
+    ),
+    ErrorCode(
+        "BAT007",
+        Origin.REQUESTER_SERVER,
+        Category.BATCH,
+        True,
+        409,
+        "一括照会「{job_id}」は処理が完了していません。状態：「{state}」",
+        "The batch job '{job_id}' has not finished (state: {state}).",
+        "Results were asked for before every row of the job was inquired.",
+        "Wait until the job's state is 'completed' (GET /v1/batch-jobs/<job id>), then ask again.",
+    ),
+    ErrorCode(
+        "BAT008",
+        Origin.REQUESTER_SERVER,
+        Category.BATCH,
+        False,
+        409,
+        "一括照会「{job_id}」は状態「{state}」のため、{action_ja}できません。",
+        "The batch job '{job_id}' is {state}: {action_en} is not possible now.",
+        "Files can be added only before the job starts, a job starts once and needs at least "
+        "one file, and a file name is given once per job.",
+        "Create a new job for new files; check the job's state with GET /v1/batch-jobs/<job id>.",
+    ),
+    ErrorCode(
+        "BAT009",
+        Origin.REQUESTER_SERVER,
+        Category.BATCH,
+        False,
+        404,
+        "一括照会「{job_id}」にファイル「{file}」は登録されていません。",
+        "The batch job '{job_id}' has no file '{file}'.",
+        "The file name is mistyped, or the file was refused when it was sent.",
+        "Read the job (GET /v1/batch-jobs/<job id>) for the names of its files.",
     ),
     # --- internal ------------------------------------------------------------------------------
     ErrorCode(

@@ -31,6 +31,7 @@ CATEGORY_TITLES: dict[Category, str] = {
     Category.INTERNAL: "Internal: a defect of the service (システム内部)",
     Category.MANUAL_RESPONSE: "Manual response: answered by the provider's staff (自動応答不可)",
     Category.IDEMPOTENCY: "Idempotency: a request repeated under its key (冪等キー)",
+    Category.BATCH: "Batch: 一括照会 request files and jobs (一括照会)",
 }
 """Heading of each category's table."""
 

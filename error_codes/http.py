@@ -7,6 +7,7 @@ unexpected exception is logged with its traceback and answered as ``SYS001`` wit
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, HTTPException, Request
@@ -61,25 +62,36 @@ class BodySizeLimit:
     It checks Content-Length up front and counts the bytes of bodies sent without one.
     """
 
-    def __init__(self, app: ASGIApp, limit: int = DEFAULT_BODY_LIMIT) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        limit: int = DEFAULT_BODY_LIMIT,
+        path_limits: Mapping[str, int] | None = None,
+    ) -> None:
         self.app = app
         self.limit = limit
+        self.path_limits = dict(path_limits or {})
+
+    def limit_for(self, path: str) -> int:
+        """The limit of a path: that of the longest prefix in ``path_limits``, else the default."""
+        prefixes = [prefix for prefix in self.path_limits if path.startswith(prefix)]
+        return self.path_limits[max(prefixes, key=len)] if prefixes else self.limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.limit_for(scope.get("path", ""))
         for name, value in scope.get("headers", []):
             if name == b"content-length":
                 try:
                     declared = int(value)
                 except ValueError:
                     declared = 0
-                if declared > self.limit:
-                    await self._refuse(scope, receive, send)
+                if declared > limit:
+                    await self._refuse(scope, receive, send, limit)
                     return
         received = 0
-        limit = self.limit
 
         async def counting_receive() -> Message:
             nonlocal received
@@ -93,13 +105,21 @@ class BodySizeLimit:
 
         await self.app(scope, counting_receive, send)
 
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = error_response(IpnsimError("VAL003", limit=str(self.limit)))
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
+        response = error_response(IpnsimError("VAL003", limit=str(limit)))
         await response(scope, receive, send)
 
 
-def install_error_handling(app: FastAPI, body_limit: int = DEFAULT_BODY_LIMIT) -> None:
-    """Answer every failure of ``app`` with a catalogued code, and serve the catalogue."""
+def install_error_handling(
+    app: FastAPI,
+    body_limit: int = DEFAULT_BODY_LIMIT,
+    path_limits: Mapping[str, int] | None = None,
+) -> None:
+    """Answer every failure of ``app`` with a catalogued code, and serve the catalogue.
+
+    ``path_limits`` gives other body limits to the paths beginning with its keys (e.g. the
+    upload of batch request files).
+    """
 
     @app.exception_handler(IpnsimError)
     async def _ipnsim_error(_: Request, exc: IpnsimError) -> JSONResponse:
@@ -125,7 +145,7 @@ def install_error_handling(app: FastAPI, body_limit: int = DEFAULT_BODY_LIMIT) -
         logger.exception("unexpected failure on %s %s", request.method, request.url.path)
         return error_response(IpnsimError("SYS001"))
 
-    app.add_middleware(BodySizeLimit, limit=body_limit)
+    app.add_middleware(BodySizeLimit, limit=body_limit, path_limits=path_limits)
     app.include_router(errors_router())
 
 

@@ -8,10 +8,12 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import Depends, FastAPI, Header, Query, Request, Response, status
+from fastapi import Depends, FastAPI, Header, Path, Query, Request, Response, status
+from fastapi.responses import FileResponse
 
 from error_codes import IpnsimError
 from error_codes.http import install_error_handling
+from intermediate_server.batch import MAX_FILE_BYTES, BatchDesk
 from intermediate_server.db import MIGRATIONS
 from intermediate_server.hub_client import HubClient
 from intermediate_server.idempotency import (
@@ -22,6 +24,7 @@ from intermediate_server.idempotency import (
     fingerprint,
 )
 from intermediate_server.schemas import (
+    BatchJobView,
     BulkResult,
     FanOutOrder,
     InquiryOrder,
@@ -41,6 +44,7 @@ from intermediate_server.service import AgencyIdentity, IntermediateService
 from intermediate_server.settings import IntermediateServerSettings
 from ipnsim.http import bearer_token, make_client
 from ipnsim.storage import create_engine, migrate, sessionmaker
+from network.protocol.batch_file import ENCODINGS, Variant, result_file_name
 from network.protocol.layouts import catalogue
 from network.protocol.models import (
     FORCE_OUTCOME_HEADER,
@@ -58,6 +62,10 @@ from network.protocol.models import (
 )
 
 logger = logging.getLogger("ipnsim.intermediate")
+
+BATCH_PATH = "/v1/batch-jobs"
+FILE_NAME = r"^[0-9A-Za-z][0-9A-Za-z_.-]{0,99}$"
+"""A request file's name in a job: letters, digits, '_', '.' and '-' (e.g. P640R110_…_0001.DAT)."""
 
 
 def create_app(settings: IntermediateServerSettings) -> FastAPI:
@@ -82,6 +90,13 @@ def create_app(settings: IntermediateServerSettings) -> FastAPI:
             sessionmaker(engine),
             abandoned_after=settings.idempotency_abandoned_after,
         )
+        app.state.batch = batch = BatchDesk(
+            sessionmaker(engine),
+            server,
+            settings.batch_directory(),
+            settings.batch_concurrency,
+        )
+        await batch.recover()
         sweep = asyncio.create_task(
             server.manual.sweep_forever(
                 min(settings.manual_sweep_seconds, settings.manual_response_seconds / 2)
@@ -94,6 +109,7 @@ def create_app(settings: IntermediateServerSettings) -> FastAPI:
             sweep.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await sweep
+            await batch.close()
             await client.aclose()
             await engine.dispose()
 
@@ -104,7 +120,7 @@ def create_app(settings: IntermediateServerSettings) -> FastAPI:
         version="0.1.0",
         lifespan=lifespan,
     )
-    install_error_handling(app)
+    install_error_handling(app, path_limits={BATCH_PATH + "/": MAX_FILE_BYTES})
 
     def service(request: Request) -> IntermediateService:
         server: IntermediateService = request.app.state.service
@@ -115,7 +131,13 @@ def create_app(settings: IntermediateServerSettings) -> FastAPI:
         if token is None or not hmac.compare_digest(token.encode(), credential.encode()):
             raise IpnsimError("AUT001")
 
+    def batch_desk(request: Request) -> BatchDesk:
+        desk: BatchDesk = request.app.state.batch
+        return desk
+
     Server = Annotated[IntermediateService, Depends(service)]
+    Batch = Annotated[BatchDesk, Depends(batch_desk)]
+    FileName = Annotated[str, Path(pattern=FILE_NAME, description="The request file's name.")]
 
     @app.get("/health", tags=["operations"])
     async def health() -> Health:
@@ -286,6 +308,70 @@ def create_app(settings: IntermediateServerSettings) -> FastAPI:
     ) -> list[ProvisionRecord]:
         """This server's copies of provision records (情報提供等の記録), newest first."""
         return await server.records(atena_number, inquiry_id)
+
+    # --- 一括照会 (batch inquiries) -----------------------------------------------------------
+
+    @app.post(BATCH_PATH, tags=["batch"], status_code=status.HTTP_201_CREATED)
+    async def create_batch_job(batch: Batch) -> BatchJobView:
+        """一括照会: create a job; then PUT its request files, then start it."""
+        return await batch.create()
+
+    @app.get(BATCH_PATH, tags=["batch"])
+    async def list_batch_jobs(batch: Batch) -> list[BatchJobView]:
+        """The batch jobs, newest first (at most 100)."""
+        return await batch.jobs()
+
+    @app.get(BATCH_PATH + "/{job_id}", tags=["batch"])
+    async def get_batch_job(job_id: uuid.UUID, batch: Batch) -> BatchJobView:
+        """A job's state and progress: rows done of the total, by outcome, per file."""
+        return await batch.job(job_id)
+
+    @app.put(BATCH_PATH + "/{job_id}/files/{name}", tags=["batch"])
+    async def put_batch_file(
+        job_id: uuid.UUID,
+        name: FileName,
+        request: Request,
+        batch: Batch,
+        encoding: Annotated[
+            str | None,
+            Query(
+                pattern="^(" + "|".join(ENCODINGS) + ")$",
+                description="The file's encoding; detected when not given (UTF-8, else CP932).",
+            ),
+        ] = None,
+        variant: Annotated[
+            Variant | None,
+            Query(description="fixed or csv; detected from the first row when not given."),
+        ] = None,
+    ) -> BatchJobView:
+        """Send one request file as the raw bytes of the body (at most 10,000 rows).
+
+        Every row is checked before the file is accepted; a file with any problem is refused
+        whole (BAT001–BAT005), every problem named in ``details`` by line and field.
+        """
+        return await batch.add_file(job_id, name, request.stream(), encoding, variant)
+
+    @app.post(BATCH_PATH + "/{job_id}/start", tags=["batch"])
+    async def start_batch_job(job_id: uuid.UUID, batch: Batch) -> BatchJobView:
+        """Start inquiring every row of the job's files in the background."""
+        return await batch.start(job_id)
+
+    @app.get(BATCH_PATH + "/{job_id}/files/{name}/results", tags=["batch"])
+    async def batch_results(job_id: uuid.UUID, name: FileName, batch: Batch) -> FileResponse:
+        """The result file of one request file: one row per request row, in its encoding and
+        variant (BAT007 until the job has finished)."""
+        path = await batch.result_file(job_id, name, failed=False)
+        return FileResponse(
+            path, media_type="application/octet-stream", filename=result_file_name(name)
+        )
+
+    @app.get(BATCH_PATH + "/{job_id}/files/{name}/failed", tags=["batch"])
+    async def batch_failed_rows(job_id: uuid.UUID, name: FileName, batch: Batch) -> FileResponse:
+        """The request rows that ended with an error, byte for byte: a file to send again."""
+        path = await batch.result_file(job_id, name, failed=True)
+        return FileResponse(
+            path, media_type="application/octet-stream", filename=result_file_name(name, True)
+        )
 
     # --- for the hub -------------------------------------------------------------------------
 

@@ -162,3 +162,44 @@ class IdempotencyKey(Base):
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     started_at: Mapped[dt.datetime]
     completed_at: Mapped[dt.datetime | None]
+
+
+class BatchJob(Base):
+    """一括照会: a job of one or more request files, and how far it has come.
+
+    ``state`` is ``receiving`` while files are sent, ``running`` once started, then
+    ``completed``; ``interrupted`` when the server stopped while it ran (``error`` says so).
+    The counts add up every file's rows by outcome.
+    """
+
+    __tablename__ = "batch_jobs"
+    __table_args__ = (Index("ix_batch_jobs_created_at", "created_at"),)
+
+    job_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    state: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[dt.datetime]
+    started_at: Mapped[dt.datetime | None]
+    finished_at: Mapped[dt.datetime | None]
+    rows_total: Mapped[int] = mapped_column(Integer)
+    rows_done: Mapped[int] = mapped_column(Integer)
+    rows_provided: Mapped[int] = mapped_column(Integer)
+    rows_not_provided: Mapped[int] = mapped_column(Integer)
+    rows_pending: Mapped[int] = mapped_column(Integer)
+    rows_failed: Mapped[int] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(String(400))
+
+
+class BatchFile(Base):
+    """One request file of a batch job, accepted after every row was checked."""
+
+    __tablename__ = "batch_files"
+
+    job_id: Mapped[str] = mapped_column(ForeignKey("batch_jobs.job_id"), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    encoding: Mapped[str] = mapped_column(String(8))
+    variant: Mapped[str] = mapped_column(String(8))
+    rows: Mapped[int] = mapped_column(Integer)
+    rows_done: Mapped[int] = mapped_column(Integer)
+    rows_failed: Mapped[int] = mapped_column(Integer)
+    received_at: Mapped[dt.datetime]

@@ -272,3 +272,39 @@ class ManualDecline(_Body):
 
     reason: str = Field(min_length=1, max_length=400)
     declined_by: UserId = "staff"
+
+
+class BatchFileView(BaseModel):
+    """One request file of a batch job (一括照会ファイル)."""
+
+    name: str
+    encoding: str = Field(description="utf-8 or cp932 (Shift_JIS), detected or as given.")
+    variant: str = Field(description="fixed (fixed-width) or csv.")
+    rows: int
+    rows_done: int
+    rows_failed: int = Field(description="Rows that ended with an error (status 99).")
+    received_at: dt.datetime
+
+
+class BatchJobView(BaseModel):
+    """A batch job (一括照会) and its progress.
+
+    ``state``: ``receiving`` (files may be sent), ``running``, ``completed``, or
+    ``interrupted`` (the server stopped while it ran; ``error`` says so).
+    """
+
+    job_id: uuid.UUID
+    state: str
+    created_at: dt.datetime
+    started_at: dt.datetime | None
+    finished_at: dt.datetime | None
+    rows_total: int
+    rows_done: int
+    rows_provided: int = Field(description="Status 09/01: the items were provided.")
+    rows_not_provided: int = Field(
+        description="Status 09/02 or 09/03: processed, but nothing to provide (or declined)."
+    )
+    rows_pending: int = Field(description="Status 05/05: waiting for the provider's staff.")
+    rows_failed: int = Field(description="Status 99/99: ended with an error code.")
+    error: str | None = None
+    files: list[BatchFileView] = Field(default_factory=list)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 from typing import Self
 
 from pydantic import Field, HttpUrl, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
 
 from network.protocol.models import AgencyCode
 
@@ -67,3 +69,26 @@ class IntermediateServerSettings(BaseSettings):
     def idempotency_abandoned_after(self) -> dt.timedelta:
         """How long an idempotency key may stay in flight before a repeat takes it over."""
         return dt.timedelta(seconds=self.idempotency_abandoned_seconds or 4 * self.hub_timeout)
+
+    batch_dir: Path | None = Field(
+        default=None,
+        description="Directory of the 一括照会 files (request files, results, failed rows). "
+        "Default: beside a SQLite database file, '<database name>-batch'; with another "
+        "database, 'batch-<agency code>' in the working directory.",
+    )
+    batch_concurrency: int = Field(
+        default=8,
+        ge=1,
+        le=64,
+        description="Rows of a batch job inquired at once.",
+    )
+
+    def batch_directory(self) -> Path:
+        """Where the batch job files live (see ``batch_dir``)."""
+        if self.batch_dir is not None:
+            return self.batch_dir
+        url = make_url(self.database_url)
+        if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+            database = Path(str(url.database))
+            return database.with_name(database.stem + "-batch")
+        return Path(f"batch-{self.code}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 import signal
 import sys
 import time
@@ -20,6 +21,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from error_codes import ErrorBody
 from ipnsim import views
+from ipnsim.batch_commands import batch_app, validate_app
 from ipnsim.catalogue_commands import catalogue_app
 from ipnsim.client import AgencyClient, HubOperatorClient, ServiceError, ServiceUnreachable
 from ipnsim.error_commands import errors_app
@@ -241,6 +243,8 @@ def wipe(data_dir: Path) -> None:
         elif path.name == "logs" and path.is_dir():
             for log in path.iterdir():
                 log.unlink()
+        elif path.name.endswith("-batch") and path.is_dir():
+            shutil.rmtree(path)  # batch job files of the databases just deleted
 
 
 @app.command()
@@ -683,6 +687,8 @@ app.add_typer(errors_app, name="errors")
 app.add_typer(stats_app, name="stats")
 app.add_typer(manual_app, name="manual")
 app.add_typer(fault_app, name="fault")
+app.add_typer(batch_app, name="batch")
+app.add_typer(validate_app, name="validate")
 app.command("lookup")(lookup_command)
 
 

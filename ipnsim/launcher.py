@@ -323,6 +323,10 @@ class Launcher:
             }
             if self.manual_response_seconds is not None:
                 env["IPNSIM_AGENCY_MANUAL_RESPONSE_SECONDS"] = str(self.manual_response_seconds)
+            if self.postgres_url is not None:
+                # With SQLite the batch files live beside the database file.
+                batch_dir = (self.data_dir / f"{service.name}-batch").resolve()
+                env["IPNSIM_AGENCY_BATCH_DIR"] = str(batch_dir)
         return env
 
     # --- running ------------------------------------------------------------------------------

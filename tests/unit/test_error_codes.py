@@ -36,6 +36,7 @@ PREFIXES = {
     Category.INTERNAL: "SYS",
     Category.MANUAL_RESPONSE: "MAN",
     Category.IDEMPOTENCY: "IDM",
+    Category.BATCH: "BAT",
 }
 
 # Codes that describe a state rather than a failure: MAN001 (pending) answers 202 Accepted.
