@@ -8,7 +8,7 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import Depends, FastAPI, Header, Path, Query, Request, Response, status
+from fastapi import Body, Depends, FastAPI, Header, Path, Query, Request, Response, status
 from fastapi.responses import FileResponse
 
 from error_codes import IpnsimError
@@ -48,8 +48,11 @@ from network.protocol.batch_file import ENCODINGS, Variant, result_file_name
 from network.protocol.layouts import catalogue
 from network.protocol.models import (
     FORCE_OUTCOME_HEADER,
+    MAX_CASE_REPORTS,
     Addendum,
     AtenaNumber,
+    CaseReport,
+    CaseReports,
     DisclosureView,
     FanOutResult,
     Health,
@@ -374,6 +377,15 @@ def create_app(settings: IntermediateServerSettings) -> FastAPI:
         )
 
     # --- for the hub -------------------------------------------------------------------------
+
+    @app.post("/v1/stats/cases", tags=["statistics"])
+    async def report_cases(
+        body: Annotated[list[CaseReport], Body(min_length=1, max_length=MAX_CASE_REPORTS)],
+        server: Server,
+    ) -> CaseReports:
+        """件数報告: how many cases of each procedure this agency handled in a month, passed on
+        to the hub as the denominator of the utilisation rate (利用率)."""
+        return await server.report_cases(body)
 
     @app.post("/hub/provisions", tags=["hub"], dependencies=[Depends(hub_only)])
     async def provide(body: ProvisionRequest, server: Server) -> ProvisionAnswer:

@@ -37,6 +37,8 @@ from network.protocol.models import (
     MANUAL_PENDING_CODE,
     Addendum,
     AddendumKind,
+    CaseReport,
+    CaseReports,
     ConditionKind,
     DetailStatus,
     DisclosureRequest,
@@ -604,6 +606,14 @@ class IntermediateService:
         )
         await self.append_addendum(addendum, RecordSide.REQUESTER)
         return addendum
+
+    async def report_cases(self, reports: list[CaseReport]) -> CaseReports:
+        """件数報告: pass this agency's case counts on to the hub, for its utilisation rate."""
+        return await self.hub.post(
+            "/v1/stats/cases",
+            CaseReports(agency_code=self.agency.code, reports=reports),
+            CaseReports,
+        )
 
     # --- 情報提供 (as provider, for the hub) ---------------------------------------------------
 

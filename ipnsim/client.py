@@ -26,6 +26,8 @@ from ipnsim.http import make_client
 from network.protocol.models import (
     Addendum,
     AgencySummary,
+    CaseReport,
+    CaseReports,
     DisclosureView,
     ErrorStatistics,
     FanOutResult,
@@ -35,6 +37,7 @@ from network.protocol.models import (
     PersonaCatalogue,
     ProviderFault,
     ProvisionRecord,
+    UsageStatistics,
 )
 
 T = TypeVar("T")
@@ -91,6 +94,26 @@ class _ServiceClient:
         content: bytes | None = None,
         headers: dict[str, str] | None = None,
     ) -> Any:
+        response = await self._send(method, path, body, params, content, headers)
+        if answer is None:
+            return None
+        try:
+            return TypeAdapter(answer).validate_json(response.content)
+        except ValidationError as exc:
+            raise ServiceUnreachable(
+                f"{self.base_url + path} answered an unexpected body: {exc}"
+            ) from None
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        body: BaseModel | None = None,
+        params: dict[str, str] | None = None,
+        content: bytes | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> httpx.Response:
+        """Send one request; a transport failure or an error answer is raised as such."""
         url = self.base_url + path
         headers = self.headers | (headers or {})
         if content is not None:
@@ -114,12 +137,7 @@ class _ServiceClient:
                     f"{url} answered {response.status_code} without an ipnsim error body"
                 ) from None
             raise ServiceError(response.status_code, error)
-        if answer is None:
-            return None
-        try:
-            return TypeAdapter(answer).validate_json(response.content)
-        except ValidationError as exc:
-            raise ServiceUnreachable(f"{url} answered an unexpected body: {exc}") from None
+        return response
 
     async def health(self) -> Health:
         result: Health = await self._call("GET", "/health", Health)
@@ -214,6 +232,16 @@ class AgencyClient(_ServiceClient):
         )
         return result
 
+    async def report_cases(self, reports: list[CaseReport]) -> CaseReports:
+        """件数報告: this agency's case counts, passed on to the hub."""
+        result: CaseReports = await self._call(
+            "POST",
+            "/v1/stats/cases",
+            CaseReports,
+            content=TypeAdapter(list[CaseReport]).dump_json(reports),
+        )
+        return result
+
     async def declare_mistaken(
         self, inquiry_id: uuid.UUID, declaration: MistakenDeclaration
     ) -> Addendum:
@@ -304,6 +332,26 @@ class HubOperatorClient(_ServiceClient):
         )
         return result
 
+    async def usage_statistics(
+        self, since: str | None, until: str | None, requester_code: str | None
+    ) -> UsageStatistics:
+        """Inquiries per requester × procedure × month, with cases and utilisation."""
+        result: UsageStatistics = await self._call(
+            "GET",
+            "/v1/stats/usage",
+            UsageStatistics,
+            params=_usage_query(since, until, requester_code),
+        )
+        return result
+
+    async def usage_csv(
+        self, since: str | None, until: str | None, requester_code: str | None
+    ) -> str:
+        """The same statistics as the hub's CSV."""
+        query = _usage_query(since, until, requester_code) | {"format": "csv"}
+        response = await self._send("GET", "/v1/stats/usage", params=query)
+        return response.text
+
     async def faults(self) -> list[ProviderFault]:
         """The faults in force at the hub, per provider."""
         result: list[ProviderFault] = await self._call("GET", "/v1/faults", list[ProviderFault])
@@ -323,3 +371,10 @@ class HubOperatorClient(_ServiceClient):
     async def clear_faults(self) -> None:
         """Lift every fault."""
         await self._call("DELETE", "/v1/faults", None)
+
+
+def _usage_query(
+    since: str | None, until: str | None, requester_code: str | None
+) -> dict[str, str]:
+    given = {"since": since, "until": until, "requester_code": requester_code}
+    return {name: value for name, value in given.items() if value is not None}

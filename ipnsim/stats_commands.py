@@ -14,20 +14,30 @@ import asyncio
 import json
 import sys
 from collections import defaultdict
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
 from error_codes import CATALOGUE, IpnsimError
-from ipnsim.client import HubOperatorClient, ServiceError, ServiceUnreachable
+from ipnsim.client import AgencyClient, HubOperatorClient, ServiceError, ServiceUnreachable
 from ipnsim.launcher import DEFAULT_DATA_DIR, LaunchError, NetworkFile, load_network_file
-from network.protocol.models import ErrorCount, ErrorStatistics
+from network.protocol.models import (
+    CaseReport,
+    CaseReports,
+    ErrorCount,
+    ErrorStatistics,
+    UsageStatistics,
+)
+
+T = TypeVar("T")
 
 stats_app = typer.Typer(
     name="stats",
@@ -153,20 +163,7 @@ def error_statistics(
     Counted from the hub's provision records over the last N days (UTC); the provider with the
     most failures comes first.
     """
-    try:
-        network = load_network_file(data_dir)
-    except LaunchError as error:
-        _fail(str(error), 2)
-    try:
-        statistics = asyncio.run(_fetch(network, days))
-    except ServiceError as error:
-        body = error.body
-        errors.print(f"[bold red]{body.code}[/] {escape(body.message_ja)}", highlight=False)
-        errors.print(f"       {escape(body.message_en)}", highlight=False)
-        errors.print(f"       explained at {body.explanation}", highlight=False)
-        raise typer.Exit(1) from None
-    except ServiceUnreachable as error:
-        _fail(f"{error}\nIs the network running? Start it with 'ipnsim up'.", 3)
+    statistics = _ask(data_dir, lambda network: _fetch(network, days))
     if as_json:
         data = statistics.model_dump(mode="json")
         sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
@@ -181,5 +178,146 @@ def error_statistics(
     console.print(
         f"{statistics.total} failed inquiries in the last {statistics.days} days; "
         "'ipnsim errors explain CODE' for a code's cause and remedy.",
+        highlight=False,
+    )
+
+
+DataDirOption = Annotated[
+    Path,
+    typer.Option(
+        "--data-dir",
+        envvar="IPNSIM_DATA_DIR",
+        help="Directory of the network: databases, logs and network.json.",
+    ),
+]
+MonthOption = typer.Option(help="A month in Japan time, YYYY-MM.")
+
+
+def _ask(data_dir: Path, work: Callable[[NetworkFile], Coroutine[Any, Any, T]]) -> T:
+    """Run one request against the network in ``data_dir``; failures exit as documented."""
+    try:
+        network = load_network_file(data_dir)
+    except LaunchError as error:
+        _fail(str(error), 2)
+    try:
+        return asyncio.run(work(network))
+    except ServiceError as error:
+        body = error.body
+        errors.print(f"[bold red]{body.code}[/] {escape(body.message_ja)}", highlight=False)
+        errors.print(f"       {escape(body.message_en)}", highlight=False)
+        errors.print(f"       explained at {body.explanation}", highlight=False)
+        raise typer.Exit(1) from None
+    except ServiceUnreachable as error:
+        _fail(f"{error}\nIs the network running? Start it with 'ipnsim up'.", 3)
+
+
+def _agency(network: NetworkFile, name_or_code: str) -> AgencyClient:
+    try:
+        return AgencyClient(network.agency(name_or_code).url)
+    except KeyError as error:
+        _fail(str(error.args[0]), 2)
+
+
+def usage_table(statistics: UsageStatistics) -> Table:
+    """Inquiries, cases and utilisation per month, requester and procedure."""
+    table = Table(
+        title=f"network use by requester and procedure, {statistics.since} to "
+        f"{statistics.until} (Japan time)",
+        title_justify="left",
+    )
+    for column, justify in (
+        ("month", "left"),
+        ("requester", "left"),
+        ("procedure", "left"),
+        ("inquiries", "right"),
+        ("cases", "right"),
+        ("utilisation", "right"),
+    ):
+        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+    for row in statistics.rows:
+        table.add_row(
+            row.month,
+            f"{row.requester_name} {row.requester_code}",
+            row.procedure_code,
+            str(row.inquiries),
+            "-" if row.cases is None else str(row.cases),
+            "-" if row.utilisation is None else f"{row.utilisation:.1%}",
+        )
+    return table
+
+
+@stats_app.command("usage")
+def usage_statistics(
+    since: Annotated[str | None, MonthOption] = None,
+    until: Annotated[str | None, MonthOption] = None,
+    requester: Annotated[
+        str | None, typer.Option(help="Only this requesting agency (slug or code).")
+    ] = None,
+    as_csv: Annotated[bool, typer.Option("--csv", help="Print the hub's CSV.")] = False,
+    data_dir: DataDirOption = DEFAULT_DATA_DIR,
+    as_json: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")] = False,
+) -> None:
+    """For ministries: inquiries per requester × procedure × month, with the case counts
+    agencies reported and the utilisation rate (利用率 = inquiries ÷ cases).
+
+    Counted from the hub's provision records by month in Japan time; the twelve months up to
+    this one unless --since/--until say otherwise.
+    """
+
+    async def fetch(network: NetworkFile) -> UsageStatistics | str:
+        requester_code = None
+        if requester is not None:
+            try:
+                requester_code = network.agency(requester).agency_code
+            except KeyError as error:
+                _fail(str(error.args[0]), 2)
+        async with HubOperatorClient(network.hub.url, network.admin_token) as hub:
+            if as_csv:
+                return await hub.usage_csv(since, until, requester_code)
+            return await hub.usage_statistics(since, until, requester_code)
+
+    answer = _ask(data_dir, fetch)
+    if isinstance(answer, str):
+        sys.stdout.write(answer)
+        return
+    if as_json:
+        sys.stdout.write(
+            json.dumps(answer.model_dump(mode="json"), ensure_ascii=False, indent=2) + "\n"
+        )
+        return
+    if not answer.rows:
+        console.print(f"no inquiries and no cases from {answer.since} to {answer.until}.")
+        return
+    console.print(usage_table(answer), highlight=False)
+    console.print(f"{answer.total_inquiries} inquiries in all.", highlight=False)
+
+
+@stats_app.command("cases")
+def report_cases(
+    agency: Annotated[str, typer.Option(help="The reporting agency (slug or code).")],
+    procedure: Annotated[str, typer.Option(help="事務手続コード, e.g. JT01010000000214.")],
+    month: Annotated[str, MonthOption],
+    cases: Annotated[int, typer.Option(help="Cases handled in the month.", min=0)],
+    data_dir: DataDirOption = DEFAULT_DATA_DIR,
+) -> None:
+    """件数報告: report how many cases of a procedure an agency handled in a month, through its
+    intermediate server; the hub divides its inquiries by it for the utilisation rate. A month
+    reported again is replaced."""
+    try:
+        report = CaseReport(procedure_code=procedure, month=month, cases=cases)
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in problem['loc'])}: {problem['msg']}"
+            for problem in error.errors()
+        )
+        _fail(problems, 2)
+
+    async def send(network: NetworkFile) -> CaseReports:
+        async with _agency(network, agency) as client:
+            return await client.report_cases([report])
+
+    answer = _ask(data_dir, send)
+    console.print(
+        f"reported {cases} cases of {procedure} in {month} for agency {answer.agency_code}.",
         highlight=False,
     )

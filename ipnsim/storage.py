@@ -13,7 +13,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Date, DateTime, Table, event, insert
+from sqlalchemy import Date, DateTime, String, Table, event, insert
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -72,6 +72,29 @@ def _utc_date_sqlite(element: utc_date, compiler: SQLCompiler, **kw: Any) -> str
 @compiles(utc_date, "postgresql")
 def _utc_date_postgresql(element: utc_date, compiler: SQLCompiler, **kw: Any) -> str:
     return f"CAST(({compiler.process(element.clauses, **kw)} AT TIME ZONE 'UTC') AS DATE)"
+
+
+class jst_month(FunctionElement[str]):
+    """The calendar month in Japan time (``YYYY-MM``) of a :class:`UtcDateTime` column, in SQL.
+
+    Japan keeps no daylight-saving time, so Japan time is UTC + 9 hours on every date. Like
+    :class:`utc_date`, the expression has no bound parameters and can be grouped by.
+    """
+
+    type = String()
+    name = "jst_month"
+    inherit_cache = True
+
+
+@compiles(jst_month)
+def _jst_month(element: jst_month, compiler: SQLCompiler, **kw: Any) -> str:
+    column = compiler.process(element.clauses, **kw)
+    return f"to_char(({column} AT TIME ZONE 'UTC') + INTERVAL '9 hours', 'YYYY-MM')"
+
+
+@compiles(jst_month, "sqlite")
+def _jst_month_sqlite(element: jst_month, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"strftime('%Y-%m', {compiler.process(element.clauses, **kw)}, '+9 hours')"
 
 
 def utcnow() -> dt.datetime:

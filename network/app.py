@@ -6,9 +6,10 @@ import hmac
 import logging
 import uuid
 from collections.abc import AsyncIterator
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, Header, Path, Query, Request
+from fastapi.responses import PlainTextResponse
 
 from error_codes import IpnsimError
 from error_codes.http import install_error_handling
@@ -27,6 +28,7 @@ from network.protocol.models import (
     FORCE_OUTCOME_HEADER,
     Addendum,
     AgencySummary,
+    CaseReports,
     DisclosureRequest,
     DisclosureView,
     ErrorStatistics,
@@ -46,11 +48,13 @@ from network.protocol.models import (
     PseudonymBulkRequest,
     PseudonymIssued,
     PseudonymRequest,
+    UsageStatistics,
     forced_outcome,
 )
 from network.registry import AgencyEntry, Registry
 from network.service import HubService
 from network.settings import HubSettings
+from network.usage import UsageService, usage_csv
 
 logger = logging.getLogger("ipnsim.hub")
 
@@ -81,6 +85,9 @@ def create_app(settings: HubSettings) -> FastAPI:
             settings.secret.get_secret_value().encode(),
         )
         app.state.service = service
+        app.state.usage = UsageService(
+            sessionmaker(engine), registry, shared_catalogue.procedures.keys()
+        )
         redelivery = asyncio.create_task(service.redeliver_forever(settings.addendum_retry_seconds))
         logger.info("hub ready with %d agencies", len(registry.agencies))
         try:
@@ -237,6 +244,50 @@ def create_app(settings: HubSettings) -> FastAPI:
         """The operator's view of where errors cluster: failed inquiries of the last ``days``
         days (UTC), counted by provider, error code and day of the inquiry."""
         return await hub.error_statistics(days)
+
+    def usage_service(request: Request) -> UsageService:
+        usage: UsageService = request.app.state.usage
+        return usage
+
+    Usage = Annotated[UsageService, Depends(usage_service)]
+    MonthQuery = Query(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$", description="YYYY-MM, Japan time.")
+
+    @app.post("/v1/stats/cases", tags=["statistics"])
+    async def report_cases(body: CaseReports, usage: Usage, caller: Caller) -> CaseReports:
+        """件数報告: an agency reports how many cases of each procedure it handled in a month,
+        the denominator of its utilisation rate; a month reported again is replaced."""
+        return await usage.report_cases(caller, body)
+
+    @app.get(
+        "/v1/stats/usage",
+        tags=["statistics"],
+        dependencies=[Depends(operator)],
+        response_model=UsageStatistics,
+        responses={200: {"content": {"text/csv": {}}}},
+    )
+    async def usage_statistics(
+        usage: Usage,
+        since: Annotated[str | None, MonthQuery] = None,
+        until: Annotated[str | None, MonthQuery] = None,
+        requester_code: Annotated[str | None, Query(pattern=r"^[0-9]{16}$")] = None,
+        output: Annotated[
+            Literal["json", "csv"], Query(alias="format", description="json or csv")
+        ] = "json",
+    ) -> Any:
+        """For ministries: inquiries per requester × procedure × month (Japan time), from the
+        hub's records, with the reported cases and the utilisation rate (inquiries ÷ cases);
+        the twelve months up to this one unless ``since``/``until`` say otherwise."""
+        statistics = await usage.statistics(since, until, requester_code)
+        if output == "csv":
+            return PlainTextResponse(
+                usage_csv(statistics),
+                media_type="text/csv; charset=utf-8",
+                headers={
+                    "Content-Disposition": f'attachment; filename="usage_{statistics.since}_'
+                    f'{statistics.until}.csv"'
+                },
+            )
+        return statistics
 
     @app.post("/v1/disclosure", tags=["records"])
     async def disclose(body: DisclosureRequest, hub: Hub, caller: Caller) -> DisclosureView:

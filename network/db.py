@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from ipnsim.storage import UtcDateTime
@@ -69,3 +69,17 @@ class HubAddendum(Base):
     declared_by_user: Mapped[str] = mapped_column(String(20))
     declared_at: Mapped[dt.datetime]
     provider_notified_at: Mapped[dt.datetime | None]
+
+
+class CaseCount(Base):
+    """How many cases (件数) of one procedure an agency handled in one month, as it reported
+    them: the denominator of the utilisation rate (利用率 = 照会件数 ÷ 件数). A new report for
+    the same agency, procedure and month replaces the old one."""
+
+    __tablename__ = "case_counts"
+
+    agency_code: Mapped[str] = mapped_column(String(16), primary_key=True)
+    procedure_code: Mapped[str] = mapped_column(String(16), primary_key=True)
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)
+    cases: Mapped[int] = mapped_column(Integer)
+    reported_at: Mapped[dt.datetime]

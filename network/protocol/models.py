@@ -505,6 +505,58 @@ class ErrorStatistics(_Wire):
     counts: list[ErrorCount]
 
 
+Month = Annotated[
+    str,
+    Field(
+        pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$",
+        description="A calendar month in Japan time, YYYY-MM.",
+        examples=["2026-06"],
+    ),
+]
+MAX_CASE_REPORTS = 10_000
+"""Most case counts one report may carry."""
+
+
+class CaseReport(_Wire):
+    """件数報告: how many cases of one procedure an agency handled in one month."""
+
+    procedure_code: ProcedureCode
+    month: Month
+    cases: int = Field(ge=0, le=100_000_000)
+
+
+class CaseReports(_Wire):
+    """An agency's case counts, for the utilisation rate; a month reported again is replaced."""
+
+    agency_code: AgencyCode
+    reports: list[CaseReport] = Field(min_length=1, max_length=MAX_CASE_REPORTS)
+
+
+class UsageRow(_Wire):
+    """Inquiries of one requester for one procedure in one month (Japan time), and the
+    utilisation rate (利用率 = inquiries ÷ cases) when the requester reported its cases."""
+
+    requester_code: AgencyCode
+    requester_name: str
+    procedure_code: ProcedureCode
+    month: Month
+    inquiries: int = Field(ge=0)
+    cases: int | None = None
+    utilisation: float | None = Field(
+        default=None, description="inquiries ÷ cases; absent without a case count or with 0."
+    )
+
+
+class UsageStatistics(_Wire):
+    """Network use for ministries: inquiry counts per requester × procedure × month, from the
+    hub's provision records, beside the case counts agencies reported."""
+
+    since: Month
+    until: Month
+    total_inquiries: int
+    rows: list[UsageRow]
+
+
 class Health(_Wire):
     """Answer of every service's ``GET /health``."""
 
