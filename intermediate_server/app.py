@@ -23,11 +23,13 @@ from intermediate_server.idempotency import (
     IdempotencyKeys,
     fingerprint,
 )
+from intermediate_server.journal import JOURNAL_PATH, JournalMiddleware, RequestJournal
 from intermediate_server.schemas import (
     BatchJobView,
     BulkResult,
     FanOutOrder,
     InquiryOrder,
+    JournalEntryView,
     ManualAnswer,
     ManualDecline,
     ManualRequestView,
@@ -100,6 +102,8 @@ def create_app(settings: IntermediateServerSettings) -> FastAPI:
             settings.batch_concurrency,
         )
         await batch.recover()
+        app.state.journal = journal = RequestJournal(sessionmaker(engine))
+        journalling = asyncio.create_task(journal.flush_forever())
         sweep = asyncio.create_task(
             server.manual.sweep_forever(
                 min(settings.manual_sweep_seconds, settings.manual_response_seconds / 2)
@@ -109,9 +113,11 @@ def create_app(settings: IntermediateServerSettings) -> FastAPI:
         try:
             yield
         finally:
-            sweep.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sweep
+            for task in (sweep, journalling):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            await journal.flush()
             await batch.close()
             await client.aclose()
             await engine.dispose()
@@ -124,6 +130,8 @@ def create_app(settings: IntermediateServerSettings) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handling(app, path_limits={BATCH_PATH + "/": MAX_FILE_BYTES})
+
+    app.add_middleware(JournalMiddleware)
 
     def service(request: Request) -> IntermediateService:
         server: IntermediateService = request.app.state.service
@@ -386,6 +394,23 @@ def create_app(settings: IntermediateServerSettings) -> FastAPI:
         """件数報告: how many cases of each procedure this agency handled in a month, passed on
         to the hub as the denominator of the utilisation rate (利用率)."""
         return await server.report_cases(body)
+
+    @app.get(JOURNAL_PATH, tags=["journal"])
+    async def request_journal(
+        request: Request,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        refused_only: Annotated[bool, Query(description="Only the refused requests.")] = False,
+        before: Annotated[
+            int | None, Query(ge=1, description="Only entries older than this entry id (paging).")
+        ] = None,
+    ) -> list[JournalEntryView]:
+        """受付記録: the requests the business system sent here, newest first, each with its
+        verdict; for a refused one, its code and every field that failed and why."""
+        journal: RequestJournal = request.app.state.journal
+        return [
+            JournalEntryView.model_validate(entry, from_attributes=True)
+            for entry in await journal.entries(limit, refused_only, before)
+        ]
 
     @app.post("/hub/provisions", tags=["hub"], dependencies=[Depends(hub_only)])
     async def provide(body: ProvisionRequest, server: Server) -> ProvisionAnswer:

@@ -10,6 +10,7 @@ from sqlalchemy import (
     JSON,
     Boolean,
     Date,
+    Float,
     ForeignKey,
     ForeignKeyConstraint,
     Index,
@@ -203,3 +204,25 @@ class BatchFile(Base):
     rows_done: Mapped[int] = mapped_column(Integer)
     rows_failed: Mapped[int] = mapped_column(Integer)
     received_at: Mapped[dt.datetime]
+
+
+class JournalEntry(Base):
+    """One request the business system sent to this server, and the verdict on it (受付記録).
+
+    ``verdict`` is ``accepted``, ``answered`` (an inquiry that went through and ended with an
+    error code) or ``refused``; for a refused request, ``details`` names each field that failed
+    and why: the near miss. Request bodies are never kept.
+    """
+
+    __tablename__ = "request_journal"
+
+    entry_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    received_at: Mapped[dt.datetime]
+    method: Mapped[str] = mapped_column(String(8))
+    path: Mapped[str] = mapped_column(String(400))
+    status: Mapped[int] = mapped_column(Integer)
+    verdict: Mapped[str] = mapped_column(String(16))
+    error_code: Mapped[str | None] = mapped_column(String(6))
+    message_en: Mapped[str | None] = mapped_column(String(800))
+    details: Mapped[list[dict[str, str]]] = mapped_column(JSON)
+    duration_ms: Mapped[float] = mapped_column(Float)

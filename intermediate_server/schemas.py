@@ -10,6 +10,7 @@ from typing import Annotated, NotRequired, Self
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from typing_extensions import TypedDict
 
+from error_codes import FieldProblem
 from network.protocol.models import (
     MAX_BULK_ITEMS,
     MAX_FAN_OUT_PROVIDERS,
@@ -308,3 +309,22 @@ class BatchJobView(BaseModel):
     rows_failed: int = Field(description="Status 99/99: ended with an error code.")
     error: str | None = None
     files: list[BatchFileView] = Field(default_factory=list)
+
+
+class JournalEntryView(BaseModel):
+    """One request the business system sent, and the verdict on it (受付記録)."""
+
+    entry_id: int
+    received_at: dt.datetime
+    method: str
+    path: str
+    status: int
+    verdict: str = Field(
+        description="accepted, answered (an inquiry ended with a code) or refused."
+    )
+    error_code: str | None = None
+    message_en: str | None = None
+    details: list[FieldProblem] = Field(
+        default_factory=list, description="For a refused request: each field that failed, and why."
+    )
+    duration_ms: float

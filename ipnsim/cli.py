@@ -535,6 +535,36 @@ def fan_out(
 
 
 @app.command()
+def journal(
+    agency: Annotated[str, typer.Option(help="Agency whose intermediate server to read.")],
+    refused: Annotated[
+        bool, typer.Option("--refused", help="Only the refused requests (near misses).")
+    ] = False,
+    limit: Annotated[
+        int, typer.Option(help="At most this many, newest first.", min=1, max=1000)
+    ] = 50,
+    data_dir: DataDir = DEFAULT_DATA_DIR,
+    as_json: AsJson = False,
+) -> None:
+    """Show the request journal (受付記録) of an agency's intermediate server: every request its
+    business system sent, with the verdict; for a refused one, each field that failed and why."""
+    network = load_network(data_dir)
+
+    async def fetch() -> Any:
+        async with agency_service(network, agency) as client:
+            return await client.journal(limit, refused)
+
+    entries = run(fetch())
+    if as_json:
+        print_json(entries)
+        return
+    if not entries:
+        console.print("no requests journalled yet.")
+        return
+    console.print(views.journal_table(entries))
+
+
+@app.command()
 def records(
     agency: Annotated[
         str | None, typer.Option(help="Agency whose copies to list (slug or code).")

@@ -16,6 +16,7 @@ from intermediate_server.schemas import (
     BulkResult,
     FanOutOrder,
     InquiryOrder,
+    JournalEntryView,
     MistakenDeclaration,
     PersonRegistration,
     PersonView,
@@ -239,6 +240,14 @@ class AgencyClient(_ServiceClient):
             "/v1/stats/cases",
             CaseReports,
             content=TypeAdapter(list[CaseReport]).dump_json(reports),
+        )
+        return result
+
+    async def journal(self, limit: int = 100, refused_only: bool = False) -> list[JournalEntryView]:
+        """受付記録: the requests sent to this server, newest first, with their verdicts."""
+        params = {"limit": str(limit), "refused_only": "true" if refused_only else "false"}
+        result: list[JournalEntryView] = await self._call(
+            "GET", "/v1/journal", list[JournalEntryView], params=params
         )
         return result
 

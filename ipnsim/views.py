@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
+from intermediate_server.schemas import JournalEntryView
 from ipnsim.launcher import NetworkFile
 from network.protocol.layouts import catalogue
 from network.protocol.models import FanOutResult, InquiryResult, PersonaCatalogue, ProvisionRecord
@@ -82,6 +83,29 @@ def fan_out_table(answer: FanOutResult) -> Table:
         )
     if not answer.results:
         table.caption = "no provider concerned: nobody else knows this person"
+    return table
+
+
+def journal_table(entries: list[JournalEntryView]) -> Table:
+    """The request journal, newest first; a refused request shows its code and near misses."""
+    table = Table(title="request journal (受付記録)")
+    for column in ("#", "received", "request", "status", "verdict", "why"):
+        table.add_column(column, overflow="fold")
+    styles = {"accepted": "green", "answered": "yellow", "refused": "bold red"}
+    for entry in entries:
+        why = entry.error_code or ""
+        if entry.message_en:
+            why += f" {entry.message_en}"
+        for detail in entry.details:
+            why += f"\n  {detail.field}: {detail.problem}"
+        table.add_row(
+            str(entry.entry_id),
+            f"{entry.received_at:%Y-%m-%d %H:%M:%S}",
+            f"{entry.method} {entry.path}",
+            str(entry.status),
+            f"[{styles.get(entry.verdict, '')}]{entry.verdict}[/]",
+            why,
+        )
     return table
 
 
