@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import re
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from error_codes import FieldProblem, IpnsimError
 from intermediate_server.db import LocalAddendum, LocalRecord, Person, Replica
 from intermediate_server.hub_client import HubClient
 from intermediate_server.manual import DEFAULT_HOLD_SECONDS, ManualDesk, replica_answer
+from intermediate_server.replica_layout import layout_problems
 from intermediate_server.schemas import (
     BulkResult,
     FanOutOrder,
@@ -31,7 +31,7 @@ from intermediate_server.schemas import (
     ReplicaView,
 )
 from ipnsim.storage import insert_many, utcnow
-from network.protocol.layouts import Catalogue, ValueType
+from network.protocol.layouts import Catalogue
 from network.protocol.models import (
     FORCE_OUTCOME_HEADER,
     MANUAL_PENDING_CODE,
@@ -64,8 +64,6 @@ from network.protocol.models import (
 
 logger = logging.getLogger("ipnsim.intermediate")
 
-_INTEGER = re.compile(r"-?[0-9]+")
-_CODE = re.compile(r"[0-9A-Za-z]+")
 
 JST = dt.timezone(dt.timedelta(hours=9), "JST")
 
@@ -103,7 +101,6 @@ class IntermediateService:
         self.catalogue = catalogue
         self.today = today
         self.manual = ManualDesk(sessions, agency.code, hub, manual_hold_seconds)
-        self._item_codes: dict[str, set[str]] = {}
 
     # --- people and 符号 ----------------------------------------------------------------------
 
@@ -433,32 +430,21 @@ class IntermediateService:
         return replica
 
     def _check_layout(self, info_type_code: str, content: ReplicaContent | ReplicaBulkItem) -> None:
-        """Items must follow the info type's standard layout (データ標準レイアウト)."""
+        """Items must follow the info type's standard layout (データ標準レイアウト): the first
+        problem found is raised (RPL006 for the layout version, RPL004 for an item)."""
         info_type = self.catalogue.require_info_type(info_type_code)
-        if content.layout_version != info_type.layout_version:
+        problems = layout_problems(info_type, content.layout_version, content.item_triples())
+        if not problems:
+            return
+        first = problems[0]
+        if first.code == "RPL006":
             raise IpnsimError(
                 "RPL006",
                 given=str(content.layout_version),
                 current=str(info_type.layout_version),
                 info_type_code=info_type.code,
             )
-        given = {code: value for code, value, _reason in content.item_triples()}
-        known = self._item_codes.get(info_type.code)
-        if known is None:
-            known = self._item_codes[info_type.code] = {item.code for item in info_type.items}
-        for code in given:
-            if code not in known:
-                raise IpnsimError("RPL004", item=code, problem="not an item of this info type")
-        for expected in info_type.items:
-            if expected.code not in given:
-                raise IpnsimError(
-                    "RPL004", item=expected.code, problem="missing; give a value or reason_of_null"
-                )
-            value = given[expected.code]
-            if value is not None and not _value_fits(expected.value_type, value):
-                raise IpnsimError(
-                    "RPL004", item=expected.code, problem=f"not a valid {expected.value_type.value}"
-                )
+        raise IpnsimError("RPL004", item=first.item, problem=first.problem)
 
     # --- 情報照会 (as requester) ---------------------------------------------------------------
 
@@ -856,20 +842,6 @@ async def _select_in(
         result = await session.execute(query.where(column.in_(wanted[start : start + _IN_CHUNK])))
         rows.extend(result.all())
     return rows
-
-
-def _value_fits(value_type: ValueType, value: str) -> bool:
-    if value_type is ValueType.INTEGER:
-        return _INTEGER.fullmatch(value) is not None
-    if value_type is ValueType.CODE:
-        return _CODE.fullmatch(value) is not None
-    if value_type is ValueType.DATE:
-        try:
-            dt.date.fromisoformat(value)
-        except ValueError:
-            return False
-        return True
-    return True
 
 
 def _content_columns(content: ReplicaContent | ReplicaBulkItem) -> dict[str, object]:

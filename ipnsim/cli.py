@@ -30,6 +30,7 @@ from ipnsim.launcher import DEFAULT_DATA_DIR, DEFAULT_PORT, Launcher, LaunchErro
 from ipnsim.launcher import load_network_file as _load_network_file
 from ipnsim.manual_commands import manual_app
 from ipnsim.registry_commands import lookup_command
+from ipnsim.replica_commands import validate_replica
 from ipnsim.stats_commands import stats_app
 from network.protocol.models import DetailStatus, FanOutScope, PersonaCatalogue
 
@@ -718,6 +719,7 @@ app.add_typer(stats_app, name="stats")
 app.add_typer(manual_app, name="manual")
 app.add_typer(fault_app, name="fault")
 app.add_typer(batch_app, name="batch")
+validate_app.command("replica")(validate_replica)
 app.add_typer(validate_app, name="validate")
 app.command("lookup")(lookup_command)
 
