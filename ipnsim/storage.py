@@ -14,7 +14,7 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Date, DateTime, Table, event, insert
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -83,7 +83,36 @@ def create_engine(url: str) -> AsyncEngine:
     engine = create_async_engine(url)
     if engine.dialect.name == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+    if engine.dialect.driver == "aiosqlite":
+        _skip_idle_rollbacks(engine.sync_engine.dialect)
     return engine
+
+
+def _skip_idle_rollbacks(dialect: Dialect) -> None:
+    """Send a ROLLBACK to aiosqlite only when SQLite has a transaction open.
+
+    Every session ends with a rollback, and the pool rolls the connection back again when it
+    is returned; a read-only session never opened a transaction at all (the driver begins one
+    only before a write). The driver ignores a rollback outside a transaction, but each one
+    still crosses to aiosqlite's thread and back: two of the round trips of every session.
+    """
+    rollback = dialect.do_rollback
+
+    def do_rollback(dbapi_connection: Any) -> None:
+        if _sqlite_in_transaction(dbapi_connection):
+            rollback(dbapi_connection)
+
+    dialect.do_rollback = do_rollback  # type: ignore[method-assign]
+
+
+def _sqlite_in_transaction(connection: Any) -> bool:
+    """Whether SQLite has a transaction open on this (pooled, adapted) aiosqlite connection;
+    True when that cannot be told, so that the rollback is sent."""
+    adapted = getattr(connection, "dbapi_connection", connection)
+    try:
+        return bool(adapted._connection.in_transaction)
+    except (AttributeError, ValueError):
+        return True
 
 
 def _sqlite_pragmas(connection: Any, _record: Any) -> None:

@@ -92,3 +92,62 @@ def test_a_missing_column_is_refused(tmp_path: Path) -> None:
 
     with pytest.raises(KeyError, match="day"):
         asyncio.run(scenario())
+
+
+def rollbacks_sent(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
+    """How many rollbacks reach aiosqlite in sessions that read, write, or fail a write."""
+    import aiosqlite
+
+    sent = {"rollbacks": 0}
+    original = aiosqlite.Connection.rollback
+
+    async def counted(self: aiosqlite.Connection) -> None:
+        sent["rollbacks"] += 1
+        await original(self)
+
+    monkeypatch.setattr(aiosqlite.Connection, "rollback", counted)
+
+    async def scenario() -> dict[str, int]:
+        engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'things.sqlite3'}")
+        try:
+            async with engine.begin() as connection:
+                await connection.run_sync(METADATA.create_all)
+            sessions = sessionmaker(engine)
+            counts: dict[str, int] = {}
+            sent["rollbacks"] = 0
+            for _ in range(3):
+                async with sessions() as session:
+                    await session.execute(select(THINGS))
+            counts["read"] = sent["rollbacks"]
+            sent["rollbacks"] = 0
+            async with sessions.begin() as session:
+                await session.execute(insert(THINGS), rows("kept"))
+            counts["committed"] = sent["rollbacks"]
+            sent["rollbacks"] = 0
+            async with sessions() as session:
+                await session.execute(insert(THINGS), rows("lost"))
+                await session.rollback()
+            counts["failed"] = sent["rollbacks"]
+            async with sessions() as session:
+                counts["rows"] = len((await session.execute(select(THINGS))).all())
+            async with sessions() as session:
+                await session.execute(insert(THINGS), rows("closed"))
+            async with sessions() as session:
+                counts["rows_after_close"] = len((await session.execute(select(THINGS))).all())
+        finally:
+            await engine.dispose()
+        return counts
+
+    return asyncio.run(scenario())
+
+
+def test_only_open_transactions_are_rolled_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    counts = rollbacks_sent(tmp_path, monkeypatch)
+
+    assert counts["read"] == 0
+    assert counts["committed"] == 0
+    assert counts["failed"] == 1
+    assert counts["rows"] == 4
+    assert counts["rows_after_close"] == 4
