@@ -17,6 +17,9 @@ product is from what this design can do on such a machine.
 The load comes from this process's own asyncio generator (aiohttp, one connection per request
 in flight), for ``--duration`` seconds per point at each ``--concurrency``; each point is
 measured ``--repeat`` times, product and baseline alternately, and the table shows medians.
+Beside req/s and latency it shows the CPU time the services used per request (from /proc, all
+their processes and threads): on a machine shared with other work, req/s move with the load
+while CPU per request hardly does, so that ratio is the steadier comparison.
 With ``taskset`` and two cores or more, every service process (all its threads) is pinned to
 core 1 and this generator to core 0; ``--no-pin`` lets them share every core. Every process
 started is stopped at the end, also on Ctrl-C or an error.
@@ -102,6 +105,8 @@ class Target:
     name: str
     url: str
     body: bytes
+    pids: list[int] = field(default_factory=list)
+    """The service processes that answer it, whose CPU time is counted."""
 
 
 def start_product(data_dir: Path, pinned: bool) -> tuple[Launcher, Target, bytes]:
@@ -141,6 +146,7 @@ def start_product(data_dir: Path, pinned: bool) -> tuple[Launcher, Target, bytes
             "product",
             network.agency(REQUESTER).url + "/v1/inquiries",
             json.dumps(order).encode(),
+            [process.pid for process in launcher.processes.values()],
         )
         answer = httpx.post(
             target.url,
@@ -292,7 +298,12 @@ def start_chain(directory: Path, answer: bytes, pinned: bool, chain: Chain) -> T
     if pinned:
         for process in chain.processes:
             pin(process.pid, SERVICE_CORE)
-    return Target("baseline", urls[0] + "/v1/inquiries", b"")
+    return Target(
+        "baseline",
+        urls[0] + "/v1/inquiries",
+        b"",
+        [process.pid for process in chain.processes],
+    )
 
 
 # --- the load generator -----------------------------------------------------------------------
@@ -309,10 +320,33 @@ class Point:
     seconds: float
     p50_ms: float
     p99_ms: float
+    cpu_seconds: float | None
+    """CPU time the target's service processes used meanwhile (None where unknown)."""
 
     @property
     def rate(self) -> float:
         return self.requests / self.seconds
+
+    @property
+    def cpu_ms(self) -> float:
+        """Service CPU milliseconds per request (NaN where unknown)."""
+        if self.cpu_seconds is None or not self.requests:
+            return float("nan")
+        return self.cpu_seconds / self.requests * 1000
+
+
+def cpu_seconds(pids: Sequence[int]) -> float | None:
+    """User and system CPU time of these processes (all their threads) so far, from /proc;
+    None where /proc cannot tell. Unlike req/s, CPU time per request hardly depends on what
+    else the machine runs."""
+    ticks = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime
+        except (OSError, IndexError, ValueError):
+            return None
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def percentile(ordered: Sequence[float], share: float) -> float:
@@ -332,6 +366,7 @@ async def drive(
     async with aiohttp.ClientSession(
         connector=connector, timeout=aiohttp.ClientTimeout(total=30)
     ) as session:
+        cpu_before = cpu_seconds(target.pids)
         started = time.perf_counter()
         deadline = started + duration
 
@@ -354,6 +389,7 @@ async def drive(
 
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         elapsed = time.perf_counter() - started
+        cpu_after = cpu_seconds(target.pids)
     latencies.sort()
     return Point(
         target=target.name,
@@ -363,6 +399,9 @@ async def drive(
         seconds=elapsed,
         p50_ms=percentile(latencies, 0.50) * 1000,
         p99_ms=percentile(latencies, 0.99) * 1000,
+        cpu_seconds=(
+            cpu_after - cpu_before if cpu_before is not None and cpu_after is not None else None
+        ),
     )
 
 
@@ -387,8 +426,8 @@ def table(points: Sequence[Point], concurrencies: Sequence[int], pinned: bool) -
             else "not pinned: services and load generator share every core"
         ),
         "",
-        "| target                         |   c |    req/s | p50 ms | p99 ms | failures |",
-        "|--------------------------------|----:|---------:|-------:|-------:|---------:|",
+        "| target                          |   c |    req/s | p50 ms | p99 ms | CPU ms/req | failures |",
+        "|---------------------------------|----:|---------:|-------:|-------:|-----------:|---------:|",
     ]
     labels = {
         "product": "product (3 hops, 3 records)",
@@ -400,17 +439,24 @@ def table(points: Sequence[Point], concurrencies: Sequence[int], pinned: bool) -
                 p.failures for p in points if p.target == name and p.concurrency == concurrency
             )
             lines.append(
-                f"| {labels[name]:<30} | {concurrency:>3} "
+                f"| {labels[name]:<31} | {concurrency:>3} "
                 f"| {median_of(name, concurrency, 'rate'):>8,.0f} "
                 f"| {median_of(name, concurrency, 'p50_ms'):>6.1f} "
-                f"| {median_of(name, concurrency, 'p99_ms'):>6.1f} | {failures:>8} |"
+                f"| {median_of(name, concurrency, 'p99_ms'):>6.1f} "
+                f"| {median_of(name, concurrency, 'cpu_ms'):>10.2f} | {failures:>8} |"
             )
     lines.append("")
     for concurrency in concurrencies:
         product = median_of("product", concurrency, "rate")
         baseline = median_of("baseline", concurrency, "rate")
         raw = RAW_AIOHTTP_CHAIN.get(concurrency)
-        line = f"c={concurrency}: product/baseline {product / baseline:.0%}"
+        cpu_share = median_of("baseline", concurrency, "cpu_ms") / median_of(
+            "product", concurrency, "cpu_ms"
+        )
+        line = (
+            f"c={concurrency}: product/baseline {product / baseline:.0%} "
+            f"(by service CPU per request: {cpu_share:.0%})"
+        )
         if raw is not None:
             line += (
                 f"; product/raw-aiohttp chain ({raw:,.0f} req/s, PERFORMANCE.md) {product / raw:.0%}"
@@ -527,7 +573,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                         log(
                             f"run {repeat}: {target.name:<8} c={concurrency:<3} "
                             f"{point.rate:>7,.0f} req/s  p50 {point.p50_ms:6.1f} ms  "
-                            f"p99 {point.p99_ms:6.1f} ms  failures {point.failures}"
+                            f"p99 {point.p99_ms:6.1f} ms  CPU {point.cpu_ms:5.2f} ms/req  "
+                            f"failures {point.failures}"
                         )
         finally:
             chain.stop()
