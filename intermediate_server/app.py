@@ -93,11 +93,11 @@ def create_app(settings: IntermediateServerSettings) -> FastAPI:
     )
     install_error_handling(app)
 
-    def service(request: Request) -> IntermediateService:
+    async def service(request: Request) -> IntermediateService:
         server: IntermediateService = request.app.state.service
         return server
 
-    def hub_only(authorization: Annotated[str | None, Header()] = None) -> None:
+    async def hub_only(authorization: Annotated[str | None, Header()] = None) -> None:
         token = bearer_token(authorization)
         if token is None or not hmac.compare_digest(token.encode(), credential.encode()):
             raise IpnsimError("AUT001")
