@@ -17,9 +17,9 @@ product is from what this design can do on such a machine.
 The load comes from this process's own asyncio generator (aiohttp, one connection per request
 in flight), for ``--duration`` seconds per point at each ``--concurrency``; each point is
 measured ``--repeat`` times, product and baseline alternately, and the table shows medians.
-Beside req/s and latency it shows the CPU time the services used per request (from /proc, all
-their processes and threads): on a machine shared with other work, req/s move with the load
-while CPU per request hardly does, so that ratio is the steadier comparison.
+Beside req/s and latency it shows the CPU time the services used per request and their
+threads' voluntary context switches per request (from /proc, every process and thread): on a
+machine shared with other work req/s move with the load, the switches hardly at all.
 With ``taskset`` and two cores or more, every service process (all its threads) is pinned to
 core 1 and this generator to core 0; ``--no-pin`` lets them share every core. Every process
 started is stopped at the end, also on Ctrl-C or an error.
@@ -322,6 +322,9 @@ class Point:
     p99_ms: float
     cpu_seconds: float | None
     """CPU time the target's service processes used meanwhile (None where unknown)."""
+    switches: int | None
+    """Voluntary context switches of the target's service threads meanwhile (None where
+    unknown)."""
 
     @property
     def rate(self) -> float:
@@ -333,6 +336,13 @@ class Point:
         if self.cpu_seconds is None or not self.requests:
             return float("nan")
         return self.cpu_seconds / self.requests * 1000
+
+    @property
+    def switches_per_request(self) -> float:
+        """Service context switches per request (NaN where unknown)."""
+        if self.switches is None or not self.requests:
+            return float("nan")
+        return self.switches / self.requests
 
 
 def cpu_seconds(pids: Sequence[int]) -> float | None:
@@ -347,6 +357,23 @@ def cpu_seconds(pids: Sequence[int]) -> float | None:
         except (OSError, IndexError, ValueError):
             return None
     return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def context_switches(pids: Sequence[int]) -> int | None:
+    """Voluntary context switches of every thread of these processes so far (a thread waited),
+    from /proc; None where /proc cannot tell. Each time a service hands work to another of its
+    threads (a database call, a thread-pool call) and waits for it costs some; unlike the
+    switches forced by other work, these hardly depend on what else the machine runs."""
+    total = 0
+    for pid in pids:
+        try:
+            for status in Path(f"/proc/{pid}/task").glob("*/status"):
+                for line in status.read_text().splitlines():
+                    if line.startswith("voluntary_ctxt_switches:"):
+                        total += int(line.split(":", 1)[1])
+        except (OSError, ValueError):
+            return None
+    return total
 
 
 def percentile(ordered: Sequence[float], share: float) -> float:
@@ -367,6 +394,7 @@ async def drive(
         connector=connector, timeout=aiohttp.ClientTimeout(total=30)
     ) as session:
         cpu_before = cpu_seconds(target.pids)
+        switches_before = context_switches(target.pids)
         started = time.perf_counter()
         deadline = started + duration
 
@@ -390,6 +418,7 @@ async def drive(
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         elapsed = time.perf_counter() - started
         cpu_after = cpu_seconds(target.pids)
+        switches_after = context_switches(target.pids)
     latencies.sort()
     return Point(
         target=target.name,
@@ -401,6 +430,11 @@ async def drive(
         p99_ms=percentile(latencies, 0.99) * 1000,
         cpu_seconds=(
             cpu_after - cpu_before if cpu_before is not None and cpu_after is not None else None
+        ),
+        switches=(
+            switches_after - switches_before
+            if switches_before is not None and switches_after is not None
+            else None
         ),
     )
 
@@ -426,8 +460,8 @@ def table(points: Sequence[Point], concurrencies: Sequence[int], pinned: bool) -
             else "not pinned: services and load generator share every core"
         ),
         "",
-        "| target                          |   c |    req/s | p50 ms | p99 ms | CPU ms/req | failures |",
-        "|---------------------------------|----:|---------:|-------:|-------:|-----------:|---------:|",
+        "| target                          |   c |    req/s | p50 ms | p99 ms | CPU ms/req | switches/req | failures |",
+        "|---------------------------------|----:|---------:|-------:|-------:|-----------:|-------------:|---------:|",
     ]
     labels = {
         "product": "product (3 hops, 3 records)",
@@ -443,7 +477,8 @@ def table(points: Sequence[Point], concurrencies: Sequence[int], pinned: bool) -
                 f"| {median_of(name, concurrency, 'rate'):>8,.0f} "
                 f"| {median_of(name, concurrency, 'p50_ms'):>6.1f} "
                 f"| {median_of(name, concurrency, 'p99_ms'):>6.1f} "
-                f"| {median_of(name, concurrency, 'cpu_ms'):>10.2f} | {failures:>8} |"
+                f"| {median_of(name, concurrency, 'cpu_ms'):>10.2f} "
+                f"| {median_of(name, concurrency, 'switches_per_request'):>12.1f} | {failures:>8} |"
             )
     lines.append("")
     for concurrency in concurrencies:
@@ -574,6 +609,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                             f"run {repeat}: {target.name:<8} c={concurrency:<3} "
                             f"{point.rate:>7,.0f} req/s  p50 {point.p50_ms:6.1f} ms  "
                             f"p99 {point.p99_ms:6.1f} ms  CPU {point.cpu_ms:5.2f} ms/req  "
+                            f"{point.switches_per_request:5.1f} switches/req  "
                             f"failures {point.failures}"
                         )
         finally:
