@@ -433,7 +433,9 @@ async def drive(
         ),
         switches=(
             switches_after - switches_before
-            if switches_before is not None and switches_after is not None
+            if switches_before is not None
+            and switches_after is not None
+            and switches_after >= switches_before  # not when threads ended meanwhile
             else None
         ),
     )
