@@ -8,9 +8,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import JSON, Column, Date, Integer, MetaData, String, Table, insert, select
+from sqlalchemy import JSON, Column, Date, Integer, MetaData, String, Table, event, insert, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.pool import QueuePool
 
-from ipnsim.storage import UtcDateTime, create_engine, insert_many, sessionmaker
+from ipnsim.storage import (
+    SQLITE_POOL_SIZE,
+    UtcDateTime,
+    create_engine,
+    insert_many,
+    sessionmaker,
+)
 
 METADATA = MetaData()
 THINGS = Table(
@@ -151,3 +159,64 @@ def test_only_open_transactions_are_rolled_back(
     assert counts["failed"] == 1
     assert counts["rows"] == 4
     assert counts["rows_after_close"] == 4
+
+
+def connections_opened(tmp_path: Path, sessions_at_once: int, rounds: int) -> list[int]:
+    """Connections opened in each round of ``sessions_at_once`` concurrent reading sessions."""
+
+    async def scenario() -> list[int]:
+        engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'things.sqlite3'}")
+        opened = {"count": 0}
+
+        def connected(*_: Any) -> None:
+            opened["count"] += 1
+
+        event.listen(engine.sync_engine, "connect", connected)
+        try:
+            async with engine.begin() as connection:
+                await connection.run_sync(METADATA.create_all)
+            sessions = sessionmaker(engine)
+            gate = asyncio.Event()
+
+            async def read() -> None:
+                async with sessions() as session:
+                    await session.execute(select(THINGS))
+                    await gate.wait()
+
+            per_round = []
+            for _ in range(rounds):
+                opened["count"] = 0
+                gate.clear()
+                readers = [asyncio.create_task(read()) for _ in range(sessions_at_once)]
+                await asyncio.sleep(0.2)
+                gate.set()
+                await asyncio.gather(*readers)
+                per_round.append(opened["count"])
+        finally:
+            await engine.dispose()
+        return per_round
+
+    return asyncio.run(scenario())
+
+
+def test_sqlite_connections_are_kept_for_the_next_sessions(tmp_path: Path) -> None:
+    first, second = connections_opened(tmp_path, sessions_at_once=20, rounds=2)
+
+    assert first <= 20
+    assert second == 0
+
+
+def test_pool_sizes_per_database() -> None:
+    async def pools() -> list[AsyncEngine]:
+        return [
+            create_engine("sqlite+aiosqlite:///./pool-size-check.sqlite3"),
+            create_engine("sqlite+aiosqlite:///:memory:"),
+            create_engine("postgresql+asyncpg://ipnsim@127.0.0.1/pool_size_check"),
+        ]
+
+    file_engine, memory_engine, postgres_engine = asyncio.run(pools())
+    assert isinstance(file_engine.pool, QueuePool)
+    assert file_engine.pool.size() == SQLITE_POOL_SIZE
+    assert not isinstance(memory_engine.pool, QueuePool)
+    assert isinstance(postgres_engine.pool, QueuePool)
+    assert postgres_engine.pool.size() == 5
