@@ -36,6 +36,7 @@ import contextlib
 import gc
 import json
 import logging
+import math
 import os
 import shutil
 import signal
@@ -451,7 +452,11 @@ def table(points: Sequence[Point], concurrencies: Sequence[int], pinned: bool) -
             for point in points
             if point.target == name and point.concurrency == concurrency
         ]
-        return statistics.median(values)
+        known = [value for value in values if not math.isnan(value)]
+        return statistics.median(known) if known else math.nan
+
+    def shown(value: float, width: int, digits: int) -> str:
+        return f"{'n/a':>{width}}" if math.isnan(value) else f"{value:>{width}.{digits}f}"
 
     repeats = sum(1 for p in points if p.target == "product" and p.concurrency == concurrencies[0])
     lines = [
@@ -479,8 +484,9 @@ def table(points: Sequence[Point], concurrencies: Sequence[int], pinned: bool) -
                 f"| {median_of(name, concurrency, 'rate'):>8,.0f} "
                 f"| {median_of(name, concurrency, 'p50_ms'):>6.1f} "
                 f"| {median_of(name, concurrency, 'p99_ms'):>6.1f} "
-                f"| {median_of(name, concurrency, 'cpu_ms'):>10.2f} "
-                f"| {median_of(name, concurrency, 'switches_per_request'):>12.1f} | {failures:>8} |"
+                f"| {shown(median_of(name, concurrency, 'cpu_ms'), 10, 2)} "
+                f"| {shown(median_of(name, concurrency, 'switches_per_request'), 12, 1)} "
+                f"| {failures:>8} |"
             )
     lines.append("")
     for concurrency in concurrencies:
@@ -490,10 +496,9 @@ def table(points: Sequence[Point], concurrencies: Sequence[int], pinned: bool) -
         cpu_share = median_of("baseline", concurrency, "cpu_ms") / median_of(
             "product", concurrency, "cpu_ms"
         )
-        line = (
-            f"c={concurrency}: product/baseline {product / baseline:.0%} "
-            f"(by service CPU per request: {cpu_share:.0%})"
-        )
+        line = f"c={concurrency}: product/baseline {product / baseline:.0%}"
+        if not math.isnan(cpu_share):
+            line += f" (by service CPU per request: {cpu_share:.0%})"
         if raw is not None:
             line += (
                 f"; product/raw-aiohttp chain ({raw:,.0f} req/s, PERFORMANCE.md) {product / raw:.0%}"
