@@ -133,11 +133,11 @@ def create_app(settings: IntermediateServerSettings) -> FastAPI:
 
     app.add_middleware(JournalMiddleware)
 
-    def service(request: Request) -> IntermediateService:
+    async def service(request: Request) -> IntermediateService:
         server: IntermediateService = request.app.state.service
         return server
 
-    def hub_only(authorization: Annotated[str | None, Header()] = None) -> None:
+    async def hub_only(authorization: Annotated[str | None, Header()] = None) -> None:
         token = bearer_token(authorization)
         if token is None or not hmac.compare_digest(token.encode(), credential.encode()):
             raise IpnsimError("AUT001")

@@ -23,7 +23,7 @@ class HubClient:
     ) -> None:
         self.client = client
         self.base = hub_url.rstrip("/")
-        self.headers = {"Authorization": f"Bearer {credential}"}
+        self.headers = {"Authorization": f"Bearer {credential}", "Content-Type": "application/json"}
         self.timeout = timeout
 
     async def post(
@@ -34,7 +34,7 @@ class HubClient:
         try:
             response = await self.client.post(
                 self.base + path,
-                json=body.model_dump(mode="json"),
+                content=body.model_dump_json(),
                 headers=self.headers | dict(headers or {}),
             )
         except httpx.TransportError as exc:

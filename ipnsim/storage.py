@@ -14,7 +14,7 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Date, DateTime, String, Table, event, insert
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Dialect, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -101,12 +101,62 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+SQLITE_POOL_SIZE = 32
+"""SQLite connections a service keeps open (and as many more it may open for a while)."""
+
+
 def create_engine(url: str) -> AsyncEngine:
     """An async engine; SQLite gets WAL, durable commits, foreign keys and a busy timeout."""
-    engine = create_async_engine(url)
+    engine = create_async_engine(url, **_pool_settings(url))
     if engine.dialect.name == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+    if engine.dialect.driver == "aiosqlite":
+        _skip_idle_rollbacks(engine.sync_engine.dialect)
     return engine
+
+
+def _pool_settings(url: str) -> dict[str, int]:
+    """A larger pool for an SQLite file than SQLAlchemy's default of five.
+
+    Beyond the pool's size every session opens a connection of its own and closes it after:
+    with aiosqlite that is a new thread, the file opened and the pragmas run each time. A
+    service with more than five inquiries in flight did that for most of them. SQLite
+    connections are cheap to keep; PostgreSQL keeps the default, as its server limits the
+    connections of every service together.
+    """
+    parsed = make_url(url)
+    database = parsed.database or ""
+    in_memory = database in {"", ":memory:"} or parsed.query.get("mode") == "memory"
+    if parsed.get_backend_name() != "sqlite" or in_memory:
+        return {}
+    return {"pool_size": SQLITE_POOL_SIZE, "max_overflow": SQLITE_POOL_SIZE}
+
+
+def _skip_idle_rollbacks(dialect: Dialect) -> None:
+    """Send a ROLLBACK to aiosqlite only when SQLite has a transaction open.
+
+    Every session ends with a rollback, and the pool rolls the connection back again when it
+    is returned; a read-only session never opened a transaction at all (the driver begins one
+    only before a write). The driver ignores a rollback outside a transaction, but each one
+    still crosses to aiosqlite's thread and back: two of the round trips of every session.
+    """
+    rollback = dialect.do_rollback
+
+    def do_rollback(dbapi_connection: Any) -> None:
+        if _sqlite_in_transaction(dbapi_connection):
+            rollback(dbapi_connection)
+
+    dialect.do_rollback = do_rollback  # type: ignore[method-assign]
+
+
+def _sqlite_in_transaction(connection: Any) -> bool:
+    """Whether SQLite has a transaction open on this (pooled, adapted) aiosqlite connection;
+    True when that cannot be told, so that the rollback is sent."""
+    adapted = getattr(connection, "dbapi_connection", connection)
+    try:
+        return bool(adapted._connection.in_transaction)
+    except (AttributeError, ValueError):
+        return True
 
 
 def _sqlite_pragmas(connection: Any, _record: Any) -> None:

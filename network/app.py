@@ -110,14 +110,14 @@ def create_app(settings: HubSettings) -> FastAPI:
 
     app.include_router(catalogue_router(shared_catalogue, permissions))
 
-    def service(request: Request) -> HubService:
+    async def service(request: Request) -> HubService:
         hub: HubService = request.app.state.service
         return hub
 
-    def agency(authorization: Annotated[str | None, Header()] = None) -> AgencyEntry:
+    async def agency(authorization: Annotated[str | None, Header()] = None) -> AgencyEntry:
         return registry.authenticate(authorization)
 
-    def agency_or_operator(
+    async def agency_or_operator(
         authorization: Annotated[str | None, Header()] = None,
     ) -> AgencyEntry | None:
         token = bearer_token(authorization)
@@ -125,7 +125,7 @@ def create_app(settings: HubSettings) -> FastAPI:
             return None
         return registry.authenticate(authorization)
 
-    def operator(authorization: Annotated[str | None, Header()] = None) -> None:
+    async def operator(authorization: Annotated[str | None, Header()] = None) -> None:
         token = bearer_token(authorization)
         if token is None or not hmac.compare_digest(token.encode(), admin_token.encode()):
             raise IpnsimError("AUT001")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 import httpx
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from error_codes import ErrorBody, IpnsimError
 from ipnsim.http import is_timeout
@@ -24,7 +24,7 @@ class ProviderRouter:
 
     async def provide(self, provider: AgencyEntry, request: ProvisionRequest) -> ProvisionAnswer:
         """Ask the provider for the replica; ``AVL001``/``AVL002``/``AVL005`` when that fails."""
-        response = await self._post(provider, "/hub/provisions", request.model_dump(mode="json"))
+        response = await self._post(provider, "/hub/provisions", request)
         try:
             answer = ProvisionAnswer.model_validate_json(response.content)
         except ValidationError:
@@ -41,7 +41,7 @@ class ProviderRouter:
 
     async def deliver_addendum(self, provider: AgencyEntry, addendum: Addendum) -> None:
         """Append the addendum to the provider's copy of the record."""
-        response = await self._post(provider, "/hub/addenda", addendum.model_dump(mode="json"))
+        response = await self._post(provider, "/hub/addenda", addendum)
         if response.status_code >= 400:
             try:
                 body = ErrorBody.model_validate_json(response.content)
@@ -61,7 +61,7 @@ class ProviderRouter:
         """Give the requester's intermediate server the final result of an inquiry that waited
         for the provider's staff (自動応答不可); ``MAN005`` when it does not take it."""
         try:
-            response = await self._post(requester, "/hub/results", result.model_dump(mode="json"))
+            response = await self._post(requester, "/hub/results", result)
         except IpnsimError:
             raise IpnsimError("MAN005", requester_code=requester.code) from None
         if response.status_code >= 400:
@@ -73,12 +73,15 @@ class ProviderRouter:
             )
             raise IpnsimError("MAN005", requester_code=requester.code)
 
-    async def _post(self, provider: AgencyEntry, path: str, body: object) -> httpx.Response:
+    async def _post(self, provider: AgencyEntry, path: str, body: BaseModel) -> httpx.Response:
         try:
             return await self.client.post(
                 provider.url(path),
-                json=body,
-                headers={"Authorization": f"Bearer {provider.credential}"},
+                content=body.model_dump_json(),
+                headers={
+                    "Authorization": f"Bearer {provider.credential}",
+                    "Content-Type": "application/json",
+                },
             )
         except httpx.TransportError as exc:
             if is_timeout(exc):

@@ -31,7 +31,7 @@ from network.protocol.models import (
     ProvisionRequest,
     outcome_statuses,
 )
-from network.pseudonyms import person_key, pseudonym_for
+from network.pseudonyms import IssuedPseudonymCache, person_key, pseudonym_for
 from network.registry import AgencyEntry, Registry
 from network.repository import (
     PseudonymRepository,
@@ -71,6 +71,7 @@ class HubService:
         catalogue: Catalogue,
         router: ProviderRouter,
         secret: bytes,
+        issued: IssuedPseudonymCache | None = None,
     ) -> None:
         self.sessions = sessions
         self.registry = registry
@@ -78,6 +79,7 @@ class HubService:
         self.catalogue = catalogue
         self.router = router
         self.secret = secret
+        self.issued = issued if issued is not None else IssuedPseudonymCache()
 
     # --- 符号 ---------------------------------------------------------------------------------
 
@@ -183,10 +185,10 @@ class HubService:
             if await RecordRepository(session).get(request.inquiry_id) is not None:
                 raise IpnsimError("REC004", inquiry_id=str(request.inquiry_id))
             pseudonyms = PseudonymRepository(session)
-            issued = await pseudonyms.resolve(request.requester_pseudonym)
-            if issued is None or issued.agency_code != exchange.requester.code:
+            owner = await self._owner(pseudonyms, request.requester_pseudonym)
+            if owner is None or owner[0] != exchange.requester.code:
                 raise IpnsimError("IDN003")
-            exchange.person_key = issued.person_key
+            person = exchange.person_key = owner[1]
             provider = self.registry.get(request.provider_code)
             exchange.provider = provider
             if not self.permissions.allows(
@@ -197,7 +199,7 @@ class HubService:
                 provider.kind,
             ):
                 raise IpnsimError("PRM001", info_type_code=request.info_type_code)
-            converted = await pseudonyms.find(provider.code, issued.person_key)
+            converted = await self._pseudonym(pseudonyms, provider.code, person)
             if converted is None:
                 raise IpnsimError("IDN004", provider_code=provider.code)
         return provider, ProvisionRequest(
@@ -205,7 +207,7 @@ class HubService:
             requester_code=exchange.requester.code,
             requester_name=exchange.requester.name_ja,
             provider_code=provider.code,
-            provider_pseudonym=converted.pseudonym,
+            provider_pseudonym=converted,
             affair_code=request.affair_code,
             procedure_code=request.procedure_code,
             info_type_code=request.info_type_code,
@@ -213,6 +215,32 @@ class HubService:
             requested_at=request.requested_at,
             requester_non_disclosure=request.requester_non_disclosure,
         )
+
+    async def _owner(
+        self, pseudonyms: PseudonymRepository, pseudonym: str
+    ) -> tuple[str, str] | None:
+        """The agency code and person key of an issued 符号, or None if it was never issued."""
+        owner = self.issued.owner(pseudonym)
+        if owner is None:
+            row = await pseudonyms.resolve(pseudonym)
+            if row is None:
+                return None
+            owner = (row.agency_code, row.person_key)
+            self.issued.remember(row.pseudonym, row.agency_code, row.person_key)
+        return owner
+
+    async def _pseudonym(
+        self, pseudonyms: PseudonymRepository, agency_code: str, person: str
+    ) -> str | None:
+        """The 符号 issued to an agency for a person, or None if none was issued yet."""
+        pseudonym = self.issued.pseudonym(agency_code, person)
+        if pseudonym is None:
+            row = await pseudonyms.find(agency_code, person)
+            if row is None:
+                return None
+            pseudonym = row.pseudonym
+            self.issued.remember(pseudonym, agency_code, person)
+        return pseudonym
 
     async def _record(self, exchange: _Exchange) -> InquiryResult:
         request = exchange.request

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from error_codes import IpnsimError
 from ipnsim.storage import create_engine, migrate, sessionmaker
@@ -297,6 +297,48 @@ def test_provider_without_pseudonym_is_idn004(tmp_path: Path) -> None:
         assert row.person_key is not None
 
     assert run(tmp_path, scenario).provided == []
+
+
+def test_provider_pseudonym_issued_after_idn004_is_found(tmp_path: Path) -> None:
+    async def scenario(service: HubService, router: FakeRouter) -> None:
+        requester_pseudonym = await issue(service, YAMAGATA)
+        first = await service.inquire(AGENCIES[YAMAGATA], inquiry(requester_pseudonym))
+        assert first.error is not None
+        assert first.error.code == "IDN004"
+        provider_pseudonym = await issue(service, ODAWARA)
+        second = await service.inquire(AGENCIES[YAMAGATA], inquiry(requester_pseudonym))
+        assert second.error is None
+        [(_, sent)] = router.provided
+        assert sent.provider_pseudonym == provider_pseudonym
+
+    run(tmp_path, scenario)
+
+
+def test_issued_pseudonyms_are_read_once(tmp_path: Path) -> None:
+    async def scenario(service: HubService, router: FakeRouter) -> None:
+        requester_pseudonym = await issue(service, YAMAGATA)
+        provider_pseudonym = await issue(service, ODAWARA)
+        statements: list[str] = []
+        engine = service.sessions.kw["bind"]
+
+        def seen(*arguments: Any) -> None:
+            statements.append(arguments[2])
+
+        event.listen(engine.sync_engine, "before_cursor_execute", seen)
+        for _ in range(3):
+            result = await service.inquire(AGENCIES[YAMAGATA], inquiry(requester_pseudonym))
+            assert result.error is None
+        event.remove(engine.sync_engine, "before_cursor_execute", seen)
+        reads = [s for s in statements if "FROM issued_pseudonyms" in s]
+        assert len(reads) == 2
+        assert [sent.provider_pseudonym for _, sent in router.provided] == [provider_pseudonym] * 3
+        stranger = await service.inquire(
+            AGENCIES[ODAWARA], inquiry(requester_pseudonym, requester=ODAWARA)
+        )
+        assert stranger.error is not None
+        assert stranger.error.code == "IDN003"
+
+    run(tmp_path, scenario)
 
 
 def test_unreachable_provider_is_recorded_as_not_reached(tmp_path: Path) -> None:

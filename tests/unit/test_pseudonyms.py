@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import re
 
-from network.pseudonyms import person_key, pseudonym_for
+import pytest
+
+from network.pseudonyms import IssuedPseudonymCache, person_key, pseudonym_for
 
 SECRET = b"a-secret-of-sixteen-bytes-or-more"
 OTHER_SECRET = b"another-secret-of-sixteen-bytes"
@@ -62,3 +64,35 @@ def test_resident_code_does_not_appear() -> None:
         assert resident not in key
         assert resident not in pseudonym
         assert resident[:6] not in key
+
+
+def test_cache_answers_both_ways_what_it_was_told() -> None:
+    cache = IssuedPseudonymCache()
+    person = person_key(SECRET, RESIDENT)
+    pseudonym = pseudonym_for(SECRET, person, YAMAGATA)
+    assert cache.owner(pseudonym) is None
+    assert cache.pseudonym(YAMAGATA, person) is None
+    cache.remember(pseudonym, YAMAGATA, person)
+    cache.remember(pseudonym, YAMAGATA, person)
+    assert len(cache) == 1
+    assert cache.owner(pseudonym) == (YAMAGATA, person)
+    assert cache.pseudonym(YAMAGATA, person) == pseudonym
+    assert cache.pseudonym(ODAWARA, person) is None
+
+
+def test_cache_forgets_the_oldest_beyond_its_capacity() -> None:
+    cache = IssuedPseudonymCache(capacity=2)
+    people = [person_key(SECRET, f"1234567890{n}") for n in range(3)]
+    pseudonyms = [pseudonym_for(SECRET, person, YAMAGATA) for person in people]
+    for person, pseudonym in zip(people, pseudonyms, strict=True):
+        cache.remember(pseudonym, YAMAGATA, person)
+    assert len(cache) == 2
+    assert cache.owner(pseudonyms[0]) is None
+    assert cache.pseudonym(YAMAGATA, people[0]) is None
+    assert cache.owner(pseudonyms[2]) == (YAMAGATA, people[2])
+    assert cache.pseudonym(YAMAGATA, people[1]) == pseudonyms[1]
+
+
+def test_cache_needs_room_for_one() -> None:
+    with pytest.raises(ValueError, match="at least 1"):
+        IssuedPseudonymCache(capacity=0)

@@ -8,9 +8,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import JSON, Column, Date, Integer, MetaData, String, Table, insert, select
+from sqlalchemy import JSON, Column, Date, Integer, MetaData, String, Table, event, insert, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.pool import QueuePool
 
-from ipnsim.storage import UtcDateTime, create_engine, insert_many, sessionmaker
+from ipnsim.storage import (
+    SQLITE_POOL_SIZE,
+    UtcDateTime,
+    create_engine,
+    insert_many,
+    sessionmaker,
+)
 
 METADATA = MetaData()
 THINGS = Table(
@@ -92,3 +100,123 @@ def test_a_missing_column_is_refused(tmp_path: Path) -> None:
 
     with pytest.raises(KeyError, match="day"):
         asyncio.run(scenario())
+
+
+def rollbacks_sent(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
+    """How many rollbacks reach aiosqlite in sessions that read, write, or fail a write."""
+    import aiosqlite
+
+    sent = {"rollbacks": 0}
+    original = aiosqlite.Connection.rollback
+
+    async def counted(self: aiosqlite.Connection) -> None:
+        sent["rollbacks"] += 1
+        await original(self)
+
+    monkeypatch.setattr(aiosqlite.Connection, "rollback", counted)
+
+    async def scenario() -> dict[str, int]:
+        engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'things.sqlite3'}")
+        try:
+            async with engine.begin() as connection:
+                await connection.run_sync(METADATA.create_all)
+            sessions = sessionmaker(engine)
+            counts: dict[str, int] = {}
+            sent["rollbacks"] = 0
+            for _ in range(3):
+                async with sessions() as session:
+                    await session.execute(select(THINGS))
+            counts["read"] = sent["rollbacks"]
+            sent["rollbacks"] = 0
+            async with sessions.begin() as session:
+                await session.execute(insert(THINGS), rows("kept"))
+            counts["committed"] = sent["rollbacks"]
+            sent["rollbacks"] = 0
+            async with sessions() as session:
+                await session.execute(insert(THINGS), rows("lost"))
+                await session.rollback()
+            counts["failed"] = sent["rollbacks"]
+            async with sessions() as session:
+                counts["rows"] = len((await session.execute(select(THINGS))).all())
+            async with sessions() as session:
+                await session.execute(insert(THINGS), rows("closed"))
+            async with sessions() as session:
+                counts["rows_after_close"] = len((await session.execute(select(THINGS))).all())
+        finally:
+            await engine.dispose()
+        return counts
+
+    return asyncio.run(scenario())
+
+
+def test_only_open_transactions_are_rolled_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    counts = rollbacks_sent(tmp_path, monkeypatch)
+
+    assert counts["read"] == 0
+    assert counts["committed"] == 0
+    assert counts["failed"] == 1
+    assert counts["rows"] == 4
+    assert counts["rows_after_close"] == 4
+
+
+def connections_opened(tmp_path: Path, sessions_at_once: int, rounds: int) -> list[int]:
+    """Connections opened in each round of ``sessions_at_once`` concurrent reading sessions."""
+
+    async def scenario() -> list[int]:
+        engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'things.sqlite3'}")
+        opened = {"count": 0}
+
+        def connected(*_: Any) -> None:
+            opened["count"] += 1
+
+        event.listen(engine.sync_engine, "connect", connected)
+        try:
+            async with engine.begin() as connection:
+                await connection.run_sync(METADATA.create_all)
+            sessions = sessionmaker(engine)
+            gate = asyncio.Event()
+
+            async def read() -> None:
+                async with sessions() as session:
+                    await session.execute(select(THINGS))
+                    await gate.wait()
+
+            per_round = []
+            for _ in range(rounds):
+                opened["count"] = 0
+                gate.clear()
+                readers = [asyncio.create_task(read()) for _ in range(sessions_at_once)]
+                await asyncio.sleep(0.2)
+                gate.set()
+                await asyncio.gather(*readers)
+                per_round.append(opened["count"])
+        finally:
+            await engine.dispose()
+        return per_round
+
+    return asyncio.run(scenario())
+
+
+def test_sqlite_connections_are_kept_for_the_next_sessions(tmp_path: Path) -> None:
+    first, second = connections_opened(tmp_path, sessions_at_once=20, rounds=2)
+
+    assert first <= 20
+    assert second == 0
+
+
+def test_pool_sizes_per_database() -> None:
+    async def pools() -> list[AsyncEngine]:
+        return [
+            create_engine("sqlite+aiosqlite:///./pool-size-check.sqlite3"),
+            create_engine("sqlite+aiosqlite:///:memory:"),
+            create_engine("postgresql+asyncpg://ipnsim@127.0.0.1/pool_size_check"),
+        ]
+
+    file_engine, memory_engine, postgres_engine = asyncio.run(pools())
+    assert isinstance(file_engine.pool, QueuePool)
+    assert file_engine.pool.size() == SQLITE_POOL_SIZE
+    assert not isinstance(memory_engine.pool, QueuePool)
+    assert isinstance(postgres_engine.pool, QueuePool)
+    assert postgres_engine.pool.size() == 5
