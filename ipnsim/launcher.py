@@ -113,10 +113,27 @@ def port_is_free(host: str, port: int) -> bool:
     return True
 
 
+LOWEST_TEST_PORT = 20_000
+
+
+def ephemeral_port_start() -> int:
+    """The first port the system hands out to outgoing connections (Linux: from
+    ``/proc/sys/net/ipv4/ip_local_port_range``; 32768 where it cannot be read)."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32_768
+
+
 def find_free_port_block(count: int, host: str = "127.0.0.1") -> int:
-    """A first port such that ``count`` consecutive ports are free (for tests and parallel runs)."""
+    """A first port such that ``count`` consecutive ports are free (for tests and parallel runs).
+
+    The block lies below the ephemeral range, so no outgoing connection of any process can take
+    one of its ports between this check and the services binding them.
+    """
+    room = max(count, ephemeral_port_start() - LOWEST_TEST_PORT - count)
     for _ in range(200):
-        base = secrets.randbelow(30000) + 20000
+        base = secrets.randbelow(room) + LOWEST_TEST_PORT
         if all(port_is_free(host, base + offset) for offset in range(count)):
             return base
     raise LaunchError(f"found no {count} consecutive free ports on {host}")

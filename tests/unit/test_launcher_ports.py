@@ -1,0 +1,17 @@
+"""Port blocks for test networks lie below the ephemeral range, where no client socket lands."""
+
+from __future__ import annotations
+
+import socket
+
+from ipnsim.launcher import LOWEST_TEST_PORT, ephemeral_port_start, find_free_port_block
+
+
+def test_port_blocks_lie_below_the_ephemeral_range_and_are_free() -> None:
+    start = ephemeral_port_start()
+    for _ in range(20):
+        base = find_free_port_block(8)
+        assert LOWEST_TEST_PORT <= base and base + 8 <= start
+        for port in range(base, base + 8):
+            with socket.socket() as probe:
+                probe.bind(("127.0.0.1", port))
