@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field, HttpUrl, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from network.protocol.models import AgencyCode
+from network.protocol.record_log import key_file_beside
 
 
 class IntermediateServerSettings(BaseSettings):
@@ -41,3 +44,15 @@ class IntermediateServerSettings(BaseSettings):
         description="How often held inquiries are checked for expiry and final answers the hub "
         "has not acknowledged are sent again (at most half the waiting time).",
     )
+    log_key_file: Path | None = Field(
+        default=None,
+        description="Ed25519 key that signs this server's record log's tree heads, created at "
+        "first start (PEM, mode 600). Default: beside the SQLite database, else "
+        "<code>-log-key.pem in the working directory.",
+    )
+
+    def signing_key_file(self) -> Path:
+        """Where the record log's signing key is kept."""
+        if self.log_key_file is not None:
+            return self.log_key_file
+        return key_file_beside(self.database_url) or Path(f"{self.code}-log-key.pem")
