@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, FastAPI, Header, Query, Request, status
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from error_codes import IpnsimError
 from error_codes.http import install_error_handling
@@ -29,11 +30,12 @@ from intermediate_server.schemas import (
     ReplicaRegistration,
     ReplicaView,
 )
-from intermediate_server.service import AgencyIdentity, IntermediateService
+from intermediate_server.service import AgencyIdentity, IntermediateService, local_record_log
 from intermediate_server.settings import IntermediateServerSettings
 from ipnsim.http import bearer_token, make_client
 from ipnsim.storage import create_engine, migrate, sessionmaker
 from network.protocol.layouts import catalogue
+from network.protocol.log_api import log_router
 from network.protocol.models import (
     FORCE_OUTCOME_HEADER,
     Addendum,
@@ -47,6 +49,7 @@ from network.protocol.models import (
     RecordSide,
     forced_outcome,
 )
+from network.protocol.record_log import RecordLog, load_or_create_key
 
 logger = logging.getLogger("ipnsim.intermediate")
 
@@ -56,6 +59,7 @@ def create_app(settings: IntermediateServerSettings) -> FastAPI:
     engine = create_engine(settings.database_url)
     credential = settings.credential.get_secret_value()
     agency = AgencyIdentity(code=settings.code, name_ja=settings.name_ja)
+    record_log = local_record_log(settings.code, load_or_create_key(settings.signing_key_file()))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -68,7 +72,9 @@ def create_app(settings: IntermediateServerSettings) -> FastAPI:
             hub,
             catalogue(),
             manual_hold_seconds=settings.manual_response_seconds,
+            log=record_log,
         )
+        await record_log.load(server.sessions)
         sweep = asyncio.create_task(
             server.manual.sweep_forever(
                 min(settings.manual_sweep_seconds, settings.manual_response_seconds / 2)
@@ -101,6 +107,12 @@ def create_app(settings: IntermediateServerSettings) -> FastAPI:
         token = bearer_token(authorization)
         if token is None or not hmac.compare_digest(token.encode(), credential.encode()):
             raise IpnsimError("AUT001")
+
+    def current_log(request: Request) -> tuple[RecordLog, async_sessionmaker[AsyncSession]]:
+        server: IntermediateService = request.app.state.service
+        return server.log, server.sessions
+
+    app.include_router(log_router(current_log))
 
     Server = Annotated[IntermediateService, Depends(service)]
 
