@@ -192,29 +192,38 @@ def hub_service(engine: Any, router: FakeRouter | None = None) -> HubService:
     )
 
 
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
 def test_two_hubs_declaring_the_same_inquiry_at_once_append_one_addendum(
-    tmp_path: Path,
+    tmp_path: Path, backend: str
 ) -> None:
-    """Two hub processes (two services, two engines, two in-memory logs) on one database."""
+    """Two hub processes (two services, two engines, two in-memory logs) on one database: one
+    addendum per inquiry, and one gap-free sequence of leaves."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'hub.sqlite3'}"
+    server = database = None
+    if backend == "postgres":
+        server = postgres_server()
+        if server is None:
+            pytest.skip("no PostgreSQL server reachable (set IPNSIM_TEST_POSTGRES_URL)")
+        database = f"ipnsim_unit_hubs_{uuid.uuid4().hex[:12]}"
+        ensure_databases(server, [database])
+        url = service_database_url(server, database)
 
     async def go() -> None:
-        url = f"sqlite+aiosqlite:///{tmp_path / 'hub.sqlite3'}"
         engines = [create_engine(url), create_engine(url)]
         try:
             await migrate(engines[0], MIGRATIONS)
             hubs = [hub_service(engine) for engine in engines]
             await issue(hubs[0], ODAWARA)
             pseudonym = await issue(hubs[0], YAMAGATA)
-            request = inquiry(pseudonym)
-            await hubs[0].inquire(AGENCIES[YAMAGATA], request)
-            for _ in range(3):  # concurrent rounds, each on a new inquiry
+            for round_ in range(3):  # concurrent rounds, each on a new inquiry
                 request = inquiry(pseudonym)
-                await hubs[1].inquire(AGENCIES[YAMAGATA], request)
+                await hubs[round_ % 2].inquire(AGENCIES[YAMAGATA], request)
                 outcomes = await asyncio.gather(
                     *(
                         hub.declare_mistaken(AGENCIES[YAMAGATA], request.inquiry_id, DECLARATION)
                         for hub in hubs
                     ),
+                    hubs[1].inquire(AGENCIES[YAMAGATA], inquiry(pseudonym)),
                     return_exceptions=True,
                 )
                 refused = [o for o in outcomes if isinstance(o, IpnsimError)]
@@ -222,18 +231,24 @@ def test_two_hubs_declaring_the_same_inquiry_at_once_append_one_addendum(
                 assert refused[0].code == "REC005"
                 record = await hubs[0].record(None, request.inquiry_id)
                 assert len(record.addenda) == 1
+            await hubs[0].log.refresh(hubs[0].sessions)
             async with hubs[0].sessions() as session:
-                await hubs[0].log.refresh(hubs[0].sessions)
                 stored = await hubs[0].log.entries(session, 0, 100)
-            assert [entry.leaf_index for entry in stored.entries] == list(range(7))
-            assert stored.latest.tree_size == 7
-            tree = MerkleTree([bytes.fromhex(entry.leaf_hash or "") for entry in stored.entries])
-            assert stored.latest.root_hash == tree.root().hex()
+            assert [entry.leaf_index for entry in stored.entries] == list(range(9))
+            assert stored.latest.tree_size == 9
+            hashes = [bytes.fromhex(entry.leaf_hash or "") for entry in stored.entries]
+            assert [entry.event is not None for entry in stored.entries] == [True] * 9
+            assert stored.latest.root_hash == MerkleTree(hashes).root().hex()
+            assert [head.tree_size for head in stored.tree_heads] == list(range(1, 10))
         finally:
             for engine in engines:
                 await engine.dispose()
 
-    asyncio.run(go())
+    try:
+        asyncio.run(go())
+    finally:
+        if server is not None and database is not None:
+            drop_databases(server, [database])
 
 
 def test_the_unique_index_refuses_a_second_mistaken_person_addendum(tmp_path: Path) -> None:
