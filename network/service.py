@@ -398,8 +398,11 @@ class HubService:
                 error.code,
             )
             return False
-        async with self.sessions.begin() as session:
-            await RecordRepository(session).mark_delivered(str(addendum.addendum_id), utcnow())
+        try:
+            async with self.sessions.begin() as session:
+                await RecordRepository(session).mark_delivered(str(addendum.addendum_id), utcnow())
+        except IntegrityError:
+            pass  # a concurrent delivery of the same addendum marked it first
         return True
 
     async def deliver_pending_addenda(self) -> int:
