@@ -10,6 +10,7 @@ from typing import Annotated
 
 from fastapi import Body, Depends, FastAPI, Header, Path, Query, Request, Response, status
 from fastapi.responses import FileResponse
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from error_codes import IpnsimError
 from error_codes.http import install_error_handling
@@ -42,12 +43,13 @@ from intermediate_server.schemas import (
     ReplicaRegistration,
     ReplicaView,
 )
-from intermediate_server.service import AgencyIdentity, IntermediateService
+from intermediate_server.service import AgencyIdentity, IntermediateService, local_record_log
 from intermediate_server.settings import IntermediateServerSettings
 from ipnsim.http import bearer_token, make_client
 from ipnsim.storage import create_engine, migrate, sessionmaker
 from network.protocol.batch_file import ENCODINGS, Variant, result_file_name
 from network.protocol.layouts import catalogue
+from network.protocol.log_api import log_router
 from network.protocol.models import (
     FORCE_OUTCOME_HEADER,
     MAX_CASE_REPORTS,
@@ -65,6 +67,7 @@ from network.protocol.models import (
     RecordSide,
     forced_outcome,
 )
+from network.protocol.record_log import RecordLog, load_or_create_key
 
 logger = logging.getLogger("ipnsim.intermediate")
 
@@ -78,6 +81,7 @@ def create_app(settings: IntermediateServerSettings) -> FastAPI:
     engine = create_engine(settings.database_url)
     credential = settings.credential.get_secret_value()
     agency = AgencyIdentity(code=settings.code, name_ja=settings.name_ja)
+    record_log = local_record_log(settings.code, load_or_create_key(settings.signing_key_file()))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -90,7 +94,9 @@ def create_app(settings: IntermediateServerSettings) -> FastAPI:
             hub,
             catalogue(),
             manual_hold_seconds=settings.manual_response_seconds,
+            log=record_log,
         )
+        await record_log.load(server.sessions)
         app.state.idempotency_keys = IdempotencyKeys(
             sessionmaker(engine),
             abandoned_after=settings.idempotency_abandoned_after,
@@ -145,6 +151,12 @@ def create_app(settings: IntermediateServerSettings) -> FastAPI:
     def batch_desk(request: Request) -> BatchDesk:
         desk: BatchDesk = request.app.state.batch
         return desk
+
+    def current_log(request: Request) -> tuple[RecordLog, async_sessionmaker[AsyncSession]]:
+        server: IntermediateService = request.app.state.service
+        return server.log, server.sessions
+
+    app.include_router(log_router(current_log))
 
     Server = Annotated[IntermediateService, Depends(service)]
     Batch = Annotated[BatchDesk, Depends(batch_desk)]

@@ -1,4 +1,10 @@
-"""An intermediate server's own database: people, replicas (副本), and its copies of the records."""
+"""An intermediate server's own database: people, replicas (副本), and its copies of the records.
+
+Its copies of the records (``provision_records``), their addenda, later outcomes
+(``record_outcomes``) and the record log that makes them tamper-evident (``record_log``,
+``tree_heads``; :mod:`network.protocol.record_log`) are append-only: database triggers
+(migration 0005) refuse UPDATE and DELETE on them.
+"""
 
 from __future__ import annotations
 
@@ -21,6 +27,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from ipnsim.storage import UtcDateTime
+from network.protocol.record_log import LogLeafColumns, TreeHeadColumns
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -64,7 +71,8 @@ class Replica(Base):
 
 
 class LocalRecord(Base):
-    """This server's copy of a provision record, as requester or as provider."""
+    """This server's copy of a provision record, as requester or as provider, as first written;
+    never updated (a record written pending is completed by a :class:`LocalOutcome`)."""
 
     __tablename__ = "provision_records"
     __table_args__ = (Index("ix_provision_records_person", "atena_number", "requested_at"),)
@@ -89,6 +97,7 @@ class LocalRecord(Base):
     provider_non_disclosure: Mapped[bool] = mapped_column(Boolean)
     reached_hub: Mapped[bool] = mapped_column(Boolean)
     recorded_at: Mapped[dt.datetime]
+    leaf_index: Mapped[int | None] = mapped_column(Integer, unique=True, index=True)
 
 
 class LocalAddendum(Base):
@@ -109,6 +118,41 @@ class LocalAddendum(Base):
     declared_by_agency: Mapped[str] = mapped_column(String(16))
     declared_by_user: Mapped[str] = mapped_column(String(20))
     declared_at: Mapped[dt.datetime]
+    leaf_index: Mapped[int | None] = mapped_column(Integer, unique=True, index=True)
+
+
+class LocalOutcome(Base):
+    """The final outcome of one of this server's copies written pending (自動応答不可):
+    answered, declined or expired. Appended once; the record's readable view applies it."""
+
+    __tablename__ = "record_outcomes"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["inquiry_id", "side"], ["provision_records.inquiry_id", "provision_records.side"]
+        ),
+    )
+
+    inquiry_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    side: Mapped[str] = mapped_column(String(16), primary_key=True)
+    item_codes: Mapped[list[str]] = mapped_column(JSON)
+    provided_at: Mapped[dt.datetime | None]
+    status_detail: Mapped[str] = mapped_column(String(2))
+    status_info_type: Mapped[str] = mapped_column(String(2))
+    error_code: Mapped[str | None] = mapped_column(String(6))
+    recorded_at: Mapped[dt.datetime]
+    leaf_index: Mapped[int | None] = mapped_column(Integer, unique=True, index=True)
+
+
+class LocalLogLeaf(LogLeafColumns, Base):
+    """One leaf of this server's record log."""
+
+    __tablename__ = "record_log"
+
+
+class LocalTreeHead(TreeHeadColumns, Base):
+    """This server's signed tree head at one size of its record log."""
+
+    __tablename__ = "tree_heads"
 
 
 class ManualRequest(Base):

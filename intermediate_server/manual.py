@@ -13,8 +13,9 @@ As **requester**: the pending result is kept (``inquiry_results``) and replaced 
 result the hub delivers (:meth:`ManualDesk.receive_result`); the business system reads either with
 ``GET /v1/inquiries/{inquiry_id}``.
 
-The three copies of the record of such an inquiry are written pending and completed in place
-once the final answer is known: the only records that change after they are written.
+The three copies of the record of such an inquiry are written pending; the final outcome is a
+later event appended to each copy (``record_outcomes``, a leaf of the record log), and the
+readable copy applies it. The records themselves are never changed.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from error_codes import IpnsimError
-from intermediate_server.db import LocalRecord, ManualRequest, Replica, StoredResult
+from intermediate_server.db import LocalOutcome, LocalRecord, ManualRequest, Replica, StoredResult
 from intermediate_server.hub_client import HubClient
 from intermediate_server.schemas import ManualAnswer, ManualDecline, ManualRequestView
 from ipnsim.storage import utcnow
@@ -38,6 +39,7 @@ from network.protocol.models import (
     DetailStatus,
     InfoTypeStatus,
     InquiryResult,
+    LogEventKind,
     ProvisionAnswer,
     ProvisionRequest,
     RecordSide,
@@ -45,6 +47,7 @@ from network.protocol.models import (
     ReplicaMetadata,
     outcome_statuses,
 )
+from network.protocol.record_log import Appender, RecordLog
 
 logger = logging.getLogger("ipnsim.intermediate.manual")
 
@@ -90,7 +93,10 @@ class ManualDesk:
         hub: HubClient,
         hold_seconds: float = DEFAULT_HOLD_SECONDS,
         clock: Callable[[], dt.datetime] = utcnow,
+        *,
+        log: RecordLog,
     ) -> None:
+        self.log = log
         self.sessions = sessions
         self.agency_code = agency_code
         self.hub = hub
@@ -138,7 +144,8 @@ class ManualDesk:
 
     async def answer(self, inquiry_id: uuid.UUID, body: ManualAnswer) -> ManualRequestView:
         """Staff provide the matched replica (or the one they chose) to the requester."""
-        async with self.sessions.begin() as session:
+
+        async def write(session: AsyncSession, log: Appender) -> ManualRequest:
             row = await self._pending(session, inquiry_id)
             record_id = body.record_id or row.record_id
             replica = await session.get(Replica, record_id)
@@ -152,13 +159,17 @@ class ManualDesk:
                 raise IpnsimError("RPL003", record_id=record_id)
             answer = replica_answer(inquiry_id, self.clock(), replica)
             self._resolve(row, ANSWERED, answer, body.answered_by)
-            await _complete_record(session, RecordSide.PROVIDER, answer)
+            await _complete_record(session, log, RecordSide.PROVIDER, answer, self.clock())
+            return row
+
+        row = await self.log.write(self.sessions, write)
         logger.info("inquiry %s answered by staff", inquiry_id)
         return await self._notify(row)
 
     async def decline(self, inquiry_id: uuid.UUID, body: ManualDecline) -> ManualRequestView:
         """Staff decline to provide (MAN002, with the reason)."""
-        async with self.sessions.begin() as session:
+
+        async def write(session: AsyncSession, log: Appender) -> ManualRequest:
             row = await self._pending(session, inquiry_id)
             answer = ProvisionAnswer(
                 inquiry_id=inquiry_id,
@@ -166,14 +177,18 @@ class ManualDesk:
                 error=IpnsimError("MAN002", reason=body.reason).body(),
             )
             self._resolve(row, DECLINED, answer, body.declined_by)
-            await _complete_record(session, RecordSide.PROVIDER, answer)
+            await _complete_record(session, log, RecordSide.PROVIDER, answer, self.clock())
+            return row
+
+        row = await self.log.write(self.sessions, write)
         logger.info("inquiry %s declined by staff", inquiry_id)
         return await self._notify(row)
 
     async def expire_overdue(self) -> int:
         """Expire every pending request past its deadline (MAN003); returns how many."""
         now = self.clock()
-        async with self.sessions.begin() as session:
+
+        async def write(session: AsyncSession, log: Appender) -> list[ManualRequest]:
             rows = list(
                 await session.scalars(
                     select(ManualRequest).where(
@@ -189,7 +204,10 @@ class ManualDesk:
                     error=IpnsimError("MAN003", deadline=deadline).body(),
                 )
                 self._resolve(row, EXPIRED, answer, None)
-                await _complete_record(session, RecordSide.PROVIDER, answer)
+                await _complete_record(session, log, RecordSide.PROVIDER, answer, now)
+            return rows
+
+        rows = await self.log.write(self.sessions, write)
         for row in rows:
             logger.info("inquiry %s expired unanswered", row.inquiry_id)
             await self._notify(row)
@@ -277,17 +295,23 @@ class ManualDesk:
         requester's copy of the record. The same result twice is one."""
         if result.requester_code != self.agency_code:
             raise IpnsimError("AUT002", claimed=result.requester_code)
-        async with self.sessions.begin() as session:
+
+        async def write(session: AsyncSession, log: Appender) -> None:
             record = await session.get(
                 LocalRecord, (str(result.inquiry_id), RecordSide.REQUESTER.value)
             )
             if record is None:
                 raise IpnsimError("REC001", inquiry_id=str(result.inquiry_id))
-            record.status_detail = result.status_detail.value
-            record.status_info_type = result.status_info_type.value
-            record.error_code = result.error.code if result.error else None
-            record.item_codes = [item.code for item in result.items]
-            record.provided_at = result.provided_at
+            now = self.clock()
+            answer = ProvisionAnswer(
+                inquiry_id=result.inquiry_id,
+                provided_at=result.provided_at or now,
+                items=result.items,
+                error=result.error,
+            )
+            await _complete_record(
+                session, log, RecordSide.REQUESTER, answer, now, result.provided_at
+            )
             stored = await session.get(StoredResult, str(result.inquiry_id))
             if stored is None:
                 session.add(
@@ -300,6 +324,8 @@ class ManualDesk:
             else:
                 stored.result = result.model_dump(mode="json")
                 stored.updated_at = self.clock()
+
+        await self.log.write(self.sessions, write)
         logger.info(
             "final result of inquiry %s received: %s%s",
             result.inquiry_id,
@@ -319,39 +345,57 @@ class ManualDesk:
             if stored is not None:
                 return InquiryResult.model_validate(stored.result)
             record = await session.get(LocalRecord, (str(inquiry_id), RecordSide.REQUESTER.value))
+            outcome = await session.get(LocalOutcome, (str(inquiry_id), RecordSide.REQUESTER.value))
         if record is None:
             raise IpnsimError("REC001", inquiry_id=str(inquiry_id))
+        final = outcome or record
         error = None
-        if record.error_code is not None:
-            error = IpnsimError(record.error_code).body()
+        if final.error_code is not None:
+            error = IpnsimError(final.error_code).body()
         return InquiryResult(
             inquiry_id=inquiry_id,
             requester_code=record.requester_code,
             provider_code=record.provider_code,
             provider_name=record.provider_name,
             info_type_code=record.info_type_code,
-            status_detail=DetailStatus(record.status_detail),
-            status_info_type=InfoTypeStatus(record.status_info_type),
+            status_detail=DetailStatus(final.status_detail),
+            status_info_type=InfoTypeStatus(final.status_info_type),
             requested_at=record.requested_at,
-            provided_at=record.provided_at,
+            provided_at=final.provided_at,
             error=error,
         )
 
 
 async def _complete_record(
-    session: AsyncSession, side: RecordSide, answer: ProvisionAnswer
+    session: AsyncSession,
+    log: Appender,
+    side: RecordSide,
+    answer: ProvisionAnswer,
+    at: dt.datetime,
+    provided_at: dt.datetime | None = None,
 ) -> None:
-    """Write the final outcome into this server's pending copy of the record."""
-    record = await session.get(LocalRecord, (str(answer.inquiry_id), side.value))
-    if record is None:
+    """Append the final outcome to this server's pending copy of the record (a leaf of the
+    record log). A copy that already has its outcome keeps it: the same result twice is one."""
+    key = (str(answer.inquiry_id), side.value)
+    if await session.get(LocalRecord, key) is None:
+        return
+    if await session.get(LocalOutcome, key) is not None:
         return
     error_code = answer.error.code if answer.error else None
     status_detail, status_info_type = outcome_statuses(error_code)
-    record.status_detail = status_detail.value
-    record.status_info_type = status_info_type.value
-    record.error_code = error_code
-    record.item_codes = [item.code for item in answer.items]
-    record.provided_at = answer.provided_at
+    log.append(
+        LocalOutcome(
+            inquiry_id=key[0],
+            side=key[1],
+            item_codes=[item.code for item in answer.items],
+            provided_at=provided_at or answer.provided_at,
+            status_detail=status_detail.value,
+            status_info_type=status_info_type.value,
+            error_code=error_code,
+            recorded_at=at,
+        ),
+        LogEventKind.OUTCOME,
+    )
 
 
 def _view(row: ManualRequest) -> ManualRequestView:

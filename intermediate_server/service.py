@@ -9,12 +9,21 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import Table, bindparam, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from error_codes import FieldProblem, IpnsimError
-from intermediate_server.db import LocalAddendum, LocalRecord, Person, Replica
+from intermediate_server.db import (
+    LocalAddendum,
+    LocalLogLeaf,
+    LocalOutcome,
+    LocalRecord,
+    LocalTreeHead,
+    Person,
+    Replica,
+)
 from intermediate_server.hub_client import HubClient
 from intermediate_server.manual import DEFAULT_HOLD_SECONDS, ManualDesk, replica_answer
 from intermediate_server.replica_layout import layout_problems
@@ -49,6 +58,7 @@ from network.protocol.models import (
     InquiryCondition,
     InquiryRequest,
     InquiryResult,
+    LogEventKind,
     MistakenInquiryDeclaration,
     ProvisionAnswer,
     ProvisionRecord,
@@ -61,8 +71,25 @@ from network.protocol.models import (
     ReplicaItem,
     outcome_statuses,
 )
+from network.protocol.record_log import Appender, EventTable, RecordLog
 
 logger = logging.getLogger("ipnsim.intermediate")
+
+
+def local_record_log(agency_code: str, key: Ed25519PrivateKey | None = None) -> RecordLog:
+    """This server's record log (its requester and provider copies), signed with ``key`` (a
+    new key if none is given); the log is named by the agency code."""
+    return RecordLog(
+        agency_code,
+        key or Ed25519PrivateKey.generate(),
+        LocalLogLeaf,
+        LocalTreeHead,
+        [
+            EventTable(LocalRecord, LogEventKind.RECORD),
+            EventTable(LocalAddendum, LogEventKind.ADDENDUM),
+            EventTable(LocalOutcome, LogEventKind.OUTCOME),
+        ],
+    )
 
 
 JST = dt.timezone(dt.timedelta(hours=9), "JST")
@@ -94,13 +121,15 @@ class IntermediateService:
         catalogue: Catalogue,
         today: Callable[[], dt.date] = today_in_japan,
         manual_hold_seconds: float = DEFAULT_HOLD_SECONDS,
+        log: RecordLog | None = None,
     ) -> None:
         self.sessions = sessions
         self.agency = agency
         self.hub = hub
         self.catalogue = catalogue
         self.today = today
-        self.manual = ManualDesk(sessions, agency.code, hub, manual_hold_seconds)
+        self.log = log or local_record_log(agency.code)
+        self.manual = ManualDesk(sessions, agency.code, hub, manual_hold_seconds, log=self.log)
 
     # --- people and 符号 ----------------------------------------------------------------------
 
@@ -540,36 +569,49 @@ class IntermediateService:
     async def _record_as_requester(
         self, exchanges: Sequence[tuple[InquiryOrder, InquiryResult]], reached_hub: bool
     ) -> None:
-        """Write this server's copy of each inquiry's record, as the requester, in one go."""
-        async with self.sessions.begin() as session:
-            session.add_all(
-                LocalRecord(
-                    inquiry_id=str(result.inquiry_id),
-                    side=RecordSide.REQUESTER.value,
-                    atena_number=order.atena_number,
-                    requester_code=self.agency.code,
-                    requester_name=self.agency.name_ja,
-                    provider_code=order.provider_code,
-                    provider_name=result.provider_name,
-                    affair_code=order.affair_code,
-                    procedure_code=order.procedure_code,
-                    info_type_code=order.info_type_code,
-                    item_codes=[item.code for item in result.items],
-                    requested_at=result.requested_at,
-                    provided_at=result.provided_at,
-                    status_detail=result.status_detail.value,
-                    status_info_type=result.status_info_type.value,
-                    error_code=result.error.code if result.error else None,
-                    requester_non_disclosure=order.non_disclosure,
-                    provider_non_disclosure=False,
-                    reached_hub=reached_hub,
-                    recorded_at=utcnow(),
+        """Write this server's copy of each inquiry's record, as the requester: each the next
+        leaf of the record log, all in one transaction."""
+
+        async def write(session: AsyncSession, log: Appender) -> None:
+            for order, result in exchanges:
+                log.append(
+                    LocalRecord(
+                        inquiry_id=str(result.inquiry_id),
+                        side=RecordSide.REQUESTER.value,
+                        atena_number=order.atena_number,
+                        requester_code=self.agency.code,
+                        requester_name=self.agency.name_ja,
+                        provider_code=order.provider_code,
+                        provider_name=result.provider_name,
+                        affair_code=order.affair_code,
+                        procedure_code=order.procedure_code,
+                        info_type_code=order.info_type_code,
+                        item_codes=[item.code for item in result.items],
+                        requested_at=result.requested_at,
+                        provided_at=result.provided_at,
+                        status_detail=result.status_detail.value,
+                        status_info_type=result.status_info_type.value,
+                        error_code=result.error.code if result.error else None,
+                        requester_non_disclosure=order.non_disclosure,
+                        provider_non_disclosure=False,
+                        reached_hub=reached_hub,
+                        recorded_at=utcnow(),
+                    ),
+                    LogEventKind.RECORD,
                 )
-                for order, result in exchanges
-            )
+
+        await self.log.write(self.sessions, write)
         for _order, result in exchanges:
             if result.error is not None and result.error.code == MANUAL_PENDING_CODE:
                 await self.manual.store_pending(result)
+
+    async def _append(self, row: LocalRecord, kind: LogEventKind) -> None:
+        """Write one event row as the next leaf of this server's record log."""
+
+        async def write(session: AsyncSession, log: Appender) -> None:
+            log.append(row, kind)
+
+        await self.log.write(self.sessions, write)
 
     async def declare_mistaken(
         self, inquiry_id: uuid.UUID, declaration: MistakenDeclaration
@@ -630,31 +672,31 @@ class IntermediateService:
             answer = replica_answer(request.inquiry_id, provided_at, replica)
         error_code = answer.error.code if answer.error else None
         status_detail, status_info_type = outcome_statuses(error_code)
-        async with self.sessions.begin() as session:
-            session.add(
-                LocalRecord(
-                    inquiry_id=str(request.inquiry_id),
-                    side=RecordSide.PROVIDER.value,
-                    atena_number=person.atena_number if person else None,
-                    requester_code=request.requester_code,
-                    requester_name=request.requester_name,
-                    provider_code=self.agency.code,
-                    provider_name=self.agency.name_ja,
-                    affair_code=request.affair_code,
-                    procedure_code=request.procedure_code,
-                    info_type_code=request.info_type_code,
-                    item_codes=[item.code for item in answer.items],
-                    requested_at=request.requested_at,
-                    provided_at=provided_at,
-                    status_detail=status_detail.value,
-                    status_info_type=status_info_type.value,
-                    error_code=error_code,
-                    requester_non_disclosure=request.requester_non_disclosure,
-                    provider_non_disclosure=False,
-                    reached_hub=True,
-                    recorded_at=utcnow(),
-                )
-            )
+        await self._append(
+            LocalRecord(
+                inquiry_id=str(request.inquiry_id),
+                side=RecordSide.PROVIDER.value,
+                atena_number=person.atena_number if person else None,
+                requester_code=request.requester_code,
+                requester_name=request.requester_name,
+                provider_code=self.agency.code,
+                provider_name=self.agency.name_ja,
+                affair_code=request.affair_code,
+                procedure_code=request.procedure_code,
+                info_type_code=request.info_type_code,
+                item_codes=[item.code for item in answer.items],
+                requested_at=request.requested_at,
+                provided_at=provided_at,
+                status_detail=status_detail.value,
+                status_info_type=status_info_type.value,
+                error_code=error_code,
+                requester_non_disclosure=request.requester_non_disclosure,
+                provider_non_disclosure=False,
+                reached_hub=True,
+                recorded_at=utcnow(),
+            ),
+            LogEventKind.RECORD,
+        )
         logger.info(
             "provided inquiry %s for %s: %s",
             request.inquiry_id,
@@ -735,13 +777,14 @@ class IntermediateService:
 
     async def append_addendum(self, addendum: Addendum, side: RecordSide) -> None:
         """Append an addendum to one copy of the record; the same addendum twice is one."""
-        async with self.sessions.begin() as session:
+
+        async def write(session: AsyncSession, log: Appender) -> None:
             record = await session.get(LocalRecord, (str(addendum.inquiry_id), side.value))
             if record is None:
                 raise IpnsimError("REC001", inquiry_id=str(addendum.inquiry_id))
             if await session.get(LocalAddendum, (str(addendum.addendum_id), side.value)):
                 return
-            session.add(
+            log.append(
                 LocalAddendum(
                     addendum_id=str(addendum.addendum_id),
                     side=side.value,
@@ -751,8 +794,11 @@ class IntermediateService:
                     declared_by_agency=addendum.declared_by_agency,
                     declared_by_user=addendum.declared_by_user,
                     declared_at=addendum.declared_at,
-                )
+                ),
+                LogEventKind.ADDENDUM,
             )
+
+        await self.log.write(self.sessions, write)
         logger.info("addendum %s appended to %s copy", addendum.addendum_id, side.value)
 
     # --- records and disclosure ---------------------------------------------------------------
@@ -778,7 +824,22 @@ class IntermediateService:
                 addenda.setdefault((addendum.inquiry_id, addendum.side), []).append(
                     _addendum_view(addendum)
                 )
-        return [_record_view(row, addenda.get((row.inquiry_id, row.side), [])) for row in rows]
+            outcomes = {
+                (outcome.inquiry_id, outcome.side): outcome
+                for outcome in await session.scalars(
+                    select(LocalOutcome).where(
+                        LocalOutcome.inquiry_id.in_([row.inquiry_id for row in rows])
+                    )
+                )
+            }
+        return [
+            _record_view(
+                row,
+                addenda.get((row.inquiry_id, row.side), []),
+                outcomes.get((row.inquiry_id, row.side)),
+            )
+            for row in rows
+        ]
 
     async def disclosure(self, atena_number: str) -> DisclosureView:
         """The person's view (やりとり履歴), fetched from the hub on the person's behalf."""
@@ -896,7 +957,12 @@ def _addendum_view(row: LocalAddendum) -> Addendum:
     )
 
 
-def _record_view(row: LocalRecord, addenda: list[Addendum]) -> ProvisionRecord:
+def _record_view(
+    row: LocalRecord, addenda: list[Addendum], outcome: LocalOutcome | None = None
+) -> ProvisionRecord:
+    """The readable copy: as first written, with its final outcome applied if one was appended
+    later (自動応答不可), and its addenda."""
+    final = outcome or row
     return ProvisionRecord(
         inquiry_id=uuid.UUID(row.inquiry_id),
         side=RecordSide(row.side),
@@ -907,12 +973,12 @@ def _record_view(row: LocalRecord, addenda: list[Addendum]) -> ProvisionRecord:
         affair_code=row.affair_code,
         procedure_code=row.procedure_code,
         info_type_code=row.info_type_code,
-        item_codes=list(row.item_codes),
+        item_codes=list(final.item_codes),
         requested_at=row.requested_at,
-        provided_at=row.provided_at,
-        status_detail=DetailStatus(row.status_detail),
-        status_info_type=InfoTypeStatus(row.status_info_type),
-        error_code=row.error_code,
+        provided_at=final.provided_at,
+        status_detail=DetailStatus(final.status_detail),
+        status_info_type=InfoTypeStatus(final.status_info_type),
+        error_code=final.error_code,
         requester_non_disclosure=row.requester_non_disclosure,
         provider_non_disclosure=row.provider_non_disclosure,
         addenda=addenda,

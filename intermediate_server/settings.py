@@ -11,6 +11,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
 from network.protocol.models import AgencyCode
+from network.protocol.record_log import key_file_beside
 
 
 class IntermediateServerSettings(BaseSettings):
@@ -92,3 +93,16 @@ class IntermediateServerSettings(BaseSettings):
             database = Path(str(url.database))
             return database.with_name(database.stem + "-batch")
         return Path(f"batch-{self.code}")
+
+    log_key_file: Path | None = Field(
+        default=None,
+        description="Ed25519 key that signs this server's record log's tree heads, created at "
+        "first start (PEM, mode 600). Default: beside the SQLite database, else "
+        "<code>-log-key.pem in the working directory.",
+    )
+
+    def signing_key_file(self) -> Path:
+        """Where the record log's signing key is kept."""
+        if self.log_key_file is not None:
+            return self.log_key_file
+        return key_file_beside(self.database_url) or Path(f"{self.code}-log-key.pem")

@@ -32,6 +32,7 @@ from ipnsim.manual_commands import manual_app
 from ipnsim.registry_commands import lookup_command
 from ipnsim.replica_commands import validate_replica
 from ipnsim.stats_commands import stats_app
+from ipnsim.verify_commands import verify_command
 from network.protocol.models import DetailStatus, FanOutScope, PersonaCatalogue
 
 T = TypeVar("T")
@@ -565,8 +566,18 @@ def journal(
     console.print(views.journal_table(entries))
 
 
-@app.command()
+records_app = typer.Typer(
+    name="records",
+    help="Provision records (情報提供等の記録): list copies, or verify them ('records verify').",
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+records_app.command("verify")(verify_command)
+
+
+@records_app.callback(invoke_without_command=True)
 def records(
+    context: typer.Context,
     agency: Annotated[
         str | None, typer.Option(help="Agency whose copies to list (slug or code).")
     ] = None,
@@ -578,7 +589,11 @@ def records(
     data_dir: DataDir = DEFAULT_DATA_DIR,
     as_json: AsJson = False,
 ) -> None:
-    """List provision records (情報提供等の記録): an agency's copies or the hub's."""
+    """List provision records (情報提供等の記録): an agency's copies or the hub's.
+
+    'ipnsim records verify' checks instead that none was edited, removed or truncated."""
+    if context.invoked_subcommand is not None:
+        return
     network = load_network(data_dir)
     inquiry_id = parse_inquiry_id(inquiry) if inquiry else None
     if hub == (agency is not None):
@@ -713,6 +728,7 @@ def personas(
         console.print(views.affair_tour_table(catalogue))
 
 
+app.add_typer(records_app, name="records")
 app.add_typer(catalogue_app, name="catalogue")
 app.add_typer(errors_app, name="errors")
 app.add_typer(stats_app, name="stats")

@@ -310,6 +310,7 @@ class Launcher:
             if not key.startswith("IPNSIM_") or key == RECORD_ENV
         }
         database = self._database_url(service)
+        log_key = str((self.data_dir / f"{service.name}-log-key.pem").resolve())
         if service.role == "hub":
             env |= {
                 "IPNSIM_HUB_DATABASE_URL": database,
@@ -318,6 +319,7 @@ class Launcher:
                 "IPNSIM_HUB_ADMIN_TOKEN": self.network.admin_token,
                 "IPNSIM_HUB_PROVIDER_TIMEOUT": str(self.provider_timeout),
                 "IPNSIM_HUB_PERSONAS_FILE": str((self.data_dir / PERSONAS_FILE).resolve()),
+                "IPNSIM_HUB_LOG_KEY_FILE": log_key,
             }
             if self.faults_file is not None:
                 env["IPNSIM_HUB_FAULTS_FILE"] = str(self.faults_file.resolve())
@@ -337,6 +339,7 @@ class Launcher:
                 "IPNSIM_AGENCY_HUB_URL": self.network.hub.url,
                 "IPNSIM_AGENCY_DATABASE_URL": database,
                 "IPNSIM_AGENCY_HUB_TIMEOUT": str(self.provider_timeout * 2 + 5),
+                "IPNSIM_AGENCY_LOG_KEY_FILE": log_key,
             }
             if self.manual_response_seconds is not None:
                 env["IPNSIM_AGENCY_MANUAL_RESPONSE_SECONDS"] = str(self.manual_response_seconds)

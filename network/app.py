@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, Header, Path, Query, Request
 from fastapi.responses import PlainTextResponse
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from error_codes import IpnsimError
 from error_codes.http import install_error_handling
@@ -24,6 +25,7 @@ from network.manual import complete_manual_response
 from network.permissions import PermissionTable
 from network.personas import find_persona, load_personas
 from network.protocol.layouts import catalogue
+from network.protocol.log_api import log_router
 from network.protocol.models import (
     FORCE_OUTCOME_HEADER,
     Addendum,
@@ -51,8 +53,9 @@ from network.protocol.models import (
     UsageStatistics,
     forced_outcome,
 )
+from network.protocol.record_log import RecordLog, load_or_create_key
 from network.registry import AgencyEntry, Registry
-from network.service import HubService
+from network.service import HubService, hub_record_log
 from network.settings import HubSettings
 from network.usage import UsageService, usage_csv
 
@@ -71,6 +74,7 @@ def create_app(settings: HubSettings) -> FastAPI:
     in_flight = InFlightLimit(settings.max_inquiries_in_flight)
     if settings.faults_file is not None:
         load_faults_file(settings.faults_file, faults)
+    record_log = hub_record_log(load_or_create_key(settings.signing_key_file()))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -83,7 +87,9 @@ def create_app(settings: HubSettings) -> FastAPI:
             shared_catalogue,
             FaultInjectingRouter(client, settings.provider_timeout, faults),
             settings.secret.get_secret_value().encode(),
+            log=record_log,
         )
+        await record_log.load(service.sessions)
         app.state.service = service
         app.state.usage = UsageService(
             sessionmaker(engine), registry, shared_catalogue.procedures.keys()
@@ -129,6 +135,14 @@ def create_app(settings: HubSettings) -> FastAPI:
         token = bearer_token(authorization)
         if token is None or not hmac.compare_digest(token.encode(), admin_token.encode()):
             raise IpnsimError("AUT001")
+
+    def current_log(
+        request: Request,
+    ) -> tuple[RecordLog, async_sessionmaker[AsyncSession]]:
+        hub: HubService = request.app.state.service
+        return hub.log, hub.sessions
+
+    app.include_router(log_router(current_log, [Depends(operator)]))
 
     Hub = Annotated[HubService, Depends(service)]
     Caller = Annotated[AgencyEntry, Depends(agency)]

@@ -1,14 +1,22 @@
-"""The hub's database: issued 符号, its copy of every provision record, and addenda."""
+"""The hub's database: issued 符号, its copy of every provision record, addenda, and the record
+log that makes them tamper-evident (:mod:`network.protocol.record_log`).
+
+``provision_records``, ``addenda``, ``record_outcomes``, ``record_log`` and ``tree_heads`` are
+append-only: database triggers (migration 0002) refuse UPDATE and DELETE on them. What changes
+after a record is written (an addendum's delivery to the provider) is kept apart, in
+``addendum_deliveries``.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, UniqueConstraint, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from ipnsim.storage import UtcDateTime
+from network.protocol.record_log import LogLeafColumns, TreeHeadColumns
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -30,7 +38,10 @@ class IssuedPseudonym(Base):
 
 
 class HubRecord(Base):
-    """The hub's copy of a provision record (情報提供等の記録). Never updated once written."""
+    """The hub's copy of a provision record (情報提供等の記録) as first written; never updated.
+
+    A record written pending (自動応答不可) is completed by a :class:`HubOutcome`.
+    """
 
     __tablename__ = "provision_records"
     __table_args__ = (Index("ix_provision_records_person_requested", "person_key", "requested_at"),)
@@ -54,12 +65,23 @@ class HubRecord(Base):
     provider_non_disclosure: Mapped[bool] = mapped_column(Boolean)
     provider_reached: Mapped[bool] = mapped_column(Boolean)
     recorded_at: Mapped[dt.datetime]
+    leaf_index: Mapped[int | None] = mapped_column(Integer, unique=True, index=True)
 
 
 class HubAddendum(Base):
-    """追記 appended to the hub's record; ``provider_notified_at`` tracks delivery to the provider."""
+    """追記 appended to the hub's record. At most one mistaken-person addendum per inquiry
+    (a partial unique index, so two concurrent declarations cannot both be appended)."""
 
     __tablename__ = "addenda"
+    __table_args__ = (
+        Index(
+            "ux_addenda_one_mistaken_person",
+            "inquiry_id",
+            unique=True,
+            sqlite_where=text("kind = 'mistaken_person'"),
+            postgresql_where=text("kind = 'mistaken_person'"),
+        ),
+    )
 
     addendum_id: Mapped[str] = mapped_column(String(36), primary_key=True)
     inquiry_id: Mapped[str] = mapped_column(ForeignKey("provision_records.inquiry_id"), index=True)
@@ -68,7 +90,47 @@ class HubAddendum(Base):
     declared_by_agency: Mapped[str] = mapped_column(String(16))
     declared_by_user: Mapped[str] = mapped_column(String(20))
     declared_at: Mapped[dt.datetime]
-    provider_notified_at: Mapped[dt.datetime | None]
+    leaf_index: Mapped[int | None] = mapped_column(Integer, unique=True, index=True)
+
+
+class AddendumDelivery(Base):
+    """When the provider acknowledged an addendum (none yet: it is sent again)."""
+
+    __tablename__ = "addendum_deliveries"
+
+    addendum_id: Mapped[str] = mapped_column(ForeignKey("addenda.addendum_id"), primary_key=True)
+    delivered_at: Mapped[dt.datetime]
+
+
+class HubOutcome(Base):
+    """The final outcome of a record written pending (自動応答不可): answered, declined or
+    expired. Appended once; the record's readable view applies it."""
+
+    __tablename__ = "record_outcomes"
+
+    inquiry_id: Mapped[str] = mapped_column(
+        ForeignKey("provision_records.inquiry_id"), primary_key=True
+    )
+    item_codes: Mapped[list[str]] = mapped_column(JSON)
+    provided_at: Mapped[dt.datetime | None]
+    status_detail: Mapped[str] = mapped_column(String(2))
+    status_info_type: Mapped[str] = mapped_column(String(2))
+    error_code: Mapped[str | None] = mapped_column(String(6))
+    provider_non_disclosure: Mapped[bool] = mapped_column(Boolean)
+    recorded_at: Mapped[dt.datetime]
+    leaf_index: Mapped[int | None] = mapped_column(Integer, unique=True, index=True)
+
+
+class HubLogLeaf(LogLeafColumns, Base):
+    """One leaf of the hub's record log."""
+
+    __tablename__ = "record_log"
+
+
+class HubTreeHead(TreeHeadColumns, Base):
+    """The hub's signed tree head at one size of its record log."""
+
+    __tablename__ = "tree_heads"
 
 
 class CaseCount(Base):

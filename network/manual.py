@@ -3,8 +3,9 @@
 A provider that holds an inquiry for its staff answers ``MAN001``; the hub records it pending
 (05/05) like any other outcome. When staff answer, decline (``MAN002``) or the request expires
 (``MAN003``), the provider sends the final answer (``POST /v1/manual-responses``):
-:func:`complete_manual_response` completes the hub's copy of the record in place and delivers the
-final result to the requester's intermediate server (``/hub/results``).
+:func:`complete_manual_response` appends the final outcome to the hub's copy of the record (a
+:class:`~network.db.HubOutcome`, a leaf of the record log; the record itself is never changed) and
+delivers the final result to the requester's intermediate server (``/hub/results``).
 
 The hub keeps no item values: if the requester cannot be reached it answers ``MAN005`` and the
 provider, which keeps the answer, sends it again until the hub acknowledges it. Completing the
@@ -15,13 +16,19 @@ from __future__ import annotations
 
 import logging
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from error_codes import IpnsimError
+from ipnsim.storage import utcnow
+from network.db import HubOutcome
 from network.protocol.models import (
     MANUAL_PENDING_CODE,
     InquiryResult,
+    LogEventKind,
     ProvisionAnswer,
     outcome_statuses,
 )
+from network.protocol.record_log import Appender
 from network.registry import AgencyEntry
 from network.repository import RecordRepository
 from network.service import HubService
@@ -44,21 +51,31 @@ async def complete_manual_response(
         raise IpnsimError("MAN004", inquiry_id=inquiry_id)
     status_detail, status_info_type = outcome_statuses(final_code)
     items = answer.items if answer.error is None else []
-    async with hub.sessions.begin() as session:
-        record = await RecordRepository(session).get(answer.inquiry_id)
+
+    async def write(session: AsyncSession, log: Appender) -> InquiryResult:
+        repository = RecordRepository(session)
+        record = await repository.get(answer.inquiry_id)
         if record is None or record.provider_code != caller.code:
             raise IpnsimError("REC001", inquiry_id=inquiry_id)
-        if record.error_code == MANUAL_PENDING_CODE:
-            record.status_detail = status_detail.value
-            record.status_info_type = status_info_type.value
-            record.error_code = final_code
-            record.item_codes = [item.code for item in items]
-            record.provided_at = answer.provided_at
-            record.provider_non_disclosure = answer.provider_non_disclosure
-        elif record.error_code != final_code:
+        outcome = await repository.outcome(record.inquiry_id)
+        current = outcome.error_code if outcome is not None else record.error_code
+        if current == MANUAL_PENDING_CODE:
+            log.append(
+                HubOutcome(
+                    inquiry_id=record.inquiry_id,
+                    item_codes=[item.code for item in items],
+                    provided_at=answer.provided_at,
+                    status_detail=status_detail.value,
+                    status_info_type=status_info_type.value,
+                    error_code=final_code,
+                    provider_non_disclosure=answer.provider_non_disclosure,
+                    recorded_at=utcnow(),
+                ),
+                LogEventKind.OUTCOME,
+            )
+        elif current != final_code:
             raise IpnsimError("MAN004", inquiry_id=inquiry_id)
-        requester = hub.registry.get(record.requester_code)
-        result = InquiryResult(
+        return InquiryResult(
             inquiry_id=answer.inquiry_id,
             requester_code=record.requester_code,
             provider_code=record.provider_code,
@@ -72,6 +89,9 @@ async def complete_manual_response(
             replica=answer.replica if answer.error is None else None,
             error=answer.error,
         )
+
+    result = await hub.log.write(hub.sessions, write)
+    requester = hub.registry.get(result.requester_code)
     logger.info(
         "inquiry %s completed by its provider: %s%s",
         inquiry_id,

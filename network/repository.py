@@ -7,11 +7,11 @@ import uuid
 from collections.abc import Iterable, Sequence
 from typing import cast
 
-from sqlalchemy import Table, func, select
+from sqlalchemy import Table, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ipnsim.storage import insert_many, utc_date
-from network.db import HubAddendum, HubRecord, IssuedPseudonym
+from network.db import AddendumDelivery, HubAddendum, HubOutcome, HubRecord, IssuedPseudonym
 from network.protocol.models import (
     Addendum,
     AddendumKind,
@@ -77,11 +77,20 @@ class RecordRepository:
     async def get(self, inquiry_id: uuid.UUID) -> HubRecord | None:
         return await self.session.get(HubRecord, str(inquiry_id))
 
-    def add(self, record: HubRecord) -> None:
-        self.session.add(record)
+    async def outcome(self, inquiry_id: str) -> HubOutcome | None:
+        return await self.session.get(HubOutcome, inquiry_id)
 
-    def add_addendum(self, addendum: HubAddendum) -> None:
-        self.session.add(addendum)
+    async def outcomes(self, inquiry_ids: list[str]) -> dict[str, HubOutcome]:
+        """The final outcomes appended to records written pending, by inquiry id."""
+        found: dict[str, HubOutcome] = {}
+        for start in range(0, len(inquiry_ids), IN_CHUNK):
+            rows = await self.session.scalars(
+                select(HubOutcome).where(
+                    HubOutcome.inquiry_id.in_(inquiry_ids[start : start + IN_CHUNK])
+                )
+            )
+            found.update((row.inquiry_id, row) for row in rows)
+        return found
 
     async def addenda(self, inquiry_ids: list[str]) -> dict[str, list[HubAddendum]]:
         by_inquiry: dict[str, list[HubAddendum]] = {key: [] for key in inquiry_ids}
@@ -116,17 +125,23 @@ class RecordRepository:
         error code and UTC day of the inquiry (most first)."""
         day = utc_date(HubRecord.requested_at)
         count = func.count()
+        # A record completed later (自動応答不可) counts with its final outcome.
+        error_code = case(
+            (HubOutcome.inquiry_id.is_not(None), HubOutcome.error_code),
+            else_=HubRecord.error_code,
+        )
         rows = await self.session.execute(
             select(
                 HubRecord.provider_code,
                 func.max(HubRecord.provider_name),
-                HubRecord.error_code,
+                error_code,
                 day,
                 count,
             )
-            .where(HubRecord.error_code.is_not(None), HubRecord.requested_at >= since)
-            .group_by(HubRecord.provider_code, HubRecord.error_code, day)
-            .order_by(count.desc(), HubRecord.provider_code, HubRecord.error_code, day)
+            .outerjoin(HubOutcome, HubOutcome.inquiry_id == HubRecord.inquiry_id)
+            .where(error_code.is_not(None), HubRecord.requested_at >= since)
+            .group_by(HubRecord.provider_code, error_code, day)
+            .order_by(count.desc(), HubRecord.provider_code, error_code, day)
         )
         return [
             ErrorCount(
@@ -143,14 +158,14 @@ class RecordRepository:
         rows = await self.session.execute(
             select(HubAddendum, HubRecord)
             .join(HubRecord, HubRecord.inquiry_id == HubAddendum.inquiry_id)
-            .where(HubAddendum.provider_notified_at.is_(None), HubRecord.provider_reached)
+            .outerjoin(AddendumDelivery, AddendumDelivery.addendum_id == HubAddendum.addendum_id)
+            .where(AddendumDelivery.addendum_id.is_(None), HubRecord.provider_reached)
         )
         return [(addendum, record) for addendum, record in rows]
 
     async def mark_delivered(self, addendum_id: str, at: dt.datetime) -> None:
-        addendum = await self.session.get(HubAddendum, addendum_id)
-        if addendum is not None:
-            addendum.provider_notified_at = at
+        if await self.session.get(AddendumDelivery, addendum_id) is None:
+            self.session.add(AddendumDelivery(addendum_id=addendum_id, delivered_at=at))
 
 
 def addendum_view(row: HubAddendum) -> Addendum:
@@ -165,7 +180,11 @@ def addendum_view(row: HubAddendum) -> Addendum:
     )
 
 
-def record_view(row: HubRecord, addenda: list[HubAddendum]) -> ProvisionRecord:
+def record_view(
+    row: HubRecord, addenda: list[HubAddendum], outcome: HubOutcome | None = None
+) -> ProvisionRecord:
+    """The readable record: as first written, with its final outcome applied if one was
+    appended later, and its addenda."""
     return ProvisionRecord(
         inquiry_id=uuid.UUID(row.inquiry_id),
         side=RecordSide.HUB,
@@ -176,13 +195,13 @@ def record_view(row: HubRecord, addenda: list[HubAddendum]) -> ProvisionRecord:
         affair_code=row.affair_code,
         procedure_code=row.procedure_code,
         info_type_code=row.info_type_code,
-        item_codes=list(row.item_codes),
+        item_codes=list((outcome or row).item_codes),
         requested_at=row.requested_at,
-        provided_at=row.provided_at,
-        status_detail=DetailStatus(row.status_detail),
-        status_info_type=InfoTypeStatus(row.status_info_type),
-        error_code=row.error_code,
+        provided_at=(outcome or row).provided_at,
+        status_detail=DetailStatus((outcome or row).status_detail),
+        status_info_type=InfoTypeStatus((outcome or row).status_info_type),
+        error_code=(outcome or row).error_code,
         requester_non_disclosure=row.requester_non_disclosure,
-        provider_non_disclosure=row.provider_non_disclosure,
+        provider_non_disclosure=(outcome or row).provider_non_disclosure,
         addenda=[addendum_view(addendum) for addendum in addenda],
     )

@@ -9,12 +9,13 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from error_codes import ErrorBody, IpnsimError
 from ipnsim.storage import utcnow
-from network.db import HubAddendum, HubRecord, IssuedPseudonym
+from network.db import HubAddendum, HubLogLeaf, HubOutcome, HubRecord, HubTreeHead, IssuedPseudonym
 from network.faults import InjectedFault
 from network.permissions import PermissionTable
 from network.protocol.layouts import Catalogue
@@ -25,12 +26,14 @@ from network.protocol.models import (
     ErrorStatistics,
     InquiryRequest,
     InquiryResult,
+    LogEventKind,
     MistakenInquiryDeclaration,
     ProvisionAnswer,
     ProvisionRecord,
     ProvisionRequest,
     outcome_statuses,
 )
+from network.protocol.record_log import Appender, EventTable, RecordLog
 from network.pseudonyms import IssuedPseudonymCache, person_key, pseudonym_for
 from network.registry import AgencyEntry, Registry
 from network.repository import (
@@ -42,6 +45,24 @@ from network.repository import (
 from network.routing import ProviderRouter
 
 logger = logging.getLogger("ipnsim.hub")
+
+HUB_LOG_ID = "hub"
+
+
+def hub_record_log(key: Ed25519PrivateKey | None = None) -> RecordLog:
+    """The hub's record log, signed with ``key`` (a new key if none is given)."""
+    return RecordLog(
+        HUB_LOG_ID,
+        key or Ed25519PrivateKey.generate(),
+        HubLogLeaf,
+        HubTreeHead,
+        [
+            EventTable(HubRecord, LogEventKind.RECORD),
+            EventTable(HubAddendum, LogEventKind.ADDENDUM),
+            EventTable(HubOutcome, LogEventKind.OUTCOME),
+        ],
+    )
+
 
 _BULK_ATTEMPTS = 3
 """Tries of a bulk issuance that collides with a concurrent one on the same people."""
@@ -72,8 +93,10 @@ class HubService:
         router: ProviderRouter,
         secret: bytes,
         issued: IssuedPseudonymCache | None = None,
+        log: RecordLog | None = None,
     ) -> None:
         self.sessions = sessions
+        self.log = log or hub_record_log()
         self.registry = registry
         self.permissions = permissions
         self.catalogue = catalogue
@@ -270,9 +293,12 @@ class HubService:
             provider_reached=exchange.provider_reached,
             recorded_at=utcnow(),
         )
+
+        async def write(session: AsyncSession, log: Appender) -> None:
+            log.append(record, LogEventKind.RECORD)
+
         try:
-            async with self.sessions.begin() as session:
-                RecordRepository(session).add(record)
+            await self.log.write(self.sessions, write)
         except IntegrityError:
             raise IpnsimError("REC004", inquiry_id=str(request.inquiry_id)) from None
         logger.info(
@@ -311,15 +337,20 @@ class HubService:
             ):
                 raise IpnsimError("REC001", inquiry_id=str(inquiry_id))
             addenda = await repository.addenda([row.inquiry_id])
-        return record_view(row, addenda[row.inquiry_id])
+            outcome = await repository.outcome(row.inquiry_id)
+        return record_view(row, addenda[row.inquiry_id], outcome)
 
     async def recent_records(self, limit: int, agency_code: str | None) -> list[ProvisionRecord]:
         """The newest records, for the operator (optionally those of one agency)."""
         async with self.sessions() as session:
             repository = RecordRepository(session)
             rows = await repository.recent(limit, agency_code)
-            addenda = await repository.addenda([row.inquiry_id for row in rows])
-        return [record_view(row, addenda[row.inquiry_id]) for row in rows]
+            keys = [row.inquiry_id for row in rows]
+            addenda = await repository.addenda(keys)
+            outcomes = await repository.outcomes(keys)
+        return [
+            record_view(row, addenda[row.inquiry_id], outcomes.get(row.inquiry_id)) for row in rows
+        ]
 
     async def error_statistics(self, days: int, today: dt.date | None = None) -> ErrorStatistics:
         """Failed inquiries of the last ``days`` days (today, UTC, included), by provider, error
@@ -347,7 +378,8 @@ class HubService:
         """
         if declaration.requester_code != caller.code:
             raise IpnsimError("AUT002", claimed=declaration.requester_code)
-        async with self.sessions.begin() as session:
+
+        async def write(session: AsyncSession, log: Appender) -> tuple[HubAddendum, HubRecord]:
             repository = RecordRepository(session)
             record = await repository.get(inquiry_id)
             if record is None:
@@ -355,8 +387,7 @@ class HubService:
             if record.requester_code != caller.code:
                 raise IpnsimError("REC002", inquiry_id=str(inquiry_id))
             existing = (await repository.addenda([record.inquiry_id]))[record.inquiry_id]
-            mistaken = [row for row in existing if row.kind == AddendumKind.MISTAKEN_PERSON]
-            if mistaken:
+            if any(row.kind == AddendumKind.MISTAKEN_PERSON for row in existing):
                 raise IpnsimError("REC005", inquiry_id=str(inquiry_id))
             row = HubAddendum(
                 addendum_id=str(uuid.uuid4()),
@@ -366,11 +397,18 @@ class HubService:
                 declared_by_agency=caller.code,
                 declared_by_user=declaration.declared_by_user,
                 declared_at=utcnow(),
-                provider_notified_at=None,
             )
-            repository.add_addendum(row)
-            provider_reached = record.provider_reached
-            provider_code = record.provider_code
+            log.append(row, LogEventKind.ADDENDUM)
+            return row, record
+
+        try:
+            row, record = await self.log.write(self.sessions, write)
+        except IntegrityError:
+            # Another hub appended this inquiry's mistaken-person addendum at the same moment:
+            # the partial unique index on addenda keeps it to one.
+            raise IpnsimError("REC005", inquiry_id=str(inquiry_id)) from None
+        provider_reached = record.provider_reached
+        provider_code = record.provider_code
         addendum = addendum_view(row)
         logger.info("addendum %s appended to inquiry %s", addendum.addendum_id, inquiry_id)
         if provider_reached:
@@ -388,8 +426,11 @@ class HubService:
                 error.code,
             )
             return False
-        async with self.sessions.begin() as session:
-            await RecordRepository(session).mark_delivered(str(addendum.addendum_id), utcnow())
+        try:
+            async with self.sessions.begin() as session:
+                await RecordRepository(session).mark_delivered(str(addendum.addendum_id), utcnow())
+        except IntegrityError:
+            pass  # a concurrent delivery of the same addendum marked it first
         return True
 
     async def deliver_pending_addenda(self) -> int:
@@ -423,10 +464,17 @@ class HubService:
             if issued is None or issued.agency_code != caller.code:
                 raise IpnsimError("IDN003")
             repository = RecordRepository(session)
-            rows = [
-                row
-                for row in await repository.about_person(issued.person_key)
-                if not (row.requester_non_disclosure or row.provider_non_disclosure)
+            rows = await repository.about_person(issued.person_key)
+            keys = [row.inquiry_id for row in rows]
+            addenda = await repository.addenda(keys)
+            outcomes = await repository.outcomes(keys)
+        views = [
+            record_view(row, addenda[row.inquiry_id], outcomes.get(row.inquiry_id)) for row in rows
+        ]
+        return DisclosureView(
+            records=[
+                view
+                for view in views
+                if not (view.requester_non_disclosure or view.provider_non_disclosure)
             ]
-            addenda = await repository.addenda([row.inquiry_id for row in rows])
-        return DisclosureView(records=[record_view(row, addenda[row.inquiry_id]) for row in rows])
+        )

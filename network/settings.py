@@ -7,6 +7,8 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from network.protocol.record_log import key_file_beside
+
 
 class HubSettings(BaseSettings):
     """How one hub process runs."""
@@ -55,3 +57,14 @@ class HubSettings(BaseSettings):
         description="Inquiries the hub handles at once; one more is refused at once with AVL007 "
         "(HTTP 503, Retry-After) and not routed.",
     )
+    log_key_file: Path | None = Field(
+        default=None,
+        description="Ed25519 key that signs the record log's tree heads, created at first start "
+        "(PEM, mode 600). Default: beside the SQLite database, else beside the registry file.",
+    )
+
+    def signing_key_file(self) -> Path:
+        """Where the record log's signing key is kept."""
+        if self.log_key_file is not None:
+            return self.log_key_file
+        return key_file_beside(self.database_url) or (self.registry_file.parent / "hub-log-key.pem")

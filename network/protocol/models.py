@@ -734,3 +734,84 @@ MANUAL_DECLINED_CODE = "MAN002"
 """An inquiry the provider's staff declined: status 09 / 03."""
 MANUAL_EXPIRED_CODE = "MAN003"
 """An inquiry nobody at the provider answered in time: status 99 / 99."""
+
+
+# --- tamper-evident record logs (情報提供等の記録の改ざん検知) --------------------------------------
+
+
+class LogEventKind(StrEnum):
+    """What a leaf of a record log records."""
+
+    RECORD = "record"
+    """A copy of a provision record as first written (with its non-disclosure flags)."""
+    ADDENDUM = "addendum"
+    """追記 appended to a copy of a record."""
+    OUTCOME = "outcome"
+    """The final outcome of a record written pending (自動応答不可), with the provider's
+    non-disclosure flag as the final answer gives it."""
+
+
+class SignedTreeHead(_Wire):
+    """A signed tree head of one record log: its size and root at a moment, signed by the
+    service that keeps the log (Ed25519 over :func:`network.protocol.record_log.head_bytes`)."""
+
+    log_id: str = Field(description="'hub', or the agency code of an intermediate server.")
+    tree_size: int = Field(ge=0)
+    root_hash: str = Field(description="MTH of the first tree_size leaves, hexadecimal.")
+    timestamp: str = Field(description="When the head was signed, ISO 8601 in UTC.")
+    signature: str = Field(description="Ed25519 signature, base64.")
+
+
+class LogPublicKey(_Wire):
+    """The public key that verifies a log's signed tree heads."""
+
+    log_id: str
+    algorithm: str = "Ed25519"
+    public_key: str = Field(description="The raw 32-byte public key, base64.")
+
+
+class InclusionProof(_Wire):
+    """An audit path (RFC 9162 §2.1.3): the leaf at ``leaf_index`` is in the tree of
+    ``tree_size`` leaves whose head is ``tree_head``."""
+
+    leaf_index: int
+    tree_size: int
+    leaf_hash: str
+    inquiry_id: uuid.UUID | None = None
+    audit_path: list[str] = Field(description="Hexadecimal node hashes, nearest the leaf first.")
+    tree_head: SignedTreeHead
+
+
+class ConsistencyProof(_Wire):
+    """A consistency proof (RFC 9162 §2.1.4): the tree of ``first`` leaves is a prefix of the
+    tree of ``second`` leaves."""
+
+    first: int
+    second: int
+    first_root_hash: str
+    second_tree_head: SignedTreeHead
+    consistency_path: list[str]
+
+
+class LogEntry(_Wire):
+    """One leaf of a record log as the service stores it: the event (``event``, whose canonical
+    serialisation is the leaf's bytes) and the leaf hash stored beside it. ``event`` is None
+    when the event's row is missing; ``leaf_hash`` is None when the leaf's row is."""
+
+    leaf_index: int
+    kind: LogEventKind | None
+    inquiry_id: uuid.UUID | None
+    event: dict[str, object] | None
+    leaf_hash: str | None
+
+
+class LogEntries(_Wire):
+    """Leaves ``start`` ≤ index < ``end`` of a log as stored, with every signed tree head of
+    those sizes (``tree_size`` in start+1 … end) and the latest signed head."""
+
+    log_id: str
+    start: int
+    end: int
+    entries: list[LogEntry]
+    tree_heads: list[SignedTreeHead]
+    latest: SignedTreeHead

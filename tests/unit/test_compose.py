@@ -225,6 +225,7 @@ def test_environment_is_that_of_the_launcher(
             continue
         prefix = "IPNSIM_HUB_" if info.role == "hub" else "IPNSIM_AGENCY_"
         assert env[f"{prefix}DATABASE_URL"] == f"sqlite+aiosqlite:////data/{info.name}.sqlite3"
+        assert env[f"{prefix}LOG_KEY_FILE"] == f"/data/{info.name}-log-key.pem"
         if info.role == "hub":
             assert env["IPNSIM_HUB_REGISTRY_FILE"] == f"{CONFIG_MOUNT}/hub-registry.json"
             assert env["IPNSIM_HUB_PERSONAS_FILE"] == f"{CONFIG_MOUNT}/{PERSONAS_FILE}"
@@ -529,6 +530,9 @@ def process_environment(
         if key.endswith("_DATABASE_URL"):
             assert value == f"sqlite+aiosqlite:////data/{name}.sqlite3"
             value = f"sqlite+aiosqlite:///{tmp_path / f'{name}.sqlite3'}"
+        elif key.endswith("_LOG_KEY_FILE"):
+            assert value == f"/data/{name}-log-key.pem"
+            value = str(tmp_path / f"{name}-log-key.pem")
         elif value.startswith(CONFIG_MOUNT + "/"):
             path = on_host(value, mounts)
             assert path.is_file(), f"{name}: {value} is not in the mounted {mounts}"

@@ -11,7 +11,7 @@ def test_port_blocks_lie_below_the_ephemeral_range_and_are_free() -> None:
     start = ephemeral_port_start()
     for _ in range(20):
         base = find_free_port_block(8)
-        assert LOWEST_TEST_PORT <= base and base + 8 <= start
+        assert base >= LOWEST_TEST_PORT and base + 8 <= start
         for port in range(base, base + 8):
             with socket.socket() as probe:
                 probe.bind(("127.0.0.1", port))

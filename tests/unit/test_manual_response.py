@@ -391,8 +391,9 @@ async def pending_inquiry(service: HubService) -> InquiryRequest:
 def test_hub_completes_a_pending_record_and_delivers_the_result(tmp_path: Path) -> None:
     async def scenario(service: HubService, router: DeliveringRouter) -> None:
         request = await pending_inquiry(service)
-        row = await hub_tests.hub_row(service, request.inquiry_id)
+        row = await service.record(None, request.inquiry_id)
         assert (row.status_detail, row.status_info_type, row.error_code) == ("05", "05", "MAN001")
+        stored = await hub_tests.hub_row(service, request.inquiry_id)
         answer = ProvisionAnswer(
             inquiry_id=request.inquiry_id,
             provided_at=dt.datetime(2026, 6, 16, 3, tzinfo=dt.UTC),
@@ -406,10 +407,14 @@ def test_hub_completes_a_pending_record_and_delivers_the_result(tmp_path: Path) 
         )
         router.result_fails = True
         await expect(complete_manual_response(service, odawara, answer), "MAN005")
-        row = await hub_tests.hub_row(service, request.inquiry_id)
+        # The record as first written is unchanged; the outcome is a later event of the log.
+        assert (await hub_tests.hub_row(service, request.inquiry_id)).error_code == "MAN001"
+        assert stored.leaf_index is not None
+        row = await service.record(None, request.inquiry_id)
         assert (row.status_detail, row.status_info_type, row.error_code) == ("09", "01", None)
         assert row.item_codes == ["I001", "I002"]
         assert row.provided_at == answer.provided_at
+        assert service.log.tree.size == 2
         router.result_fails = False
         result = await complete_manual_response(service, odawara, answer)  # the retry
         assert result.items == hub_tests.ITEMS

@@ -1,0 +1,468 @@
+"""The tamper-evident log of provision records (情報提供等の記録), shared by the hub and the
+intermediate servers.
+
+Every record event — a copy of a record as first written, each addendum (追記), each later
+outcome — is one leaf of an append-only Merkle tree (:mod:`network.protocol.merkle`). A service
+keeps three kinds of rows, all refused UPDATE and DELETE by database triggers:
+
+- the **event rows** (its ``provision_records``, ``addenda``, ``record_outcomes``), each with the
+  ``leaf_index`` of its leaf; the leaf's bytes are the canonical serialisation of the row
+  (:func:`event_fields`, then :func:`~network.protocol.merkle.canonical_bytes`);
+- the **leaves** (``record_log``: leaf index, kind, inquiry id, leaf hash);
+- the **signed tree heads** (``tree_heads``): one per append, for the size the log reached, so a
+  verifier can tell exactly which leaf first disagrees with what the service signed.
+
+Leaf indexes form one gap-free sequence: :meth:`RecordLog.write` serialises appends in the
+process (an asyncio lock), across processes on PostgreSQL (a transaction-scoped advisory lock,
+``pg_advisory_xact_lock``, taken before reading the log's end), and the primary key on
+``leaf_index`` refuses a duplicate whatever happens; a write that loses that race is retried
+after reading the leaves the other writer appended. The tree lives in memory (every complete
+perfect subtree's hash), so an append hashes O(1) nodes amortised and a tree head O(log n).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import datetime as dt
+import logging
+import os
+import uuid
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from sqlalchemy import Integer, String, select, text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Mapped, mapped_column
+
+from network.protocol.merkle import MerkleTree, canonical_bytes, leaf_hash
+from network.protocol.models import (
+    ConsistencyProof,
+    InclusionProof,
+    LogEntries,
+    LogEntry,
+    LogEventKind,
+    LogPublicKey,
+    SignedTreeHead,
+)
+
+logger = logging.getLogger("ipnsim.record_log")
+
+HEAD_FORMAT = "ipnsim-tree-head/1"
+ADVISORY_LOCK_KEY = 0x1A5E_0001
+"""The PostgreSQL advisory lock that serialises appends to one database's record log."""
+_APPEND_ATTEMPTS = 5
+MAX_ENTRIES = 1000
+"""Most leaves one entries request returns."""
+
+T = TypeVar("T")
+
+
+# --- signed tree heads ---------------------------------------------------------------------------
+
+
+def head_bytes(log_id: str, tree_size: int, root_hash: str, timestamp: str) -> bytes:
+    """The bytes a tree head's signature covers (canonical JSON, with a format tag)."""
+    return canonical_bytes(
+        {
+            "format": HEAD_FORMAT,
+            "log_id": log_id,
+            "root_hash": root_hash,
+            "timestamp": timestamp,
+            "tree_size": tree_size,
+        }
+    )
+
+
+def verify_head(head: SignedTreeHead, public_key: bytes) -> bool:
+    """Whether ``head`` carries a valid signature by the holder of ``public_key``."""
+    try:
+        Ed25519PublicKey.from_public_bytes(public_key).verify(
+            base64.b64decode(head.signature),
+            head_bytes(head.log_id, head.tree_size, head.root_hash, head.timestamp),
+        )
+    except (InvalidSignature, ValueError):
+        return False
+    return True
+
+
+def load_or_create_key(path: Path) -> Ed25519PrivateKey:
+    """The log's signing key kept at ``path`` (PEM, PKCS #8, mode 600), created on first use."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        key = Ed25519PrivateKey.generate()
+        pem = key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "wb") as out:
+            out.write(pem)
+        logger.info("created the record log's signing key at %s", path)
+        return key
+    loaded = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    if not isinstance(loaded, Ed25519PrivateKey):
+        raise ValueError(f"{path} does not hold an Ed25519 private key")
+    return loaded
+
+
+def public_key_bytes(key: Ed25519PrivateKey) -> bytes:
+    return key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+
+
+def _timestamp(at: dt.datetime) -> str:
+    return at.astimezone(dt.UTC).isoformat(timespec="microseconds")
+
+
+# --- the rows -----------------------------------------------------------------------------------
+
+
+class LogLeafColumns:
+    """Columns of ``record_log``: one leaf of the log (mixed into each service's model)."""
+
+    leaf_index: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    kind: Mapped[str] = mapped_column(String(16))
+    inquiry_id: Mapped[str] = mapped_column(String(36), index=True)
+    leaf_hash: Mapped[str] = mapped_column(String(64))
+
+
+class TreeHeadColumns:
+    """Columns of ``tree_heads``: the signed head of the log at one size."""
+
+    tree_size: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    root_hash: Mapped[str] = mapped_column(String(64))
+    timestamp: Mapped[str] = mapped_column(String(40))
+    signature: Mapped[str] = mapped_column(String(100))
+
+
+def _json_value(value: object) -> object:
+    if isinstance(value, dt.datetime):
+        return _timestamp(value)
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, list):
+        return [_json_value(item) for item in value]
+    return value
+
+
+def event_fields(row: Any, kind: LogEventKind) -> dict[str, object]:
+    """The event a row records, as the leaf serialises it: every column but ``leaf_index``
+    (timestamps in UTC, ISO 8601), and the kind."""
+    values = {column.key: getattr(row, column.key) for column in row.__table__.columns}
+    return table_event(row.__table__, values, kind)
+
+
+def table_event(table: Any, values: Mapping[str, object], kind: LogEventKind) -> dict[str, object]:
+    """:func:`event_fields` of a row given as column name → value (e.g. a Core result row)."""
+    fields: dict[str, object] = {"event": kind.value}
+    for column in table.columns:
+        if column.key != "leaf_index":
+            fields[column.key] = _json_value(values[column.key])
+    return fields
+
+
+def event_leaf_hash(event: Mapping[str, object]) -> bytes:
+    return leaf_hash(canonical_bytes(event))
+
+
+# --- the log ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EventTable:
+    """A table of event rows that are leaves of the log, and the kind of event they record."""
+
+    model: type[Any]
+    kind: LogEventKind
+
+
+class Appender:
+    """Appends leaves inside one :meth:`RecordLog.write` transaction."""
+
+    def __init__(self, log: RecordLog, session: AsyncSession) -> None:
+        self._log = log
+        self._session = session
+
+    def append(self, row: Any, kind: LogEventKind) -> int:
+        """Give ``row`` the next leaf index, add it, its leaf and the signed head after it."""
+        log = self._log
+        index = log.tree.size
+        row.leaf_index = index
+        digest = event_leaf_hash(event_fields(row, kind))
+        self._session.add(row)
+        self._session.add(
+            log.leaf_model(
+                leaf_index=index, kind=kind.value, inquiry_id=row.inquiry_id, leaf_hash=digest.hex()
+            )
+        )
+        log.tree.append(digest)
+        head = log.sign(log.tree.size, log.tree.root())
+        self._session.add(
+            log.head_model(
+                tree_size=head.tree_size,
+                root_hash=head.root_hash,
+                timestamp=head.timestamp,
+                signature=head.signature,
+            )
+        )
+        return index
+
+
+class RecordLog:
+    """One service's record log: appends, signed heads, proofs and the stored entries."""
+
+    def __init__(
+        self,
+        log_id: str,
+        key: Ed25519PrivateKey,
+        leaf_model: type[Any],
+        head_model: type[Any],
+        event_tables: Sequence[EventTable],
+        clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+    ) -> None:
+        self.log_id = log_id
+        self.key = key
+        self.leaf_model = leaf_model
+        self.head_model = head_model
+        self.event_tables = list(event_tables)
+        self.clock = clock
+        self.tree = MerkleTree()
+        self._lock = asyncio.Lock()
+
+    def public_key(self) -> LogPublicKey:
+        return LogPublicKey(
+            log_id=self.log_id,
+            public_key=base64.b64encode(public_key_bytes(self.key)).decode(),
+        )
+
+    def sign(self, tree_size: int, root: bytes) -> SignedTreeHead:
+        timestamp = _timestamp(self.clock())
+        root_hash = root.hex()
+        signature = self.key.sign(head_bytes(self.log_id, tree_size, root_hash, timestamp))
+        return SignedTreeHead(
+            log_id=self.log_id,
+            tree_size=tree_size,
+            root_hash=root_hash,
+            timestamp=timestamp,
+            signature=base64.b64encode(signature).decode(),
+        )
+
+    async def load(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        """Read every leaf hash into the in-memory tree (at start)."""
+        await self.refresh(sessions)
+        logger.info("record log %s: %d leaves", self.log_id, self.tree.size)
+
+    async def refresh(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        """Read into the tree the leaves stored since (by this or another process)."""
+        async with self._lock, sessions() as session:
+            await self._catch_up(session)
+
+    async def _catch_up(self, session: AsyncSession) -> int:
+        """Append to the tree the leaves other writers stored; how many there were."""
+        model = self.leaf_model
+        rows = await session.execute(
+            select(model.leaf_index, model.leaf_hash)
+            .where(model.leaf_index >= self.tree.size)
+            .order_by(model.leaf_index)
+        )
+        added = 0
+        for index, digest in rows:
+            if index != self.tree.size:
+                logger.warning(
+                    "record log %s: leaf %d stored where %d was expected",
+                    self.log_id,
+                    index,
+                    self.tree.size,
+                )
+            self.tree.append(bytes.fromhex(digest))
+            added += 1
+        return added
+
+    async def write(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        work: Callable[[AsyncSession, Appender], Awaitable[T]],
+    ) -> T:
+        """Run ``work`` in one transaction in which it may append leaves.
+
+        An IntegrityError raised because another process took the same leaf index is retried
+        (after reading its leaves); any other IntegrityError is the caller's (a duplicate key).
+        """
+        async with self._lock:
+            for attempt in range(1, _APPEND_ATTEMPTS + 1):
+                size = self.tree.size
+                try:
+                    async with sessions.begin() as session:
+                        if session.get_bind().dialect.name == "postgresql":
+                            await session.execute(
+                                text("SELECT pg_advisory_xact_lock(:key)"),
+                                {"key": ADVISORY_LOCK_KEY},
+                            )
+                        await self._catch_up(session)
+                        size = self.tree.size
+                        return await work(session, Appender(self, session))
+                except IntegrityError:
+                    self.tree.truncate(size)
+                    async with sessions() as session:
+                        others = await self._catch_up(session)
+                    if others == 0 or attempt == _APPEND_ATTEMPTS:
+                        raise
+                except BaseException:
+                    self.tree.truncate(size)
+                    raise
+        raise AssertionError("unreachable")
+
+    # --- reading ----------------------------------------------------------------------------
+
+    async def latest_head(self, session: AsyncSession) -> SignedTreeHead:
+        """The signed head of the largest stored size (signed now for a log without one)."""
+        head = await session.scalar(
+            select(self.head_model).order_by(self.head_model.tree_size.desc()).limit(1)
+        )
+        if head is None or head.tree_size < self.tree.size:
+            return self.sign(self.tree.size, self.tree.root())
+        return _head_view(self.log_id, head)
+
+    async def head_at(self, session: AsyncSession, tree_size: int) -> SignedTreeHead:
+        """The signed head stored for ``tree_size`` (signed now if none was stored)."""
+        head = await session.get(self.head_model, tree_size)
+        if head is not None:
+            return _head_view(self.log_id, head)
+        return self.sign(tree_size, self.tree.root(tree_size))
+
+    async def inclusion(
+        self, session: AsyncSession, leaf_index: int, tree_size: int | None
+    ) -> InclusionProof:
+        size = self.tree.size if tree_size is None else tree_size
+        path = self.tree.inclusion_proof(leaf_index, size)
+        row = await session.get(self.leaf_model, leaf_index)
+        return InclusionProof(
+            leaf_index=leaf_index,
+            tree_size=size,
+            leaf_hash=self.tree.leaf(leaf_index).hex(),
+            inquiry_id=uuid.UUID(row.inquiry_id) if row is not None else None,
+            audit_path=[node.hex() for node in path],
+            tree_head=await self.head_at(session, size),
+        )
+
+    async def leaves_of(self, session: AsyncSession, inquiry_id: str) -> list[int]:
+        model = self.leaf_model
+        rows = await session.scalars(
+            select(model.leaf_index)
+            .where(model.inquiry_id == inquiry_id)
+            .order_by(model.leaf_index)
+        )
+        return list(rows)
+
+    async def consistency(self, session: AsyncSession, first: int, second: int) -> ConsistencyProof:
+        path = self.tree.consistency_proof(first, second)
+        return ConsistencyProof(
+            first=first,
+            second=second,
+            first_root_hash=self.tree.root(first).hex(),
+            second_tree_head=await self.head_at(session, second),
+            consistency_path=[node.hex() for node in path],
+        )
+
+    async def entries(self, session: AsyncSession, start: int, end: int) -> LogEntries:
+        """Leaves start ≤ index < end exactly as stored: the leaf rows and the event rows,
+        each possibly missing, with the signed heads of those sizes."""
+        leaf = self.leaf_model
+        leaves = {
+            row.leaf_index: row
+            for row in await session.scalars(
+                select(leaf).where(leaf.leaf_index >= start, leaf.leaf_index < end)
+            )
+        }
+        events: dict[int, tuple[LogEventKind, Any]] = {}
+        for table in self.event_tables:
+            model = table.model
+            for row in await session.scalars(
+                select(model).where(model.leaf_index >= start, model.leaf_index < end)
+            ):
+                events[row.leaf_index] = (table.kind, row)
+        entries: list[LogEntry] = []
+        for index in sorted(set(leaves) | set(events)):
+            stored = leaves.get(index)
+            found = events.get(index)
+            kind = found[0] if found else LogEventKind(stored.kind) if stored else None
+            inquiry = found[1].inquiry_id if found else stored.inquiry_id if stored else None
+            entries.append(
+                LogEntry(
+                    leaf_index=index,
+                    kind=kind,
+                    inquiry_id=uuid.UUID(inquiry) if inquiry else None,
+                    event=event_fields(found[1], found[0]) if found else None,
+                    leaf_hash=stored.leaf_hash if stored else None,
+                )
+            )
+        head = self.head_model
+        heads = await session.scalars(
+            select(head)
+            .where(head.tree_size > start, head.tree_size <= end)
+            .order_by(head.tree_size)
+        )
+        return LogEntries(
+            log_id=self.log_id,
+            start=start,
+            end=end,
+            entries=entries,
+            tree_heads=[_head_view(self.log_id, row) for row in heads],
+            latest=await self.latest_head(session),
+        )
+
+
+def _head_view(log_id: str, row: Any) -> SignedTreeHead:
+    return SignedTreeHead(
+        log_id=log_id,
+        tree_size=row.tree_size,
+        root_hash=row.root_hash,
+        timestamp=row.timestamp,
+        signature=row.signature,
+    )
+
+
+# --- append-only in the database ---------------------------------------------------------------
+
+
+def append_only_statements(dialect: str, table: str) -> list[str]:
+    """DDL of triggers that refuse UPDATE and DELETE on ``table`` (SQLite or PostgreSQL)."""
+    if dialect == "postgresql":
+        return [
+            "CREATE OR REPLACE FUNCTION ipnsim_refuse_change() RETURNS trigger AS $$ BEGIN "
+            "RAISE EXCEPTION 'append-only table %: % refused', TG_TABLE_NAME, TG_OP; END; "
+            "$$ LANGUAGE plpgsql",
+            f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
+            "FOR EACH ROW EXECUTE FUNCTION ipnsim_refuse_change()",
+        ]
+    return [
+        f"CREATE TRIGGER {table}_no_update BEFORE UPDATE ON {table} "
+        f"BEGIN SELECT RAISE(ABORT, 'append-only table {table}: UPDATE refused'); END",
+        f"CREATE TRIGGER {table}_no_delete BEFORE DELETE ON {table} "
+        f"BEGIN SELECT RAISE(ABORT, 'append-only table {table}: DELETE refused'); END",
+    ]
+
+
+def drop_append_only_statements(dialect: str, table: str) -> list[str]:
+    """DDL that removes the triggers of :func:`append_only_statements`."""
+    if dialect == "postgresql":
+        return [f"DROP TRIGGER IF EXISTS {table}_append_only ON {table}"]
+    return [
+        f"DROP TRIGGER IF EXISTS {table}_no_update",
+        f"DROP TRIGGER IF EXISTS {table}_no_delete",
+    ]
+
+
+def key_file_beside(database_url: str) -> Path | None:
+    """``<name>-log-key.pem`` in the folder of a SQLite database file (None for other URLs)."""
+    prefix, _, path = database_url.partition(":///")
+    if not prefix.startswith("sqlite") or not path or path.startswith(":memory:"):
+        return None
+    return Path(path).parent / f"{Path(path).stem}-log-key.pem"

@@ -1,0 +1,390 @@
+"""The hub's record log: every record event is a leaf, heads are signed, the database refuses
+changes, and one mistaken-person addendum per inquiry holds under concurrency."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import sqlite3
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+
+from error_codes import IpnsimError
+from ipnsim.postgres import drop_databases, ensure_databases, service_database_url
+from ipnsim.storage import create_engine, migrate, sessionmaker, utcnow
+from network.app import create_app
+from network.db import MIGRATIONS
+from network.manual import complete_manual_response
+from network.permissions import PermissionTable
+from network.protocol.layouts import catalogue
+from network.protocol.merkle import (
+    MerkleTree,
+    canonical_bytes,
+    leaf_hash,
+    verify_consistency,
+    verify_inclusion,
+)
+from network.protocol.models import (
+    ConsistencyProof,
+    InclusionProof,
+    InquiryResult,
+    LogEntries,
+    LogPublicKey,
+    MistakenInquiryDeclaration,
+    ProvisionAnswer,
+    SignedTreeHead,
+)
+from network.protocol.record_log import verify_head
+from network.registry import AgencyEntry, Registry
+from network.service import HubService
+from network.settings import HubSettings
+from tests.unit.test_error_statistics import postgres_server
+from tests.unit.test_hub_service import (
+    AGENCIES,
+    ITEMS,
+    ODAWARA,
+    SECRET,
+    YAMAGATA,
+    FakeRouter,
+    inquiry,
+    issue,
+    run,
+)
+
+ADMIN_TOKEN = "admin-token-for-unit-tests-0001"
+DECLARATION = MistakenInquiryDeclaration(
+    requester_code=YAMAGATA, reason="同姓同名の別人", declared_by_user="clerk01"
+)
+APPEND_ONLY = ("provision_records", "addenda", "record_outcomes", "record_log", "tree_heads")
+
+
+class DeliveringRouter(FakeRouter):
+    """A fake router that also takes final results for requesters."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.results: list[InquiryResult] = []
+
+    async def deliver_result(self, requester: AgencyEntry, result: InquiryResult) -> None:
+        self.results.append(result)
+
+
+async def held_and_answered(service: HubService) -> uuid.UUID:
+    """An inquiry held for the provider's staff (MAN001), then answered: a record and its
+    outcome."""
+    router = DeliveringRouter()
+    router.answer_error = "MAN001"
+    service.router = router  # type: ignore[assignment]
+    pseudonym = await issue(service, YAMAGATA)
+    request = inquiry(pseudonym)
+    await service.inquire(AGENCIES[YAMAGATA], request)
+    answer = ProvisionAnswer(inquiry_id=request.inquiry_id, provided_at=utcnow(), items=ITEMS)
+    await complete_manual_response(service, AGENCIES[ODAWARA], answer)
+    assert router.results[0].status_detail == "09"
+    return request.inquiry_id
+
+
+async def two_inquiries_and_an_addendum(service: HubService) -> list[uuid.UUID]:
+    await issue(service, ODAWARA)
+    pseudonym = await issue(service, YAMAGATA)
+    first, second = inquiry(pseudonym), inquiry(pseudonym)
+    await service.inquire(AGENCIES[YAMAGATA], first)
+    await service.inquire(AGENCIES[YAMAGATA], second)
+    await service.declare_mistaken(AGENCIES[YAMAGATA], first.inquiry_id, DECLARATION)
+    return [first.inquiry_id, second.inquiry_id]
+
+
+def test_records_and_addenda_are_leaves_with_a_signed_head_per_size(tmp_path: Path) -> None:
+    async def scenario(service: HubService, router: FakeRouter) -> None:
+        first, second = await two_inquiries_and_an_addendum(service)
+        public_key = base64.b64decode(service.log.public_key().public_key)
+        async with service.sessions() as session:
+            stored = await service.log.entries(session, 0, 10)
+        assert [(entry.leaf_index, entry.kind, entry.inquiry_id) for entry in stored.entries] == [
+            (0, "record", first),
+            (1, "record", second),
+            (2, "addendum", first),
+        ]
+        hashes = []
+        for entry in stored.entries:
+            assert entry.event is not None
+            digest = leaf_hash(canonical_bytes(entry.event))
+            assert entry.leaf_hash == digest.hex()
+            hashes.append(digest)
+        assert [head.tree_size for head in stored.tree_heads] == [1, 2, 3]
+        for head in stored.tree_heads:
+            assert verify_head(head, public_key)
+            assert head.root_hash == MerkleTree(hashes[: head.tree_size]).root().hex()
+        assert stored.latest == stored.tree_heads[-1]
+        forged = stored.latest.model_copy(update={"tree_size": 2})
+        assert not verify_head(forged, public_key)
+
+    run(tmp_path, scenario)
+
+
+def sqlite_refuses(database: Path, statement: str) -> str:
+    connection = sqlite3.connect(database)
+    try:
+        with pytest.raises(sqlite3.DatabaseError) as refused:
+            connection.execute(statement)
+        return str(refused.value)
+    finally:
+        connection.close()
+
+
+@pytest.mark.parametrize("table", APPEND_ONLY)
+def test_sqlite_triggers_refuse_update_and_delete(tmp_path: Path, table: str) -> None:
+    async def scenario(service: HubService, router: FakeRouter) -> None:
+        await two_inquiries_and_an_addendum(service)
+        await held_and_answered(service)
+
+    run(tmp_path, scenario)
+    database = tmp_path / "hub.sqlite3"
+    column = "tree_size" if table == "tree_heads" else "leaf_index"
+    assert "UPDATE refused" in sqlite_refuses(database, f"UPDATE {table} SET {column} = 99")
+    assert "DELETE refused" in sqlite_refuses(database, f"DELETE FROM {table}")
+
+
+def test_postgresql_triggers_refuse_update_and_delete() -> None:
+    server = postgres_server()
+    if server is None:
+        pytest.skip("no PostgreSQL server reachable (set IPNSIM_TEST_POSTGRES_URL)")
+    database = f"ipnsim_unit_log_{uuid.uuid4().hex[:12]}"
+    ensure_databases(server, [database])
+
+    async def go() -> None:
+        engine = create_engine(service_database_url(server, database))
+        try:
+            await migrate(engine, MIGRATIONS)
+            service = hub_service(engine)
+            await two_inquiries_and_an_addendum(service)
+            await held_and_answered(service)
+            for table in APPEND_ONLY:
+                column = "tree_size" if table == "tree_heads" else "leaf_index"
+                for statement in (f"UPDATE {table} SET {column} = 99", f"DELETE FROM {table}"):
+                    with pytest.raises(DBAPIError, match="append-only table"):
+                        async with engine.begin() as connection:
+                            await connection.execute(text(statement))
+        finally:
+            await engine.dispose()
+
+    try:
+        asyncio.run(go())
+    finally:
+        drop_databases(server, [database])
+
+
+def hub_service(engine: Any, router: FakeRouter | None = None) -> HubService:
+    return HubService(
+        sessionmaker(engine),
+        Registry(dict(AGENCIES)),
+        PermissionTable.load(HubSettings.model_fields["permissions_file"].default, catalogue()),
+        catalogue(),
+        router or FakeRouter(),  # type: ignore[arg-type]
+        SECRET,
+    )
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_two_hubs_declaring_the_same_inquiry_at_once_append_one_addendum(
+    tmp_path: Path, backend: str
+) -> None:
+    """Two hub processes (two services, two engines, two in-memory logs) on one database: one
+    addendum per inquiry, and one gap-free sequence of leaves."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'hub.sqlite3'}"
+    server = database = None
+    if backend == "postgres":
+        server = postgres_server()
+        if server is None:
+            pytest.skip("no PostgreSQL server reachable (set IPNSIM_TEST_POSTGRES_URL)")
+        database = f"ipnsim_unit_hubs_{uuid.uuid4().hex[:12]}"
+        ensure_databases(server, [database])
+        url = service_database_url(server, database)
+
+    async def go() -> None:
+        engines = [create_engine(url), create_engine(url)]
+        try:
+            await migrate(engines[0], MIGRATIONS)
+            hubs = [hub_service(engine) for engine in engines]
+            await issue(hubs[0], ODAWARA)
+            pseudonym = await issue(hubs[0], YAMAGATA)
+            for round_ in range(3):  # concurrent rounds, each on a new inquiry
+                request = inquiry(pseudonym)
+                await hubs[round_ % 2].inquire(AGENCIES[YAMAGATA], request)
+                outcomes = await asyncio.gather(
+                    *(
+                        hub.declare_mistaken(AGENCIES[YAMAGATA], request.inquiry_id, DECLARATION)
+                        for hub in hubs
+                    ),
+                    hubs[1].inquire(AGENCIES[YAMAGATA], inquiry(pseudonym)),
+                    return_exceptions=True,
+                )
+                refused = [o for o in outcomes if isinstance(o, IpnsimError)]
+                assert len(refused) == 1, outcomes
+                assert refused[0].code == "REC005"
+                record = await hubs[0].record(None, request.inquiry_id)
+                assert len(record.addenda) == 1
+            await hubs[0].log.refresh(hubs[0].sessions)
+            async with hubs[0].sessions() as session:
+                stored = await hubs[0].log.entries(session, 0, 100)
+            assert [entry.leaf_index for entry in stored.entries] == list(range(9))
+            assert stored.latest.tree_size == 9
+            hashes = [bytes.fromhex(entry.leaf_hash or "") for entry in stored.entries]
+            assert [entry.event is not None for entry in stored.entries] == [True] * 9
+            assert stored.latest.root_hash == MerkleTree(hashes).root().hex()
+            assert [head.tree_size for head in stored.tree_heads] == list(range(1, 10))
+        finally:
+            for engine in engines:
+                await engine.dispose()
+
+    try:
+        asyncio.run(go())
+    finally:
+        if server is not None and database is not None:
+            drop_databases(server, [database])
+
+
+def test_the_unique_index_refuses_a_second_mistaken_person_addendum(tmp_path: Path) -> None:
+    async def scenario(service: HubService, router: FakeRouter) -> None:
+        await two_inquiries_and_an_addendum(service)
+
+    run(tmp_path, scenario)
+    connection = sqlite3.connect(tmp_path / "hub.sqlite3")
+    try:
+        inquiry_id = connection.execute(
+            "SELECT inquiry_id FROM addenda WHERE kind = 'mistaken_person'"
+        ).fetchone()[0]
+        with pytest.raises(sqlite3.IntegrityError, match="UNIQUE"):
+            connection.execute(
+                "INSERT INTO addenda (addendum_id, inquiry_id, kind, reason, declared_by_agency, "
+                "declared_by_user, declared_at) VALUES (?, ?, 'mistaken_person', 'r', ?, 'u', "
+                "'2026-06-15 01:00:00')",
+                (str(uuid.uuid4()), inquiry_id, YAMAGATA),
+            )
+    finally:
+        connection.close()
+
+
+# --- over HTTP ----------------------------------------------------------------------------
+
+
+def call_hub_log(tmp_path: Path, scenario: Any) -> None:
+    registry_file = tmp_path / "registry.json"
+    registry_file.write_text(
+        json.dumps({"agencies": [entry.model_dump(mode="json") for entry in AGENCIES.values()]}),
+        encoding="utf-8",
+    )
+    app = create_app(
+        HubSettings(
+            database_url=f"sqlite+aiosqlite:///{tmp_path / 'hub.sqlite3'}",
+            registry_file=registry_file,
+            secret=SECRET.decode(),
+            admin_token=ADMIN_TOKEN,
+        )
+    )
+
+    async def go() -> None:
+        async with app.router.lifespan_context(app):
+            service: HubService = app.state.service
+            service.router = FakeRouter()  # type: ignore[assignment]
+            ids = await two_inquiries_and_an_addendum(service)
+            async with httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app), base_url="http://hub"
+            ) as client:
+                await scenario(client, ids)
+
+    asyncio.run(go())
+
+
+def test_tree_head_and_proofs_over_http_verify(tmp_path: Path) -> None:
+    async def scenario(client: httpx.AsyncClient, ids: list[uuid.UUID]) -> None:
+        key = LogPublicKey.model_validate((await client.get("/v1/log/public-key")).json())
+        public_key = base64.b64decode(key.public_key)
+        head = SignedTreeHead.model_validate((await client.get("/v1/log/tree-head")).json())
+        assert (head.log_id, head.tree_size) == ("hub", 3)
+        assert verify_head(head, public_key)
+        proof = InclusionProof.model_validate(
+            (await client.get("/v1/log/proof/inclusion", params={"inquiry_id": str(ids[1])})).json()
+        )
+        assert (proof.leaf_index, proof.tree_size, proof.inquiry_id) == (1, 3, ids[1])
+        assert proof.tree_head == head
+        assert verify_inclusion(
+            1,
+            3,
+            bytes.fromhex(proof.leaf_hash),
+            [bytes.fromhex(node) for node in proof.audit_path],
+            bytes.fromhex(head.root_hash),
+        )
+        older = InclusionProof.model_validate(
+            (
+                await client.get(
+                    "/v1/log/proof/inclusion", params={"leaf_index": 0, "tree_size": 2}
+                )
+            ).json()
+        )
+        assert older.tree_head.tree_size == 2 and verify_head(older.tree_head, public_key)
+        consistency = ConsistencyProof.model_validate(
+            (await client.get("/v1/log/proof/consistency", params={"first": 2})).json()
+        )
+        assert consistency.first_root_hash == older.tree_head.root_hash
+        assert verify_consistency(
+            2,
+            3,
+            bytes.fromhex(older.tree_head.root_hash),
+            bytes.fromhex(consistency.second_tree_head.root_hash),
+            [bytes.fromhex(node) for node in consistency.consistency_path],
+        )
+
+    call_hub_log(tmp_path, scenario)
+
+
+def test_bad_proof_requests_and_entries_without_the_operator_token_are_refused(
+    tmp_path: Path,
+) -> None:
+    async def scenario(client: httpx.AsyncClient, ids: list[uuid.UUID]) -> None:
+        too_big = await client.get("/v1/log/proof/inclusion", params={"leaf_index": 3})
+        assert (too_big.status_code, too_big.json()["code"]) == (422, "VAL001")
+        assert "tree_size 3" in too_big.json()["message_en"]
+        unknown = await client.get(
+            "/v1/log/proof/inclusion", params={"inquiry_id": str(uuid.uuid4())}
+        )
+        assert (unknown.status_code, unknown.json()["code"]) == (404, "REC001")
+        beyond = await client.get("/v1/log/proof/consistency", params={"first": 2, "second": 4})
+        assert beyond.json()["code"] == "VAL001"
+        assert "the log has 3 leaves" in beyond.json()["message_en"]
+        anonymous = await client.get("/v1/log/entries")
+        assert anonymous.json()["code"] == "AUT001"
+        entries = await client.get(
+            "/v1/log/entries", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}
+        )
+        stored = LogEntries.model_validate(entries.json())
+        assert [entry.inquiry_id for entry in stored.entries] == [ids[0], ids[1], ids[0]]
+
+    call_hub_log(tmp_path, scenario)
+
+
+def test_a_later_outcome_is_a_leaf_and_the_record_shows_it(tmp_path: Path) -> None:
+    async def scenario(service: HubService, router: FakeRouter) -> None:
+        await issue(service, ODAWARA)
+        inquiry_id = await held_and_answered(service)
+        async with service.sessions() as session:
+            stored = await service.log.entries(session, 0, 10)
+        assert [(entry.kind, entry.inquiry_id) for entry in stored.entries] == [
+            ("record", inquiry_id),
+            ("outcome", inquiry_id),
+        ]
+        assert stored.entries[0].event is not None and stored.entries[1].event is not None
+        assert stored.entries[0].event["error_code"] == "MAN001"
+        assert stored.entries[1].event["error_code"] is None
+        record = await service.record(None, inquiry_id)
+        assert (record.status_detail, record.status_info_type) == ("09", "01")
+        assert record.item_codes == [item.code for item in ITEMS]
+
+    run(tmp_path, scenario)
