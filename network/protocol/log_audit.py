@@ -250,9 +250,10 @@ LEGAL_FIELDS = (
 )
 """What the copies of one record must agree on: who asked whom, for what, when, and the outcome."""
 OUTCOME_FIELDS = frozenset({"status_detail", "status_info_type", "error_code"})
-DIVERGING_CODES = frozenset({"AVL002", "AVL004", "AVL005"})
-"""Outcomes after which the copies may differ by nature: an answer that timed out or arrived
-garbled may still have been recorded as provided at the other end."""
+DIVERGING_CODES = frozenset({"AVL002", "AVL003", "AVL004", "AVL005"})
+"""Outcomes after which the copies may differ by nature: an answer that timed out, arrived
+garbled, or was lost with a hub that went away mid-inquiry (AVL003) may still have been recorded
+as provided at the other end."""
 
 
 def record_copies(
