@@ -506,8 +506,9 @@ _CODES: tuple[ErrorCode, ...] = (
         409,
         "照会番号「{inquiry_id}」の照会は既に誤照会として追記されています。",
         "Inquiry '{inquiry_id}' has already been declared a mistaken-person inquiry.",
-        "A mistaken-person addendum (追記) was already appended to this inquiry's records; "
-        "records are appended to once per declaration and never twice for the same inquiry.",
+        "A mistaken-person addendum (追記) with another reason or by another user was already "
+        "appended to this inquiry's records; an inquiry carries one. (The same declaration "
+        "sent again is not refused: it returns the addendum already appended.)",
         "Nothing to do: read the record (GET /v1/records/{inquiry_id}) to see the addendum.",
     ),
     # --- manual response (自動応答不可): staff at the provider answer, not the server -----------

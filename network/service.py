@@ -373,22 +373,41 @@ class HubService:
     ) -> Addendum:
         """Append a mistaken-person addendum (追記) and pass it on to the provider.
 
-        Only the requester of the inquiry may declare it, and only once: declaring it again is
-        REC005 and appends nothing. The original record is never changed.
+        Only the requester of the inquiry may declare it, and only once. The same declaration
+        again (same user and reason, e.g. a retry after a lost answer) returns the addendum
+        already appended and appends nothing; another declaration is REC005. The original
+        record is never changed.
         """
         if declaration.requester_code != caller.code:
             raise IpnsimError("AUT002", claimed=declaration.requester_code)
 
-        async def write(session: AsyncSession, log: Appender) -> tuple[HubAddendum, HubRecord]:
+        async def already_declared(
+            repository: RecordRepository, record: HubRecord
+        ) -> HubAddendum | None:
+            existing = (await repository.addenda([record.inquiry_id]))[record.inquiry_id]
+            for row in existing:
+                if row.kind != AddendumKind.MISTAKEN_PERSON:
+                    continue
+                if (row.reason, row.declared_by_user) == (
+                    declaration.reason,
+                    declaration.declared_by_user,
+                ):
+                    return row
+                raise IpnsimError("REC005", inquiry_id=str(inquiry_id))
+            return None
+
+        async def write(
+            session: AsyncSession, log: Appender
+        ) -> tuple[HubAddendum, HubRecord, bool]:
             repository = RecordRepository(session)
             record = await repository.get(inquiry_id)
             if record is None:
                 raise IpnsimError("REC001", inquiry_id=str(inquiry_id))
             if record.requester_code != caller.code:
                 raise IpnsimError("REC002", inquiry_id=str(inquiry_id))
-            existing = (await repository.addenda([record.inquiry_id]))[record.inquiry_id]
-            if any(row.kind == AddendumKind.MISTAKEN_PERSON for row in existing):
-                raise IpnsimError("REC005", inquiry_id=str(inquiry_id))
+            repeated = await already_declared(repository, record)
+            if repeated is not None:
+                return repeated, record, False
             row = HubAddendum(
                 addendum_id=str(uuid.uuid4()),
                 inquiry_id=record.inquiry_id,
@@ -399,14 +418,24 @@ class HubService:
                 declared_at=utcnow(),
             )
             log.append(row, LogEventKind.ADDENDUM)
-            return row, record
+            return row, record, True
 
         try:
-            row, record = await self.log.write(self.sessions, write)
+            row, record, appended = await self.log.write(self.sessions, write)
         except IntegrityError:
-            # Another hub appended this inquiry's mistaken-person addendum at the same moment:
-            # the partial unique index on addenda keeps it to one.
-            raise IpnsimError("REC005", inquiry_id=str(inquiry_id)) from None
+            # Another hub appended this inquiry's mistaken-person addendum at the same moment
+            # (the partial unique index on addenda keeps it to one): the same declaration gets
+            # that addendum, another one REC005.
+            async with self.sessions() as session:
+                repository = RecordRepository(session)
+                found = await repository.get(inquiry_id)
+                repeated = await already_declared(repository, found) if found else None
+            if found is None or repeated is None:
+                raise IpnsimError("REC005", inquiry_id=str(inquiry_id)) from None
+            row, record, appended = repeated, found, False
+        if not appended:
+            logger.info("inquiry %s: the same mistaken-person declaration again", inquiry_id)
+            return addendum_view(row)
         provider_reached = record.provider_reached
         provider_code = record.provider_code
         addendum = addendum_view(row)

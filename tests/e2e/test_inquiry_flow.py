@@ -243,10 +243,15 @@ def test_mistaken_person_addendum_reaches_all_copies_and_the_persons_view(
                 result.inquiry_id,
                 MistakenDeclaration(reason="同姓の別人を照会", declared_by_user="e2e-staff"),
             )
+            repeated = await yamagata.declare_mistaken(
+                result.inquiry_id,
+                MistakenDeclaration(reason="同姓の別人を照会", declared_by_user="e2e-staff"),
+            )
+            assert repeated.addendum_id == addendum.addendum_id
             with pytest.raises(ServiceError) as again:
                 await yamagata.declare_mistaken(
                     result.inquiry_id,
-                    MistakenDeclaration(reason="同姓の別人を照会", declared_by_user="e2e-staff"),
+                    MistakenDeclaration(reason="別の理由", declared_by_user="e2e-staff"),
                 )
             assert again.value.status == 409
             assert again.value.body.code == "REC005"

@@ -218,10 +218,11 @@ def test_two_hubs_declaring_the_same_inquiry_at_once_append_one_addendum(
             for round_ in range(3):  # concurrent rounds, each on a new inquiry
                 request = inquiry(pseudonym)
                 await hubs[round_ % 2].inquire(AGENCIES[YAMAGATA], request)
+                other = DECLARATION.model_copy(update={"reason": "別の理由"})
                 outcomes = await asyncio.gather(
                     *(
-                        hub.declare_mistaken(AGENCIES[YAMAGATA], request.inquiry_id, DECLARATION)
-                        for hub in hubs
+                        hub.declare_mistaken(AGENCIES[YAMAGATA], request.inquiry_id, declared)
+                        for hub, declared in zip(hubs, (DECLARATION, other), strict=True)
                     ),
                     hubs[1].inquire(AGENCIES[YAMAGATA], inquiry(pseudonym)),
                     return_exceptions=True,

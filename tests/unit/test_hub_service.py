@@ -476,15 +476,22 @@ def test_only_the_requester_may_declare(tmp_path: Path) -> None:
     assert run(tmp_path, scenario).delivered == []
 
 
-def test_declaring_twice_is_rec005_and_appends_nothing(tmp_path: Path) -> None:
+def test_declaring_again_is_idempotent_and_another_declaration_is_rec005(
+    tmp_path: Path,
+) -> None:
     async def scenario(service: HubService, router: FakeRouter) -> None:
         request = await successful_inquiry(service)
         before = await service.record(None, request.inquiry_id)
         first = await service.declare_mistaken(
             AGENCIES[YAMAGATA], request.inquiry_id, declaration()
         )
+        repeated = await service.declare_mistaken(
+            AGENCIES[YAMAGATA], request.inquiry_id, declaration()
+        )
+        assert repeated == first
+        other = declaration().model_copy(update={"reason": "another reason"})
         error = await expect(
-            service.declare_mistaken(AGENCIES[YAMAGATA], request.inquiry_id, declaration()),
+            service.declare_mistaken(AGENCIES[YAMAGATA], request.inquiry_id, other),
             "REC005",
         )
         assert error.http_status == 409
