@@ -10,23 +10,18 @@ Exit status: 0 answered; 1 the hub answered an error code; 2 no network in the d
 
 from __future__ import annotations
 
-import asyncio
-import json
-import sys
 from collections import defaultdict
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
 from error_codes import CATALOGUE, IpnsimError
-from ipnsim.client import HubOperatorClient, ServiceError, ServiceUnreachable
-from ipnsim.launcher import DEFAULT_DATA_DIR, LaunchError, NetworkFile, load_network_file
+from ipnsim.cli_support import AsJson, DataDir, console, load_network, print_json, run
+from ipnsim.client import HubOperatorClient
+from ipnsim.launcher import DEFAULT_DATA_DIR, NetworkFile
 from network.protocol.models import ErrorCount, ErrorStatistics
 
 stats_app = typer.Typer(
@@ -37,18 +32,10 @@ stats_app = typer.Typer(
     add_completion=False,
 )
 
-console = Console()
-errors = Console(stderr=True)
-
 
 @stats_app.callback()
 def stats() -> None:
     """Statistics of the running network, from the hub's provision records."""
-
-
-def _fail(message: str, status: int) -> NoReturn:
-    errors.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
-    raise typer.Exit(status)
 
 
 @dataclass
@@ -138,38 +125,17 @@ def error_statistics(
         int,
         typer.Option("--days", help="Count the last N days (UTC), today included.", min=1, max=366),
     ] = 7,
-    data_dir: Annotated[
-        Path,
-        typer.Option(
-            "--data-dir",
-            envvar="IPNSIM_DATA_DIR",
-            help="Directory of the network: databases, logs and network.json.",
-        ),
-    ] = DEFAULT_DATA_DIR,
-    as_json: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")] = False,
+    data_dir: DataDir = DEFAULT_DATA_DIR,
+    as_json: AsJson = False,
 ) -> None:
     """Where errors cluster: failed inquiries by provider, error code and day.
 
     Counted from the hub's provision records over the last N days (UTC); the provider with the
     most failures comes first.
     """
-    try:
-        network = load_network_file(data_dir)
-    except LaunchError as error:
-        _fail(str(error), 2)
-    try:
-        statistics = asyncio.run(_fetch(network, days))
-    except ServiceError as error:
-        body = error.body
-        errors.print(f"[bold red]{body.code}[/] {escape(body.message_ja)}", highlight=False)
-        errors.print(f"       {escape(body.message_en)}", highlight=False)
-        errors.print(f"       explained at {body.explanation}", highlight=False)
-        raise typer.Exit(1) from None
-    except ServiceUnreachable as error:
-        _fail(f"{error}\nIs the network running? Start it with 'ipnsim up'.", 3)
+    statistics = run(_fetch(load_network(data_dir), days))
     if as_json:
-        data = statistics.model_dump(mode="json")
-        sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+        print_json(statistics)
         return
     if not statistics.counts:
         console.print(
