@@ -20,14 +20,14 @@ import pytest
 
 from agencies.catalogue import ODAWARA, YAMAGATA, agency_by_slug
 from intermediate_server.schemas import InquiryOrder
-from ipnsim.launcher import Launcher, LaunchError, find_free_port_block
+from ipnsim.launcher import Launcher, LaunchError
 from network.protocol.models import (
     FORCE_OUTCOME_HEADER,
     InquiryRequest,
     InquiryResult,
     ProviderFault,
 )
-from tests.e2e.conftest import PROVIDER_TIMEOUT, RunningNetwork
+from tests.e2e.conftest import PROVIDER_TIMEOUT, RunningNetwork, small_launcher
 from tests.e2e.test_cli import ipnsim, json_of
 from tests.e2e.test_personas import order_for, personas_of
 
@@ -423,11 +423,11 @@ def test_the_hub_honours_and_checks_the_header_itself(net: RunningNetwork) -> No
 # --- the faults file at start-up ----------------------------------------------------------------
 
 
-def small_launcher(tmp_path: Path, faults_file: Path) -> Launcher:
-    return Launcher(
-        data_dir=tmp_path / "network",
-        port=find_free_port_block(3),  # the hub, one agency, the resident registry
-        agencies=[agency_by_slug(ODAWARA)],
+def odawara_launcher(tmp_path: Path, faults_file: Path) -> Launcher:
+    """The hub, 小田原市 and the resident registry, with the faults of ``faults_file``."""
+    return small_launcher(
+        tmp_path / "network",
+        (ODAWARA,),
         population=5,
         faults_file=faults_file,
         startup_timeout=60,
@@ -438,7 +438,7 @@ def test_the_hub_starts_with_the_faults_of_its_file(tmp_path: Path) -> None:
     path = tmp_path / "faults.json"
     code = agency_by_slug(ODAWARA).code
     path.write_text(json.dumps([{"agency_code": code, "timeout": True}]), encoding="utf-8")
-    launcher = small_launcher(tmp_path, path)
+    launcher = odawara_launcher(tmp_path, path)
     try:
         started = launcher.start()
         listed = httpx.get(
@@ -457,7 +457,7 @@ def test_the_hub_starts_with_the_faults_of_its_file(tmp_path: Path) -> None:
 def test_the_hub_refuses_to_start_with_a_bad_faults_file(tmp_path: Path) -> None:
     path = tmp_path / "faults.json"
     path.write_text('[{"agency_code": "2001692600000000", "down": true}]', encoding="utf-8")
-    launcher = small_launcher(tmp_path, path)
+    launcher = odawara_launcher(tmp_path, path)
 
     try:
         with pytest.raises(LaunchError) as caught:
