@@ -13,7 +13,8 @@ import httpx
 import pytest
 
 from agencies.catalogue import ODAWARA, YAMAGATA, agency_by_slug
-from agencies.population import LOCAL_TAX_INFO, persona_population
+from agencies.personas import LOCAL_TAX_INFO
+from agencies.population import persona_population
 from ipnsim.launcher import NetworkFile
 from tests.e2e.conftest import run, small_network, started
 
