@@ -17,7 +17,7 @@ import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Protocol
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
@@ -469,49 +469,47 @@ class _Candidate:
     info_type_code: str | None = None
 
 
+class _Named(Protocol):
+    """An affair, procedure, info type or item: a code and names in both languages."""
+
+    @property
+    def code(self) -> str: ...
+    @property
+    def name_ja(self) -> str: ...
+    @property
+    def name_en(self) -> str: ...
+
+
+def _candidate(
+    kind: HitKind, named: _Named, procedure_codes: list[str], info_type_code: str | None = None
+) -> _Candidate:
+    return _Candidate(
+        kind, named.code, named.name_ja, named.name_en, procedure_codes, info_type_code
+    )
+
+
 def _candidates(catalogue: Catalogue, permissions: PermissionTable) -> Iterator[_Candidate]:
     """Affairs, procedures, papers (one per name, with every procedure it is attached to), info
     types and items, in this order, each in catalogue order."""
+    procedures = catalogue.procedures.values()
     for affair in catalogue.affairs.values():
-        procedure_codes = [
-            p.code for p in catalogue.procedures.values() if p.affair_code == affair.code
-        ]
-        yield _Candidate(
-            HitKind.AFFAIR, affair.code, affair.name_ja, affair.name_en, procedure_codes
-        )
-    for procedure in catalogue.procedures.values():
-        yield _Candidate(
-            HitKind.PROCEDURE,
-            procedure.code,
-            procedure.name_ja,
-            procedure.name_en,
-            [procedure.code],
-        )
+        affair_procedures = [p.code for p in procedures if p.affair_code == affair.code]
+        yield _candidate(HitKind.AFFAIR, affair, affair_procedures)
+    for procedure in procedures:
+        yield _candidate(HitKind.PROCEDURE, procedure, [procedure.code])
     papers: dict[tuple[str, str], list[str]] = {}
-    for procedure in catalogue.procedures.values():
+    for procedure in procedures:
         for paper in procedure.papers:
             papers.setdefault((paper.name_ja, paper.name_en), []).append(procedure.code)
     for (name_ja, name_en), procedure_codes in papers.items():
         yield _Candidate(HitKind.PAPER, None, name_ja, name_en, procedure_codes)
     obtaining = _procedures_obtaining(permissions, catalogue)
     for info_type in catalogue.info_types.values():
-        yield _Candidate(
-            HitKind.INFO_TYPE,
-            info_type.code,
-            info_type.name_ja,
-            info_type.name_en,
-            obtaining.get(info_type.code, []),
-        )
+        yield _candidate(HitKind.INFO_TYPE, info_type, obtaining.get(info_type.code, []))
     for info_type in catalogue.info_types.values():
         for item in info_type.items:
-            yield _Candidate(
-                HitKind.ITEM,
-                item.code,
-                item.name_ja,
-                item.name_en,
-                obtaining.get(info_type.code, []),
-                info_type_code=info_type.code,
-            )
+            codes = obtaining.get(info_type.code, [])
+            yield _candidate(HitKind.ITEM, item, codes, info_type_code=info_type.code)
 
 
 def _hits(
