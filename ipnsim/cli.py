@@ -10,7 +10,7 @@ import time
 import uuid
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
@@ -35,6 +35,9 @@ from ipnsim.manual_commands import manual_app
 from ipnsim.registry_commands import lookup_command
 from ipnsim.stats_commands import stats_app
 from network.protocol.models import PersonaCatalogue
+
+if TYPE_CHECKING:
+    from agencies.population import Population
 
 app = typer.Typer(
     name="ipnsim",
@@ -107,7 +110,6 @@ def up(
     """
     from agencies.catalogue import agency_by_slug, default_agencies
     from agencies.population import generate_population
-    from ipnsim.seeding import seed_network
 
     chosen = list(default_agencies())
     if agencies:
@@ -135,21 +137,7 @@ def up(
         with console.status("starting the network…"):
             network = launcher.start(report=lambda line: console.log(line))
         if not no_seed and not network.seeded:
-            population = generate_population(seed=seed, size=population_size)
-            with Progress(
-                TextColumn("seeding people and replicas"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                console=console,
-            ) as bar:
-                task = bar.add_task("seed", total=None)
-                run(
-                    seed_network(
-                        network,
-                        population,
-                        progress=lambda done, total: bar.update(task, completed=done, total=total),
-                    )
-                )
+            seed_with_progress(network, generate_population(seed=seed, size=population_size))
             launcher.mark_seeded()
         console.print(views.services_table(network))
         console.print(
@@ -169,6 +157,26 @@ def up(
     finally:
         launcher.stop()
     console.print("all services stopped.")
+
+
+def seed_with_progress(network: NetworkFile, population: Population) -> None:
+    """Register ``population`` with the network's agencies, showing a progress bar."""
+    from ipnsim.seeding import seed_network
+
+    with Progress(
+        TextColumn("seeding people and replicas"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=console,
+    ) as bar:
+        task = bar.add_task("seed", total=None)
+        run(
+            seed_network(
+                network,
+                population,
+                progress=lambda done, total: bar.update(task, completed=done, total=total),
+            )
+        )
 
 
 def wipe(data_dir: Path) -> None:
@@ -198,25 +206,12 @@ def seed(
     'ipnsim up' does this itself on first start; containers run it as a one-shot job.
     """
     from agencies.population import generate_population
-    from ipnsim.seeding import seed_network, wait_until_healthy
+    from ipnsim.seeding import wait_until_healthy
 
     network = load_network(data_dir)
     run(wait_until_healthy(network, wait))
     population = generate_population(seed=network.seed, size=network.population)
-    with Progress(
-        TextColumn("seeding people and replicas"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        console=console,
-    ) as bar:
-        task = bar.add_task("seed", total=None)
-        run(
-            seed_network(
-                network,
-                population,
-                progress=lambda done, total: bar.update(task, completed=done, total=total),
-            )
-        )
+    seed_with_progress(network, population)
     console.print(
         f"seeded {len(population.people)} people and {len(population.replicas)} replicas."
     )
