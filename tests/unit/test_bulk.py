@@ -42,6 +42,7 @@ from network.registry import AgencyEntry, Registry
 from network.service import HubService
 from network.settings import HubSettings
 from tests.unit.fake_hub import FakeHub, run_with_hub
+from tests.unit.raising import expect
 
 SECRET = b"bulk-secret-for-unit-tests-0001"
 YAMAGATA = "2006201400000000"
@@ -187,13 +188,6 @@ Scenario = Callable[[IntermediateService, FakeHub], Awaitable[None]]
 
 def run_server(tmp_path: Path, scenario: Scenario) -> FakeHub:
     return run_with_hub(tmp_path, AGENCY, FakeHub(SECRET), scenario, today=lambda: TODAY)
-
-
-async def expect(call: Awaitable[object], code: str) -> IpnsimError:
-    with pytest.raises(IpnsimError) as caught:
-        await call
-    assert caught.value.code == code, caught.value
-    return caught.value
 
 
 def person(n: int, **overrides: Any) -> PersonRegistration:

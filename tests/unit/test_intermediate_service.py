@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from stdnum.jp import in_ as my_number_format
 
-from error_codes import IpnsimError, to_fullwidth
+from error_codes import to_fullwidth
 from intermediate_server.db import LocalRecord
 from intermediate_server.schemas import (
     InquiryOrder,
@@ -34,6 +34,7 @@ from network.protocol.models import (
 )
 from network.pseudonyms import person_key, pseudonym_for
 from tests.unit.fake_hub import FakeHub, run_with_hub
+from tests.unit.raising import expect
 
 AGENCY = AgencyIdentity(code="2014206900000000", name_ja="小田原市")
 PROVIDER = "2006201400000000"
@@ -51,13 +52,6 @@ Scenario = Callable[[IntermediateService, FakeHub], Awaitable[None]]
 
 def run(tmp_path: Path, scenario: Scenario) -> FakeHub:
     return run_with_hub(tmp_path, AGENCY, FakeHub(SECRET), scenario, today=lambda: TODAY)
-
-
-async def expect(call: Awaitable[object], code: str) -> IpnsimError:
-    with pytest.raises(IpnsimError) as caught:
-        await call
-    assert caught.value.code == code, caught.value
-    return caught.value
 
 
 def tax_items(**overrides: str | None) -> list[ReplicaItem]:

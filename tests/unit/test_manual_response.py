@@ -33,13 +33,13 @@ from network.protocol.models import (
 from network.service import HubService
 from tests.unit import test_hub_service as hub_tests
 from tests.unit.fake_hub import FakeHub, run_with_hub
+from tests.unit.raising import expect
 from tests.unit.test_intermediate_service import (
     AGENCY,
     ATENA,
     PROVIDER,
     SECRET,
     TODAY,
-    expect,
     order,
     provision,
     register,
