@@ -7,19 +7,17 @@ functions as the hub's ``GET /v1/catalogue/…`` (:mod:`network.catalogue_api`);
 
 from __future__ import annotations
 
-import json
-import sys
 from collections.abc import Callable
-from typing import Annotated, Any, NoReturn, TypeVar
+from typing import Annotated, TypeVar
 
 import typer
-from pydantic import BaseModel
-from rich.console import Console, Group
+from rich.console import Group
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
 from error_codes import IpnsimError
+from ipnsim.cli_support import AsJson, console, errors, fail, print_json
 from network.catalogue_api import (
     AffairView,
     HitKind,
@@ -49,11 +47,6 @@ catalogue_app = typer.Typer(
     add_completion=False,
 )
 
-console = Console()
-errors = Console(stderr=True)
-
-AsJson = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
-
 _HIT_LABELS = {
     HitKind.AFFAIR: "事務 affair",
     HitKind.PROCEDURE: "事務手続 procedure",
@@ -61,11 +54,6 @@ _HIT_LABELS = {
     HitKind.INFO_TYPE: "特定個人情報名 info type",
     HitKind.ITEM: "項目 item",
 }
-
-
-def _fail(message: str, status: int = 2) -> NoReturn:
-    errors.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
-    raise typer.Exit(status)
 
 
 def _answer(question: Callable[[Catalogue, PermissionTable], T]) -> T:
@@ -79,16 +67,7 @@ def _answer(question: Callable[[Catalogue, PermissionTable], T]) -> T:
         errors.print(f"       {error.message_en}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
     except ValueError as error:  # a malformed shipped file: CatalogueError, PermissionTableError
-        _fail(str(error), 2)
-
-
-def _print_json(value: BaseModel | list[Any]) -> None:
-    data: Any
-    if isinstance(value, BaseModel):
-        data = value.model_dump(mode="json")
-    else:
-        data = [item.model_dump(mode="json") for item in value]
-    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+        fail(str(error), 2)
 
 
 def _code(code: str, source: Source) -> Text:
@@ -241,7 +220,7 @@ def list_command(as_json: AsJson = False) -> None:
     """Every procedure: its affair, what it may obtain from whom, and the paper it replaces."""
     procedures = _answer(list_procedures)
     if as_json:
-        _print_json(procedures)
+        print_json(procedures)
         return
     console.print(_procedures_table(procedures, with_affair=True))
 
@@ -261,7 +240,7 @@ def show_command(
     procedures, or an info type's items)."""
     view = _answer(lambda shipped, permissions: describe_code(shipped, permissions, code))
     if as_json:
-        _print_json(view)
+        print_json(view)
     elif isinstance(view, ProcedureView):
         _show_procedure(view)
     elif isinstance(view, AffairView):
@@ -283,7 +262,7 @@ def search_command(
     """Affairs, procedures, papers, info types and items whose name contains WORD."""
     hits = _answer(lambda shipped, permissions: search(shipped, permissions, word))
     if as_json:
-        _print_json(hits)
+        print_json(hits)
         return
     if not hits:
         console.print(f"no affair, procedure, paper, info type or item matches {word!r}")

@@ -9,25 +9,30 @@ import signal
 import sys
 import time
 import uuid
-from collections.abc import Coroutine
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from pydantic import BaseModel
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-from error_codes import ErrorBody
 from ipnsim import views
 from ipnsim.batch_commands import batch_app, validate_app
 from ipnsim.catalogue_commands import catalogue_app
+from ipnsim.cli_support import (
+    AsJson,
+    DataDir,
+    agency_service,
+    console,
+    fail,
+    load_network,
+    print_json,
+    run,
+)
 from ipnsim.client import AgencyClient, HubOperatorClient, ServiceError, ServiceUnreachable
 from ipnsim.error_commands import errors_app
 from ipnsim.fault_commands import fault_app
 from ipnsim.launcher import DEFAULT_DATA_DIR, DEFAULT_PORT, Launcher, LaunchError, NetworkFile
-from ipnsim.launcher import load_network_file as _load_network_file
 from ipnsim.manual_commands import manual_app
 from ipnsim.registry_commands import lookup_command
 from ipnsim.replica_commands import validate_replica
@@ -35,7 +40,8 @@ from ipnsim.stats_commands import stats_app
 from ipnsim.verify_commands import verify_command
 from network.protocol.models import DetailStatus, FanOutScope, PersonaCatalogue
 
-T = TypeVar("T")
+if TYPE_CHECKING:
+    from agencies.population import Population
 
 app = typer.Typer(
     name="ipnsim",
@@ -45,67 +51,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-console = Console()
-errors = Console(stderr=True)
-
-DataDir = Annotated[
-    Path,
-    typer.Option(
-        "--data-dir",
-        envvar="IPNSIM_DATA_DIR",
-        help="Directory of the network: databases, logs and network.json.",
-    ),
-]
-AsJson = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
-
-
-def fail(message: str, status: int = 1) -> NoReturn:
-    errors.print(f"[bold red]error:[/] {message}", highlight=False)
-    raise typer.Exit(status)
-
-
-def run(work: Coroutine[Any, Any, T]) -> T:
-    """Run a client coroutine, turning service failures into clear messages and exit codes."""
-    try:
-        return asyncio.run(work)
-    except ServiceError as error:
-        print_error(error.body)
-        raise typer.Exit(1) from None
-    except ServiceUnreachable as error:
-        fail(f"{error}\nIs the network running? Start it with 'ipnsim up'.", 3)
-
-
-def print_error(body: ErrorBody) -> None:
-    errors.print(f"[bold red]{body.code}[/] {body.message_ja}", highlight=False)
-    errors.print(f"       {body.message_en}", highlight=False)
-    for detail in body.details:
-        errors.print(f"       - {detail.field}: {detail.problem}", highlight=False)
-    errors.print(f"       explained at {body.explanation}", highlight=False)
-
-
-def load_network(data_dir: Path) -> NetworkFile:
-    try:
-        return _load_network_file(data_dir)
-    except LaunchError as error:
-        fail(str(error), 2)
-
-
-def agency_service(network: NetworkFile, name: str) -> AgencyClient:
-    try:
-        return AgencyClient(network.agency(name).url)
-    except KeyError as error:
-        fail(str(error.args[0]), 2)
-
-
-def print_json(value: BaseModel | list[Any]) -> None:
-    data: Any
-    if isinstance(value, BaseModel):
-        data = value.model_dump(mode="json")
-    else:
-        data = [item.model_dump(mode="json") for item in value]
-    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
-
-
 # --- up / serve -----------------------------------------------------------------------------
 
 
@@ -169,7 +114,6 @@ def up(
     """
     from agencies.catalogue import agency_by_slug, default_agencies
     from agencies.population import generate_population
-    from ipnsim.seeding import seed_network
 
     chosen = list(default_agencies())
     if agencies:
@@ -197,21 +141,7 @@ def up(
         with console.status("starting the network…"):
             network = launcher.start(report=lambda line: console.log(line))
         if not no_seed and not network.seeded:
-            population = generate_population(seed=seed, size=population_size)
-            with Progress(
-                TextColumn("seeding people and replicas"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                console=console,
-            ) as bar:
-                task = bar.add_task("seed", total=None)
-                run(
-                    seed_network(
-                        network,
-                        population,
-                        progress=lambda done, total: bar.update(task, completed=done, total=total),
-                    )
-                )
+            seed_with_progress(network, generate_population(seed=seed, size=population_size))
             launcher.mark_seeded()
         console.print(views.services_table(network))
         console.print(
@@ -231,6 +161,26 @@ def up(
     finally:
         launcher.stop()
     console.print("all services stopped.")
+
+
+def seed_with_progress(network: NetworkFile, population: Population) -> None:
+    """Register ``population`` with the network's agencies, showing a progress bar."""
+    from ipnsim.seeding import seed_network
+
+    with Progress(
+        TextColumn("seeding people and replicas"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=console,
+    ) as bar:
+        task = bar.add_task("seed", total=None)
+        run(
+            seed_network(
+                network,
+                population,
+                progress=lambda done, total: bar.update(task, completed=done, total=total),
+            )
+        )
 
 
 def wipe(data_dir: Path) -> None:
@@ -262,25 +212,12 @@ def seed(
     'ipnsim up' does this itself on first start; containers run it as a one-shot job.
     """
     from agencies.population import generate_population
-    from ipnsim.seeding import seed_network, wait_until_healthy
+    from ipnsim.seeding import wait_until_healthy
 
     network = load_network(data_dir)
     run(wait_until_healthy(network, wait))
     population = generate_population(seed=network.seed, size=network.population)
-    with Progress(
-        TextColumn("seeding people and replicas"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        console=console,
-    ) as bar:
-        task = bar.add_task("seed", total=None)
-        run(
-            seed_network(
-                network,
-                population,
-                progress=lambda done, total: bar.update(task, completed=done, total=total),
-            )
-        )
+    seed_with_progress(network, population)
     console.print(
         f"seeded {len(population.people)} people and {len(population.replicas)} replicas."
     )

@@ -14,7 +14,8 @@ from rich.console import Console
 from rich.panel import Panel
 
 from agencies.catalogue import ODAWARA, YAMAGATA
-from agencies.population import LOCAL_TAX_INFO, Person, Population, persona_population
+from agencies.personas import LOCAL_TAX_INFO
+from agencies.population import Person, Population, persona_population
 from intermediate_server.schemas import InquiryOrder, MistakenDeclaration
 from ipnsim.client import AgencyClient, HubOperatorClient
 from ipnsim.launcher import NetworkFile

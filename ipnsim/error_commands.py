@@ -7,13 +7,10 @@ service serves at ``GET /v1/errors``; no network runs.
 from __future__ import annotations
 
 import dataclasses
-import json
 import re
-import sys
-from typing import Annotated, Any, NoReturn
+from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
@@ -21,6 +18,7 @@ from rich.text import Text
 from error_codes import CATALOGUE, Category, ErrorCode, IpnsimError
 from error_codes.docs import ORIGIN_LABELS, category_title
 from error_codes.http import ErrorExplanation
+from ipnsim.cli_support import AsJson, console, errors, fail, print_json
 
 CODE_SHAPE = re.compile(r"[A-Z]{3}[0-9]{3}")
 """An error code: three capital letters naming its category and three digits."""
@@ -33,16 +31,6 @@ errors_app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-
-console = Console()
-errors = Console(stderr=True)
-
-AsJson = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
-
-
-def _fail(message: str) -> NoReturn:
-    errors.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
-    raise typer.Exit(2)
 
 
 def explanation(entry: ErrorCode) -> ErrorExplanation:
@@ -60,7 +48,7 @@ def find_category(name: str) -> Category:
         if wanted == entry.code[:3].lower():
             return entry.category
     known = ", ".join(category.value for category in Category)
-    _fail(f"no category {name!r}: give one of {known}, or a code's three letters (e.g. IDN)")
+    fail(f"no category {name!r}: give one of {known}, or a code's three letters (e.g. IDN)", 2)
 
 
 def find_code(code: str) -> ErrorCode:
@@ -68,9 +56,10 @@ def find_code(code: str) -> ErrorCode:
     unknown."""
     wanted = code.strip().upper()
     if not CODE_SHAPE.fullmatch(wanted):
-        _fail(
+        fail(
             f"{code!r} is not an error code: an error code is three letters and three digits, "
-            "e.g. PRM001 (see 'ipnsim errors list')"
+            "e.g. PRM001 (see 'ipnsim errors list')",
+            2,
         )
     if wanted not in CATALOGUE:
         error = IpnsimError("VAL006", kind_ja="エラー分類コード", kind_en="error code", code=wanted)
@@ -83,10 +72,6 @@ def find_code(code: str) -> ErrorCode:
         errors.print("       see 'ipnsim errors list'", highlight=False)
         raise typer.Exit(2)
     return CATALOGUE[wanted]
-
-
-def _print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
 
 
 @errors_app.command("list")
@@ -105,7 +90,7 @@ def list_codes(
     chosen = None if category is None else find_category(category)
     entries = [entry for entry in CATALOGUE.values() if chosen is None or entry.category is chosen]
     if as_json:
-        _print_json([explanation(entry).model_dump(mode="json") for entry in entries])
+        print_json([explanation(entry).model_dump(mode="json") for entry in entries])
         return
     table = Table(
         title="error codes (エラー分類コード)" if chosen is None else category_title(chosen),
@@ -138,7 +123,7 @@ def explain(
     """One error code: where it arises, whether a retry helps, its cause and remedy."""
     entry = find_code(code)
     if as_json:
-        _print_json(explanation(entry).model_dump(mode="json"))
+        print_json(explanation(entry).model_dump(mode="json"))
         return
     table = Table.grid(padding=(0, 2))
     table.add_column(style="bold", no_wrap=True)

@@ -10,25 +10,18 @@ Exit status: 0 done; 1 the hub refused (its error code is printed); 2 bad input 
 
 from __future__ import annotations
 
-import asyncio
-import json
 import re
-import sys
-from collections.abc import Coroutine
-from pathlib import Path
-from typing import Annotated, Any, NoReturn, TypeVar
+from typing import Annotated
 
 import typer
 from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
-from error_codes import ErrorBody
-from ipnsim.client import HubOperatorClient, ServiceError, ServiceUnreachable
-from ipnsim.launcher import DEFAULT_DATA_DIR, LaunchError, NetworkFile, load_network_file
+from ipnsim.cli_support import AsJson, DataDir, fail, load_network, print_json, run
+from ipnsim.client import HubOperatorClient
+from ipnsim.launcher import DEFAULT_DATA_DIR, NetworkFile
 from network.protocol.models import FaultSettings, ProviderFault
-
-T = TypeVar("T")
 
 fault_app = typer.Typer(
     name="fault",
@@ -39,52 +32,7 @@ fault_app = typer.Typer(
     add_completion=False,
 )
 
-DataDir = Annotated[
-    Path,
-    typer.Option(
-        "--data-dir",
-        envvar="IPNSIM_DATA_DIR",
-        help="Directory of the network: databases, logs and network.json.",
-    ),
-]
-AsJson = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
-
 _RANGE = re.compile(r"([0-9]+):([0-9]+)")
-
-
-def _errors() -> Console:
-    return Console(stderr=True)
-
-
-def _fail(message: str, status: int) -> NoReturn:
-    _errors().print(f"[bold red]error:[/] {message}", highlight=False)
-    raise typer.Exit(status)
-
-
-def _print_error(body: ErrorBody) -> None:
-    errors = _errors()
-    errors.print(f"[bold red]{body.code}[/] {body.message_ja}", highlight=False)
-    errors.print(f"       {body.message_en}", highlight=False)
-    for detail in body.details:
-        errors.print(f"       - {detail.field}: {detail.problem}", highlight=False)
-    errors.print(f"       explained at {body.explanation}", highlight=False)
-
-
-def _run(work: Coroutine[Any, Any, T]) -> T:
-    try:
-        return asyncio.run(work)
-    except ServiceError as error:
-        _print_error(error.body)
-        raise typer.Exit(1) from None
-    except ServiceUnreachable as error:
-        _fail(f"{error}\nIs the network running? Start it with 'ipnsim up'.", 3)
-
-
-def _network(data_dir: Path) -> NetworkFile:
-    try:
-        return load_network_file(data_dir)
-    except LaunchError as error:
-        _fail(str(error), 2)
 
 
 def _hub(network: NetworkFile) -> HubOperatorClient:
@@ -99,7 +47,7 @@ def agency_code(network: NetworkFile, agency: str) -> str:
     except KeyError as error:
         if re.fullmatch(r"[0-9]{16}", agency):
             return agency
-        _fail(str(error.args[0]), 2)
+        fail(str(error.args[0]), 2)
     assert code is not None
     return code
 
@@ -108,7 +56,7 @@ def parse_latency_range(text: str) -> tuple[int, int]:
     """``MIN:MAX`` in milliseconds."""
     match = _RANGE.fullmatch(text.strip())
     if match is None:
-        _fail(f"--latency-range {text!r} is not MIN:MAX in milliseconds (e.g. 100:400)", 2)
+        fail(f"--latency-range {text!r} is not MIN:MAX in milliseconds (e.g. 100:400)", 2)
     return int(match.group(1)), int(match.group(2))
 
 
@@ -140,10 +88,6 @@ def _name(network: NetworkFile, code: str) -> str:
         if service.agency_code == code:
             return f"{service.name} {service.name_ja or ''}".strip()
     return ""
-
-
-def _print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
 
 
 @fault_app.command("set")
@@ -182,7 +126,7 @@ def set_fault(
     as_json: AsJson = False,
 ) -> None:
     """Put a fault in force for inquiries to one provider (replacing any it has)."""
-    network = _network(data_dir)
+    network = load_network(data_dir)
     target = agency_code(network, agency)
     try:
         settings = FaultSettings(
@@ -202,15 +146,15 @@ def set_fault(
             f"{error['msg'].removeprefix('Value error, ')}"
             for error in exc.errors()
         )
-        _fail(problems, 2)
+        fail(problems, 2)
 
     async def send() -> ProviderFault:
         async with _hub(network) as hub:
             return await hub.set_fault(target, settings)
 
-    fault = _run(send())
+    fault = run(send())
     if as_json:
-        _print_json(fault.model_dump(mode="json"))
+        print_json(fault.model_dump(mode="json"))
         return
     Console().print(
         f"fault set for {_name(network, fault.agency_code) or fault.agency_code} "
@@ -222,15 +166,15 @@ def set_fault(
 @fault_app.command("list")
 def list_faults(data_dir: DataDir = DEFAULT_DATA_DIR, as_json: AsJson = False) -> None:
     """The faults in force at the hub."""
-    network = _network(data_dir)
+    network = load_network(data_dir)
 
     async def fetch() -> list[ProviderFault]:
         async with _hub(network) as hub:
             return await hub.faults()
 
-    faults = _run(fetch())
+    faults = run(fetch())
     if as_json:
-        _print_json([fault.model_dump(mode="json") for fault in faults])
+        print_json([fault.model_dump(mode="json") for fault in faults])
         return
     if not faults:
         Console().print("no faults in force")
@@ -252,7 +196,7 @@ def clear_faults(
     data_dir: DataDir = DEFAULT_DATA_DIR,
 ) -> None:
     """Lift one provider's fault, or every fault."""
-    network = _network(data_dir)
+    network = load_network(data_dir)
     target = agency_code(network, agency) if agency is not None else None
 
     async def send() -> None:
@@ -262,7 +206,7 @@ def clear_faults(
             else:
                 await hub.clear_fault(target)
 
-    _run(send())
+    run(send())
     Console().print(
         "every fault cleared" if target is None else f"fault cleared for {agency} ({target})",
         highlight=False,

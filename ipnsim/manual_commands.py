@@ -8,27 +8,28 @@ reads the final result (or "still pending") of an inquiry it sent.
 
 from __future__ import annotations
 
-import asyncio
-import json
-import sys
 import uuid
-from collections.abc import Coroutine
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, TypeVar
+from typing import Annotated
 
 import typer
-from pydantic import BaseModel
-from rich.console import Console
 from rich.table import Table
 
-from error_codes import ErrorBody
 from intermediate_server.schemas import ManualAnswer, ManualDecline, ManualRequestView
 from ipnsim import views
-from ipnsim.client import AgencyClient, ServiceError, ServiceUnreachable
-from ipnsim.launcher import DEFAULT_DATA_DIR, LaunchError, NetworkFile, load_network_file
+from ipnsim.cli_support import (
+    AsJson,
+    DataDir,
+    agency_url,
+    console,
+    fail,
+    load_network,
+    print_json,
+    run,
+)
+from ipnsim.client import AgencyClient
+from ipnsim.launcher import DEFAULT_DATA_DIR
 from network.protocol.models import MANUAL_PENDING_CODE, InquiryResult
-
-T = TypeVar("T")
 
 manual_app = typer.Typer(
     name="manual",
@@ -39,18 +40,6 @@ manual_app = typer.Typer(
     add_completion=False,
 )
 
-console = Console()
-errors = Console(stderr=True)
-
-DataDir = Annotated[
-    Path,
-    typer.Option(
-        "--data-dir",
-        envvar="IPNSIM_DATA_DIR",
-        help="Directory of the network: databases, logs and network.json.",
-    ),
-]
-AsJson = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 Agency = Annotated[str, typer.Option("--agency", help="The agency (slug or 16-digit code).")]
 InquiryId = Annotated[str, typer.Argument(help="The inquiry id (a UUID).")]
 User = Annotated[str, typer.Option("--user", help="The staff member's user id.")]
@@ -87,54 +76,15 @@ class StaffClient(AgencyClient):
         return result
 
 
-def _fail(message: str, status: int = 2) -> NoReturn:
-    errors.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
-    raise typer.Exit(status)
-
-
-def _print_error(body: ErrorBody) -> None:
-    errors.print(f"[bold red]{body.code}[/] {body.message_ja}", highlight=False)
-    errors.print(f"       {body.message_en}", highlight=False)
-    for detail in body.details:
-        errors.print(f"       - {detail.field}: {detail.problem}", highlight=False)
-
-
-def _run(work: Coroutine[Any, Any, T]) -> T:
-    """Run a client call; a service's error exits 1, an unreachable service 3."""
-    try:
-        return asyncio.run(work)
-    except ServiceError as error:
-        _print_error(error.body)
-        raise typer.Exit(1) from None
-    except ServiceUnreachable as error:
-        _fail(f"{error}\nIs the network running? Start it with 'ipnsim up'.", 3)
-
-
 def _client(data_dir: Path, agency: str) -> StaffClient:
-    try:
-        network: NetworkFile = load_network_file(data_dir)
-    except LaunchError as error:
-        _fail(str(error))
-    try:
-        return StaffClient(network.agency(agency).url)
-    except KeyError as error:
-        _fail(str(error.args[0]))
+    return StaffClient(agency_url(load_network(data_dir), agency))
 
 
 def _inquiry_id(value: str) -> uuid.UUID:
     try:
         return uuid.UUID(value)
     except ValueError:
-        _fail(f"{value!r} is not an inquiry id (a UUID)")
-
-
-def _print_json(value: BaseModel | list[Any]) -> None:
-    data: Any
-    if isinstance(value, BaseModel):
-        data = value.model_dump(mode="json")
-    else:
-        data = [item.model_dump(mode="json") for item in value]
-    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+        fail(f"{value!r} is not an inquiry id (a UUID)", 2)
 
 
 def _table(requests: list[ManualRequestView]) -> Table:
@@ -173,9 +123,9 @@ def list_requests(
         async with client:
             return await client.manual_requests("all" if all_states else "pending")
 
-    found = _run(fetch())
+    found = run(fetch(), explained_at=False)
     if as_json:
-        _print_json(found)
+        print_json(found)
     else:
         console.print(_table(found))
 
@@ -202,7 +152,7 @@ def answer(
                 inquiry_id, ManualAnswer(record_id=record_id, answered_by=user)
             )
 
-    _report(_run(send()), as_json)
+    _report(run(send(), explained_at=False), as_json)
 
 
 @manual_app.command()
@@ -217,19 +167,19 @@ def decline(
     """Decline a held inquiry: the requester receives MAN002 with the reason."""
     inquiry_id = _inquiry_id(inquiry)
     if not reason.strip():
-        _fail("--reason must not be empty")
+        fail("--reason must not be empty", 2)
     client = _client(data_dir, agency)
 
     async def send() -> ManualRequestView:
         async with client:
             return await client.decline(inquiry_id, ManualDecline(reason=reason, declined_by=user))
 
-    _report(_run(send()), as_json)
+    _report(run(send(), explained_at=False), as_json)
 
 
 def _report(view: ManualRequestView, as_json: bool) -> None:
     if as_json:
-        _print_json(view)
+        print_json(view)
         return
     console.print(f"inquiry [bold]{view.inquiry_id}[/] {view.state}")
     if view.hub_notified_at is None:
@@ -256,9 +206,9 @@ def result(
         async with client:
             return await client.inquiry_result(inquiry_id)
 
-    found = _run(fetch())
+    found = run(fetch(), explained_at=False)
     if as_json:
-        _print_json(found)
+        print_json(found)
     else:
         views.print_inquiry_result(console, found)
     if found.error is not None:

@@ -16,7 +16,7 @@ import re
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import httpx
 import typer
@@ -26,6 +26,7 @@ from rich.table import Table
 
 from agencies.resident_registry import LookupQuery, LookupResult
 from error_codes import Category, ErrorBody
+from ipnsim.cli_support import errors, fail, print_error
 from ipnsim.http import is_timeout, make_client
 from ipnsim.launcher import DEFAULT_DATA_DIR, REGISTRY_SERVICE, LaunchError, load_network_file
 
@@ -42,31 +43,13 @@ class SexOption(StrEnum):
     female = "female"
 
 
-def _errors() -> Console:
-    return Console(stderr=True)
-
-
-def _fail(message: str, status: int) -> NoReturn:
-    _errors().print(f"[bold red]error:[/] {message}", highlight=False)
-    raise typer.Exit(status)
-
-
-def _print_error(body: ErrorBody) -> None:
-    errors = _errors()
-    errors.print(f"[bold red]{body.code}[/] {body.message_ja}", highlight=False)
-    errors.print(f"       {body.message_en}", highlight=False)
-    for detail in body.details:
-        errors.print(f"       - {detail.field}: {detail.problem}", highlight=False)
-    errors.print(f"       explained at {body.explanation}", highlight=False)
-
-
 def _parse_date(value: str) -> dt.date:
     if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value):
-        _fail(f"--birth-date {value!r} is not a date written YYYY-MM-DD", 2)
+        fail(f"--birth-date {value!r} is not a date written YYYY-MM-DD", 2)
     try:
         return dt.date.fromisoformat(value)
     except ValueError:
-        _fail(f"--birth-date {value!r} is not a date in the calendar", 2)
+        fail(f"--birth-date {value!r} is not a date in the calendar", 2)
 
 
 def registry_url(data_dir: Path) -> str:
@@ -74,11 +57,11 @@ def registry_url(data_dir: Path) -> str:
     try:
         network = load_network_file(data_dir)
     except LaunchError as error:
-        _fail(f"{error}\nOr give the registry's address with --url.", 2)
+        fail(f"{error}\nOr give the registry's address with --url.", 2)
     for service in network.services:
         if service.name == REGISTRY_SERVICE:
             return service.url
-    _fail(
+    fail(
         f"the network in {data_dir} has no {REGISTRY_SERVICE!r} service (it was started by an "
         "ipnsim without the resident registry): restart it with 'ipnsim up', or give the "
         "registry's address with --url.",
@@ -102,13 +85,13 @@ def _send(url: str, query: LookupQuery) -> httpx.Response:
             if is_timeout(error)
             else "cannot be reached"
         )
-        _fail(
+        fail(
             f"the resident registry at {url} {what} ({type(error).__name__}).\n"
             "Is the network running? Start it with 'ipnsim up'.",
             3,
         )
     except httpx.InvalidURL as error:
-        _fail(f"--url {url!r} is not a usable URL: {error}", 2)
+        fail(f"--url {url!r} is not a usable URL: {error}", 2)
 
 
 def _table(found: LookupResult) -> Table:
@@ -169,7 +152,7 @@ def lookup_command(
     reached.
     """
     if not (name or "").strip() and not (kana or "").strip():
-        _fail("give the name (--name) or its reading (--kana), or both", 2)
+        fail("give the name (--name) or its reading (--kana), or both", 2)
     try:
         query = LookupQuery(
             name=name,
@@ -183,29 +166,29 @@ def lookup_command(
             f"{'.'.join(str(part) for part in item['loc'])}: {item['msg']}"
             for item in error.errors()
         )
-        _fail(f"bad input: {problems.replace('Value error, ', '')}", 2)
+        fail(f"bad input: {problems.replace('Value error, ', '')}", 2)
 
     base_url = url if url is not None else registry_url(data_dir)
     if not base_url.startswith(("http://", "https://")):
-        _fail(f"--url {base_url!r} is not an http:// or https:// URL", 2)
+        fail(f"--url {base_url!r} is not an http:// or https:// URL", 2)
     response = _send(base_url, query)
     if response.status_code >= 400:
         try:
             body = ErrorBody.model_validate_json(response.content)
         except ValidationError:
-            _fail(
+            fail(
                 f"{base_url} answered {response.status_code} without an ipnsim error body; "
                 "is --url the resident registry?",
                 3,
             )
-        _print_error(body)
+        print_error(body)
         if body.code in {"VAL004", "VAL005"}:
-            _errors().print(f"       is {base_url} the resident registry?", highlight=False)
+            errors.print(f"       is {base_url} the resident registry?", highlight=False)
         raise typer.Exit(2 if body.category is Category.VALIDATION else 1)
     try:
         found = LookupResult.model_validate_json(response.content)
     except ValidationError:
-        _fail(f"{base_url} answered an unexpected body; is --url the resident registry?", 3)
+        fail(f"{base_url} answered an unexpected body; is --url the resident registry?", 3)
     if as_json:
         sys.stdout.write(
             json.dumps(found.model_dump(mode="json"), ensure_ascii=False, indent=2) + "\n"

@@ -10,25 +10,29 @@ Exit status: 0 answered; 1 the hub answered an error code; 2 no network in the d
 
 from __future__ import annotations
 
-import asyncio
-import json
 import sys
 from collections import defaultdict
-from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Annotated, Any, NoReturn, TypeVar
+from typing import Annotated
 
 import typer
 from pydantic import ValidationError
-from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
 from error_codes import CATALOGUE, IpnsimError
-from ipnsim.client import AgencyClient, HubOperatorClient, ServiceError, ServiceUnreachable
-from ipnsim.launcher import DEFAULT_DATA_DIR, LaunchError, NetworkFile, load_network_file
+from ipnsim.cli_support import (
+    AsJson,
+    DataDir,
+    agency_service,
+    console,
+    fail,
+    load_network,
+    print_json,
+    run,
+)
+from ipnsim.client import HubOperatorClient
+from ipnsim.launcher import DEFAULT_DATA_DIR, NetworkFile
 from network.protocol.models import (
     CaseReport,
     CaseReports,
@@ -36,8 +40,6 @@ from network.protocol.models import (
     ErrorStatistics,
     UsageStatistics,
 )
-
-T = TypeVar("T")
 
 stats_app = typer.Typer(
     name="stats",
@@ -47,18 +49,10 @@ stats_app = typer.Typer(
     add_completion=False,
 )
 
-console = Console()
-errors = Console(stderr=True)
-
 
 @stats_app.callback()
 def stats() -> None:
     """Statistics of the running network, from the hub's provision records."""
-
-
-def _fail(message: str, status: int) -> NoReturn:
-    errors.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
-    raise typer.Exit(status)
 
 
 @dataclass
@@ -148,25 +142,17 @@ def error_statistics(
         int,
         typer.Option("--days", help="Count the last N days (UTC), today included.", min=1, max=366),
     ] = 7,
-    data_dir: Annotated[
-        Path,
-        typer.Option(
-            "--data-dir",
-            envvar="IPNSIM_DATA_DIR",
-            help="Directory of the network: databases, logs and network.json.",
-        ),
-    ] = DEFAULT_DATA_DIR,
-    as_json: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")] = False,
+    data_dir: DataDir = DEFAULT_DATA_DIR,
+    as_json: AsJson = False,
 ) -> None:
     """Where errors cluster: failed inquiries by provider, error code and day.
 
     Counted from the hub's provision records over the last N days (UTC); the provider with the
     most failures comes first.
     """
-    statistics = _ask(data_dir, lambda network: _fetch(network, days))
+    statistics = run(_fetch(load_network(data_dir), days))
     if as_json:
-        data = statistics.model_dump(mode="json")
-        sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+        print_json(statistics)
         return
     if not statistics.counts:
         console.print(
@@ -182,40 +168,7 @@ def error_statistics(
     )
 
 
-DataDirOption = Annotated[
-    Path,
-    typer.Option(
-        "--data-dir",
-        envvar="IPNSIM_DATA_DIR",
-        help="Directory of the network: databases, logs and network.json.",
-    ),
-]
 MonthOption = typer.Option(help="A month in Japan time, YYYY-MM.")
-
-
-def _ask(data_dir: Path, work: Callable[[NetworkFile], Coroutine[Any, Any, T]]) -> T:
-    """Run one request against the network in ``data_dir``; failures exit as documented."""
-    try:
-        network = load_network_file(data_dir)
-    except LaunchError as error:
-        _fail(str(error), 2)
-    try:
-        return asyncio.run(work(network))
-    except ServiceError as error:
-        body = error.body
-        errors.print(f"[bold red]{body.code}[/] {escape(body.message_ja)}", highlight=False)
-        errors.print(f"       {escape(body.message_en)}", highlight=False)
-        errors.print(f"       explained at {body.explanation}", highlight=False)
-        raise typer.Exit(1) from None
-    except ServiceUnreachable as error:
-        _fail(f"{error}\nIs the network running? Start it with 'ipnsim up'.", 3)
-
-
-def _agency(network: NetworkFile, name_or_code: str) -> AgencyClient:
-    try:
-        return AgencyClient(network.agency(name_or_code).url)
-    except KeyError as error:
-        _fail(str(error.args[0]), 2)
 
 
 def usage_table(statistics: UsageStatistics) -> Table:
@@ -254,8 +207,8 @@ def usage_statistics(
         str | None, typer.Option(help="Only this requesting agency (slug or code).")
     ] = None,
     as_csv: Annotated[bool, typer.Option("--csv", help="Print the hub's CSV.")] = False,
-    data_dir: DataDirOption = DEFAULT_DATA_DIR,
-    as_json: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")] = False,
+    data_dir: DataDir = DEFAULT_DATA_DIR,
+    as_json: AsJson = False,
 ) -> None:
     """For ministries: inquiries per requester × procedure × month, with the case counts
     agencies reported and the utilisation rate (利用率 = inquiries ÷ cases).
@@ -270,20 +223,18 @@ def usage_statistics(
             try:
                 requester_code = network.agency(requester).agency_code
             except KeyError as error:
-                _fail(str(error.args[0]), 2)
+                fail(str(error.args[0]), 2)
         async with HubOperatorClient(network.hub.url, network.admin_token) as hub:
             if as_csv:
                 return await hub.usage_csv(since, until, requester_code)
             return await hub.usage_statistics(since, until, requester_code)
 
-    answer = _ask(data_dir, fetch)
+    answer = run(fetch(load_network(data_dir)))
     if isinstance(answer, str):
         sys.stdout.write(answer)
         return
     if as_json:
-        sys.stdout.write(
-            json.dumps(answer.model_dump(mode="json"), ensure_ascii=False, indent=2) + "\n"
-        )
+        print_json(answer)
         return
     if not answer.rows:
         console.print(f"no inquiries and no cases from {answer.since} to {answer.until}.")
@@ -298,7 +249,7 @@ def report_cases(
     procedure: Annotated[str, typer.Option(help="事務手続コード, e.g. JT01010000000214.")],
     month: Annotated[str, MonthOption],
     cases: Annotated[int, typer.Option(help="Cases handled in the month.", min=0)],
-    data_dir: DataDirOption = DEFAULT_DATA_DIR,
+    data_dir: DataDir = DEFAULT_DATA_DIR,
 ) -> None:
     """件数報告: report how many cases of a procedure an agency handled in a month, through its
     intermediate server; the hub divides its inquiries by it for the utilisation rate. A month
@@ -310,13 +261,13 @@ def report_cases(
             f"{'.'.join(str(part) for part in problem['loc'])}: {problem['msg']}"
             for problem in error.errors()
         )
-        _fail(problems, 2)
+        fail(problems, 2)
 
     async def send(network: NetworkFile) -> CaseReports:
-        async with _agency(network, agency) as client:
+        async with agency_service(network, agency) as client:
             return await client.report_cases([report])
 
-    answer = _ask(data_dir, send)
+    answer = run(send(load_network(data_dir)))
     console.print(
         f"reported {cases} cases of {procedure} in {month} for agency {answer.agency_code}.",
         highlight=False,

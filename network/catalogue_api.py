@@ -15,8 +15,9 @@ import functools
 import sys
 import unicodedata
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Protocol
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
@@ -445,85 +446,88 @@ def _procedures_obtaining(
     return {code: sorted(found, key=order.index) for code, found in codes.items()}
 
 
-def _hits(
-    catalogue: Catalogue, permissions: PermissionTable, words: list[str]
-) -> Iterator[SearchHit]:
+_SEARCHED_FIELDS: dict[HitKind, tuple[str, ...]] = {
+    HitKind.AFFAIR: ("code", "name_ja", "name_en"),
+    HitKind.PROCEDURE: ("code", "name_ja", "name_en"),
+    HitKind.PAPER: ("name_ja", "name_en"),
+    HitKind.INFO_TYPE: ("code", "name_ja", "name_en"),
+    HitKind.ITEM: ("name_ja", "name_en"),
+}
+"""For each kind of hit, the fields a query is looked for in: papers and items by their names
+only."""
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    """Something a search may find, with what its hit shows."""
+
+    kind: HitKind
+    code: str | None
+    name_ja: str
+    name_en: str
+    procedure_codes: list[str]
+    info_type_code: str | None = None
+
+
+class _Named(Protocol):
+    """An affair, procedure, info type or item: a code and names in both languages."""
+
+    @property
+    def code(self) -> str: ...
+    @property
+    def name_ja(self) -> str: ...
+    @property
+    def name_en(self) -> str: ...
+
+
+def _candidate(
+    kind: HitKind, named: _Named, procedure_codes: list[str], info_type_code: str | None = None
+) -> _Candidate:
+    return _Candidate(
+        kind, named.code, named.name_ja, named.name_en, procedure_codes, info_type_code
+    )
+
+
+def _candidates(catalogue: Catalogue, permissions: PermissionTable) -> Iterator[_Candidate]:
+    """Affairs, procedures, papers (one per name, with every procedure it is attached to), info
+    types and items, in this order, each in catalogue order."""
+    procedures = catalogue.procedures.values()
     for affair in catalogue.affairs.values():
-        matched = _matched(
-            words, {"code": affair.code, "name_ja": affair.name_ja, "name_en": affair.name_en}
-        )
-        if matched is not None:
-            yield SearchHit(
-                kind=HitKind.AFFAIR,
-                code=affair.code,
-                name_ja=affair.name_ja,
-                name_en=affair.name_en,
-                procedure_codes=[
-                    p.code for p in catalogue.procedures.values() if p.affair_code == affair.code
-                ],
-                matched=matched,
-            )
-    for procedure in catalogue.procedures.values():
-        fields = {
-            "code": procedure.code,
-            "name_ja": procedure.name_ja,
-            "name_en": procedure.name_en,
-        }
-        matched = _matched(words, fields)
-        if matched is not None:
-            yield SearchHit(
-                kind=HitKind.PROCEDURE,
-                code=procedure.code,
-                name_ja=procedure.name_ja,
-                name_en=procedure.name_en,
-                procedure_codes=[procedure.code],
-                matched=matched,
-            )
+        affair_procedures = [p.code for p in procedures if p.affair_code == affair.code]
+        yield _candidate(HitKind.AFFAIR, affair, affair_procedures)
+    for procedure in procedures:
+        yield _candidate(HitKind.PROCEDURE, procedure, [procedure.code])
     papers: dict[tuple[str, str], list[str]] = {}
-    for procedure in catalogue.procedures.values():
+    for procedure in procedures:
         for paper in procedure.papers:
             papers.setdefault((paper.name_ja, paper.name_en), []).append(procedure.code)
     for (name_ja, name_en), procedure_codes in papers.items():
-        matched = _matched(words, {"name_ja": name_ja, "name_en": name_en})
-        if matched is not None:
-            yield SearchHit(
-                kind=HitKind.PAPER,
-                code=None,
-                name_ja=name_ja,
-                name_en=name_en,
-                procedure_codes=procedure_codes,
-                matched=matched,
-            )
+        yield _Candidate(HitKind.PAPER, None, name_ja, name_en, procedure_codes)
     obtaining = _procedures_obtaining(permissions, catalogue)
     for info_type in catalogue.info_types.values():
-        fields = {
-            "code": info_type.code,
-            "name_ja": info_type.name_ja,
-            "name_en": info_type.name_en,
-        }
+        yield _candidate(HitKind.INFO_TYPE, info_type, obtaining.get(info_type.code, []))
+    for info_type in catalogue.info_types.values():
+        for item in info_type.items:
+            codes = obtaining.get(info_type.code, [])
+            yield _candidate(HitKind.ITEM, item, codes, info_type_code=info_type.code)
+
+
+def _hits(
+    catalogue: Catalogue, permissions: PermissionTable, words: list[str]
+) -> Iterator[SearchHit]:
+    for candidate in _candidates(catalogue, permissions):
+        fields = {name: getattr(candidate, name) for name in _SEARCHED_FIELDS[candidate.kind]}
         matched = _matched(words, fields)
         if matched is not None:
             yield SearchHit(
-                kind=HitKind.INFO_TYPE,
-                code=info_type.code,
-                name_ja=info_type.name_ja,
-                name_en=info_type.name_en,
-                procedure_codes=obtaining.get(info_type.code, []),
+                kind=candidate.kind,
+                code=candidate.code,
+                name_ja=candidate.name_ja,
+                name_en=candidate.name_en,
+                info_type_code=candidate.info_type_code,
+                procedure_codes=candidate.procedure_codes,
                 matched=matched,
             )
-    for info_type in catalogue.info_types.values():
-        for item in info_type.items:
-            matched = _matched(words, {"name_ja": item.name_ja, "name_en": item.name_en})
-            if matched is not None:
-                yield SearchHit(
-                    kind=HitKind.ITEM,
-                    code=item.code,
-                    name_ja=item.name_ja,
-                    name_en=item.name_en,
-                    info_type_code=info_type.code,
-                    procedure_codes=obtaining.get(info_type.code, []),
-                    matched=matched,
-                )
 
 
 def search(catalogue: Catalogue, permissions: PermissionTable, word: str) -> list[SearchHit]:

@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
-from collections.abc import Coroutine, Iterator
+from collections.abc import Coroutine, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -26,7 +27,7 @@ from agencies.catalogue import (
     YAMAGATA,
     agency_by_slug,
 )
-from agencies.population import Population, generate_population
+from agencies.population import Population, generate_population, persona_population
 from ipnsim.client import AgencyClient, HubOperatorClient
 from ipnsim.launcher import Launcher, NetworkFile, find_free_port_block
 from ipnsim.postgres import drop_databases
@@ -72,6 +73,38 @@ class RunningNetwork:
         return credential
 
 
+def small_launcher(data_dir: Path, slugs: Sequence[str], **options: Any) -> Launcher:
+    """A launcher of a network of only these agencies (with the hub and the resident registry)
+    on free ports; ``options`` are the launcher's other settings."""
+    agencies = [agency_by_slug(slug) for slug in slugs]
+    return Launcher(
+        data_dir=data_dir,
+        port=find_free_port_block(len(agencies) + 2),  # the hub and the resident registry
+        agencies=agencies,
+        **options,
+    )
+
+
+@contextmanager
+def small_network(data_dir: Path, slugs: Sequence[str], **options: Any) -> Iterator[Launcher]:
+    """A started network of only these agencies, seeded with the personas (one person each),
+    stopped on leaving; its ``network`` is set. ``options`` are the launcher's other settings."""
+    launcher = small_launcher(data_dir, slugs, seed=0, population=1, **options)
+    try:
+        started = launcher.start()
+        run(seed_network(started, persona_population(seed=0)))
+        launcher.mark_seeded()
+        yield launcher
+    finally:
+        launcher.stop()
+
+
+def started(launcher: Launcher) -> NetworkFile:
+    """The ``network.json`` of a started launcher."""
+    assert launcher.network is not None
+    return launcher.network
+
+
 def postgres_url() -> str | None:
     """The PostgreSQL server to test against, or None (skip) when none answers here."""
     url = os.environ.get("IPNSIM_TEST_POSTGRES_URL", DEFAULT_POSTGRES_URL)
@@ -96,13 +129,9 @@ def network(
         if server is None:
             pytest.skip("no PostgreSQL server reachable (set IPNSIM_TEST_POSTGRES_URL)")
     data_dir = tmp_path_factory.mktemp(f"network-{backend}")
-    agencies = [
-        agency_by_slug(slug) for slug in (YAMAGATA, ODAWARA, FUKUOKA, DIGITAL_AGENCY, KANAGAWA)
-    ]
-    launcher = Launcher(
-        data_dir=data_dir,
-        port=find_free_port_block(len(agencies) + 2),  # the hub and the resident registry
-        agencies=agencies,
+    launcher = small_launcher(
+        data_dir,
+        (YAMAGATA, ODAWARA, FUKUOKA, DIGITAL_AGENCY, KANAGAWA),
         seed=0,
         provider_timeout=PROVIDER_TIMEOUT,
         postgres_url=server,

@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from agencies.catalogue import DIGITAL_AGENCY, ODAWARA, YAMAGATA
-from agencies.population import LOCAL_TAX_INFO
+from agencies.personas import LOCAL_TAX_INFO
 from error_codes import to_fullwidth
 from tests.e2e.conftest import RunningNetwork
 

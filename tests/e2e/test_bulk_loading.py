@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from agencies.catalogue import ODAWARA, YAMAGATA
-from agencies.population import LOCAL_TAX_INFO
+from agencies.personas import LOCAL_TAX_INFO
 from intermediate_server.schemas import BulkResult, InquiryOrder, PersonRegistration
 from intermediate_server.schemas import ReplicaRegistration as Replica
 from ipnsim.client import ServiceError

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import random
+import signal
 import time
 import uuid
 from collections.abc import Iterator
@@ -20,14 +22,14 @@ import pytest
 
 from agencies.catalogue import ODAWARA, YAMAGATA, agency_by_slug
 from intermediate_server.schemas import InquiryOrder
-from ipnsim.launcher import Launcher, LaunchError, find_free_port_block
+from ipnsim.launcher import Launcher, LaunchError, find_free_port_block, port_is_free
 from network.protocol.models import (
     FORCE_OUTCOME_HEADER,
     InquiryRequest,
     InquiryResult,
     ProviderFault,
 )
-from tests.e2e.conftest import PROVIDER_TIMEOUT, RunningNetwork
+from tests.e2e.conftest import PROVIDER_TIMEOUT, RunningNetwork, small_launcher
 from tests.e2e.test_cli import ipnsim, json_of
 from tests.e2e.test_personas import order_for, personas_of
 
@@ -423,11 +425,11 @@ def test_the_hub_honours_and_checks_the_header_itself(net: RunningNetwork) -> No
 # --- the faults file at start-up ----------------------------------------------------------------
 
 
-def small_launcher(tmp_path: Path, faults_file: Path) -> Launcher:
-    return Launcher(
-        data_dir=tmp_path / "network",
-        port=find_free_port_block(3),  # the hub, one agency, the resident registry
-        agencies=[agency_by_slug(ODAWARA)],
+def odawara_launcher(tmp_path: Path, faults_file: Path) -> Launcher:
+    """The hub, 小田原市 and the resident registry, with the faults of ``faults_file``."""
+    return small_launcher(
+        tmp_path / "network",
+        (ODAWARA,),
         population=5,
         faults_file=faults_file,
         startup_timeout=60,
@@ -438,7 +440,7 @@ def test_the_hub_starts_with_the_faults_of_its_file(tmp_path: Path) -> None:
     path = tmp_path / "faults.json"
     code = agency_by_slug(ODAWARA).code
     path.write_text(json.dumps([{"agency_code": code, "timeout": True}]), encoding="utf-8")
-    launcher = small_launcher(tmp_path, path)
+    launcher = odawara_launcher(tmp_path, path)
     try:
         started = launcher.start()
         listed = httpx.get(
@@ -457,7 +459,7 @@ def test_the_hub_starts_with_the_faults_of_its_file(tmp_path: Path) -> None:
 def test_the_hub_refuses_to_start_with_a_bad_faults_file(tmp_path: Path) -> None:
     path = tmp_path / "faults.json"
     path.write_text('[{"agency_code": "2001692600000000", "down": true}]', encoding="utf-8")
-    launcher = small_launcher(tmp_path, path)
+    launcher = odawara_launcher(tmp_path, path)
 
     try:
         with pytest.raises(LaunchError) as caught:
@@ -476,3 +478,60 @@ def test_up_checks_that_the_faults_file_exists(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "absent.json" in result.stderr
     assert not (tmp_path / "network.json").exists()
+
+
+def ipnsim_serving_on(ports: range) -> list[int]:
+    """Process ids of ``ipnsim serve`` processes listening (or about to) on one of ``ports``."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            args = (proc / "cmdline").read_bytes().decode(errors="replace").split("\0")
+        except OSError:  # the process ended meanwhile
+            continue
+        if "ipnsim" in args and "serve" in args and "--port" in args:
+            port = args[args.index("--port") + 1]
+            if port.isdigit() and int(port) in ports:
+                found.append(int(proc.name))
+    return found
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        ('[{"agency_code": "2014206900000000", "down": tru', "not JSON"),
+        ('{"agency_code": "2014206900000000", "down": true}', "not a list of faults"),
+    ],
+    ids=["not-json", "not-a-list"],
+)
+def test_up_with_a_malformed_faults_file_stops_and_says_why(
+    tmp_path: Path, content: str, reason: str
+) -> None:
+    path = tmp_path / "faults.json"
+    path.write_text(content, encoding="utf-8")
+    port = find_free_port_block(3)  # the hub, 小田原市, the resident registry
+
+    result = ipnsim(
+        "up",
+        "--port",
+        str(port),
+        "--agencies",
+        ODAWARA,
+        "--population",
+        "5",
+        "--faults",
+        str(path),
+        data_dir=tmp_path / "network",
+        timeout=120,
+    )
+
+    assert result.returncode == 2, result.stdout + result.stderr
+    last_line = result.stderr.strip().splitlines()[-1]
+    assert str(path) in last_line and reason in last_line, result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+    left_running = ipnsim_serving_on(range(port, port + 3))
+    for pid in left_running:  # so that a failure here leaves nothing behind either
+        os.kill(pid, signal.SIGTERM)
+    assert left_running == []
+    assert all(port_is_free("127.0.0.1", port + offset) for offset in range(3))

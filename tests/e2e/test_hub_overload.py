@@ -13,10 +13,10 @@ import httpx
 import pytest
 
 from agencies.catalogue import ODAWARA, YAMAGATA, agency_by_slug
-from agencies.population import LOCAL_TAX_INFO, persona_population
-from ipnsim.launcher import Launcher, NetworkFile, find_free_port_block
-from ipnsim.seeding import seed_network
-from tests.e2e.conftest import run
+from agencies.personas import LOCAL_TAX_INFO
+from agencies.population import persona_population
+from ipnsim.launcher import NetworkFile
+from tests.e2e.conftest import run, small_network, started
 
 pytestmark = pytest.mark.e2e
 
@@ -30,22 +30,12 @@ LATENCY_MS = 2500
 @pytest.fixture(scope="module")
 def one_at_a_time(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NetworkFile]:
     """山形市 and 小田原市 only, behind a hub that handles one inquiry at a time."""
-    agencies = [agency_by_slug(YAMAGATA), agency_by_slug(ODAWARA)]
-    launcher = Launcher(
-        data_dir=tmp_path_factory.mktemp("network-one-at-a-time"),
-        port=find_free_port_block(len(agencies) + 2),
-        agencies=agencies,
-        seed=0,
-        population=1,
+    with small_network(
+        tmp_path_factory.mktemp("network-one-at-a-time"),
+        (YAMAGATA, ODAWARA),
         max_inquiries_in_flight=1,
-    )
-    try:
-        started = launcher.start()
-        run(seed_network(started, persona_population(seed=0)))
-        launcher.mark_seeded()
-        yield started
-    finally:
-        launcher.stop()
+    ) as launcher:
+        yield started(launcher)
 
 
 def order() -> dict[str, Any]:

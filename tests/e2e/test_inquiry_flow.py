@@ -8,7 +8,7 @@ import uuid
 import pytest
 
 from agencies.catalogue import DIGITAL_AGENCY, FUKUOKA, ODAWARA, YAMAGATA
-from agencies.population import LOCAL_TAX_INFO, PUBLIC_FUND_ACCOUNT_INFO
+from agencies.personas import LOCAL_TAX_INFO, PUBLIC_FUND_ACCOUNT_INFO
 from error_codes import to_fullwidth
 from intermediate_server.schemas import InquiryOrder, MistakenDeclaration
 from ipnsim.client import ServiceError

@@ -7,20 +7,17 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from agencies.catalogue import FUKUOKA, YAMAGATA, agency_by_slug
 from agencies.personas import MANUAL_RESPONSE_HOLD
-from agencies.population import persona_population
 from intermediate_server.schemas import ManualAnswer, ManualDecline
 from ipnsim.client import HubOperatorClient, ServiceError
-from ipnsim.launcher import Launcher, NetworkFile, find_free_port_block
+from ipnsim.launcher import Launcher, NetworkFile
 from ipnsim.manual_commands import StaffClient
-from ipnsim.seeding import seed_network
 from network.protocol.models import InquiryResult, PersonaInquiry, ProvisionRecord
-from tests.e2e.conftest import RunningNetwork, run
+from tests.e2e.conftest import RunningNetwork, run, small_network, started
 from tests.e2e.test_cli import ipnsim, json_of
 from tests.e2e.test_personas import order_for, personas_of
 
@@ -199,23 +196,12 @@ def test_staff_endpoints_refuse_what_is_not_pending_here(network: RunningNetwork
 @pytest.fixture(scope="module")
 def short_hold_network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NetworkFile]:
     """山形市 and 福岡市 only, where an inquiry waits at most one second for staff."""
-    data_dir: Path = tmp_path_factory.mktemp("network-short-hold")
-    agencies = [agency_by_slug(YAMAGATA), agency_by_slug(FUKUOKA)]
-    launcher = Launcher(
-        data_dir=data_dir,
-        port=find_free_port_block(len(agencies) + 2),
-        agencies=agencies,
-        seed=0,
-        population=1,
+    with small_network(
+        tmp_path_factory.mktemp("network-short-hold"),
+        (YAMAGATA, FUKUOKA),
         manual_response_seconds=1.0,
-    )
-    try:
-        started = launcher.start()
-        run(seed_network(started, persona_population(seed=0)))
-        launcher.mark_seeded()
-        yield started
-    finally:
-        launcher.stop()
+    ) as launcher:
+        yield started(launcher)
 
 
 def test_an_unanswered_inquiry_expires_with_man003_everywhere(
@@ -243,22 +229,12 @@ def test_an_unanswered_inquiry_expires_with_man003_everywhere(
 @pytest.fixture(scope="module")
 def delivery_network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Launcher]:
     """山形市 and 福岡市 only, with a long hold: for stopping the requester during delivery."""
-    agencies = [agency_by_slug(YAMAGATA), agency_by_slug(FUKUOKA)]
-    launcher = Launcher(
-        data_dir=tmp_path_factory.mktemp("network-delivery"),
-        port=find_free_port_block(len(agencies) + 2),
-        agencies=agencies,
-        seed=0,
-        population=1,
+    with small_network(
+        tmp_path_factory.mktemp("network-delivery"),
+        (YAMAGATA, FUKUOKA),
         manual_response_seconds=60.0,
-    )
-    try:
-        started = launcher.start()
-        run(seed_network(started, persona_population(seed=0)))
-        launcher.mark_seeded()
+    ) as launcher:
         yield launcher
-    finally:
-        launcher.stop()
 
 
 def test_an_answer_the_requester_cannot_take_yet_is_man005_and_arrives_later(

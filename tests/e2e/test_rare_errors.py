@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from agencies.catalogue import ODAWARA, YAMAGATA
-from agencies.population import LOCAL_TAX_INFO
+from agencies.personas import LOCAL_TAX_INFO
 from tests.e2e.conftest import RunningNetwork
 
 pytestmark = pytest.mark.e2e

@@ -23,29 +23,31 @@ from agencies.catalogue import (
     ODAWARA,
     agency_by_slug,
 )
-from agencies.population import (
-    ABROAD,
+from agencies.personas import (
     CARE_INSURANCE_INFO,
     CHILD_ALLOWANCE_INFO,
     DISABILITY_CERTIFICATE_INFO,
-    FROM_ABROAD,
     INDEPENDENCE_SUPPORT_INFO,
     INTRACTABLE_DISEASE_INFO,
     LOCAL_TAX_INFO,
     MANUAL_RESPONSE_HOLD,
-    MAX_SIZE,
     NO_ACCOUNT,
     NO_PSEUDONYM,
-    NOT_APPLICABLE,
-    PREFECTURE_OF_ODAWARA,
     PUBLIC_ASSISTANCE_INFO,
     PUBLIC_FUND_ACCOUNT_INFO,
     RESIDENT_INFO,
     STALE_REPLICA,
+)
+from agencies.population import (
+    ABROAD,
+    FROM_ABROAD,
+    MAX_SIZE,
+    NOT_APPLICABLE,
     Population,
     ReplicaSeed,
     generate_population,
 )
+from agencies.population.generate import PREFECTURE_OF_ODAWARA
 from agencies.population.places import towns_of
 from network.protocol.layouts import ValueType, catalogue
 

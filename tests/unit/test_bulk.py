@@ -12,13 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 from sqlalchemy import func, select
 from stdnum.jp import in_ as my_number_format
 
 from agencies.population import generate_population
 from error_codes import IpnsimError
-from intermediate_server.db import MIGRATIONS as SERVER_MIGRATIONS
 from intermediate_server.db import Person, Replica
 from intermediate_server.schemas import (
     PersonRegistration,
@@ -35,16 +34,15 @@ from network.permissions import PermissionTable
 from network.protocol.layouts import catalogue
 from network.protocol.models import (
     AgencyKind,
-    PseudonymBulkIssued,
     PseudonymBulkRequest,
-    PseudonymIssued,
-    PseudonymRequest,
     ReplicaItem,
 )
 from network.pseudonyms import person_key, pseudonym_for
 from network.registry import AgencyEntry, Registry
 from network.service import HubService
 from network.settings import HubSettings
+from tests.unit.fake_hub import FakeHub, run_with_hub
+from tests.unit.raising import expect
 
 SECRET = b"bulk-secret-for-unit-tests-0001"
 YAMAGATA = "2006201400000000"
@@ -185,68 +183,11 @@ def test_bulk_request_model_limits_the_number_of_codes() -> None:
 # --- the intermediate server: 一括登録 ----------------------------------------------------------
 
 
-class FakeHub:
-    """Stands in for HubClient: issues 符号 like the hub and records every call."""
-
-    def __init__(self) -> None:
-        self.calls: list[tuple[str, BaseModel]] = []
-        self.fail_with: str | None = None
-
-    async def post(self, path: str, body: BaseModel, answer: type[Any]) -> Any:
-        self.calls.append((path, body))
-        if self.fail_with is not None:
-            raise IpnsimError(self.fail_with)
-        if isinstance(body, PseudonymBulkRequest):
-            return PseudonymBulkIssued(
-                agency_code=body.agency_code,
-                pseudonyms=[
-                    pseudonym_for(SECRET, person_key(SECRET, code), body.agency_code)
-                    for code in body.resident_codes
-                ],
-            )
-        if isinstance(body, PseudonymRequest):
-            return PseudonymIssued(
-                agency_code=body.agency_code,
-                pseudonym=pseudonym_for(
-                    SECRET, person_key(SECRET, body.resident_code), body.agency_code
-                ),
-            )
-        raise AssertionError(f"unexpected call {path}")
-
-    def paths(self) -> list[str]:
-        return [path for path, _ in self.calls]
-
-
 Scenario = Callable[[IntermediateService, FakeHub], Awaitable[None]]
 
 
 def run_server(tmp_path: Path, scenario: Scenario) -> FakeHub:
-    hub = FakeHub()
-
-    async def go() -> None:
-        engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'intermediate.sqlite3'}")
-        try:
-            await migrate(engine, SERVER_MIGRATIONS)
-            service = IntermediateService(
-                sessionmaker(engine),
-                AGENCY,
-                hub,  # type: ignore[arg-type]
-                catalogue(),
-                today=lambda: TODAY,
-            )
-            await scenario(service, hub)
-        finally:
-            await engine.dispose()
-
-    asyncio.run(go())
-    return hub
-
-
-async def expect(call: Awaitable[object], code: str) -> IpnsimError:
-    with pytest.raises(IpnsimError) as caught:
-        await call
-    assert caught.value.code == code, caught.value
-    return caught.value
+    return run_with_hub(tmp_path, AGENCY, FakeHub(SECRET), scenario, today=lambda: TODAY)
 
 
 def person(n: int, **overrides: Any) -> PersonRegistration:

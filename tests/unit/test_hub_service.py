@@ -29,6 +29,7 @@ from network.protocol.models import (
 from network.registry import AgencyEntry, Registry
 from network.service import HubService
 from network.settings import HubSettings
+from tests.unit.raising import expect
 
 SECRET = b"hub-secret-for-unit-tests-0001"
 YAMAGATA = "2006201400000000"
@@ -130,13 +131,6 @@ def run(tmp_path: Path, scenario: Scenario) -> FakeRouter:
 
     asyncio.run(go())
     return router
-
-
-async def expect(call: Awaitable[object], code: str) -> IpnsimError:
-    with pytest.raises(IpnsimError) as caught:
-        await call
-    assert caught.value.code == code, caught.value
-    return caught.value
 
 
 async def issue(service: HubService, agency: str, resident: str = RESIDENT) -> str:

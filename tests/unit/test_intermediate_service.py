@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import uuid
 from collections.abc import Awaitable, Callable
@@ -10,11 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pydantic import BaseModel
 from stdnum.jp import in_ as my_number_format
 
-from error_codes import IpnsimError, to_fullwidth
-from intermediate_server.db import MIGRATIONS, LocalRecord
+from error_codes import to_fullwidth
+from intermediate_server.db import LocalRecord
 from intermediate_server.schemas import (
     InquiryOrder,
     MistakenDeclaration,
@@ -23,24 +21,20 @@ from intermediate_server.schemas import (
     ReplicaRegistration,
 )
 from intermediate_server.service import AgencyIdentity, IntermediateService
-from ipnsim.storage import create_engine, migrate, sessionmaker
-from network.protocol.layouts import catalogue
 from network.protocol.models import (
     Addendum,
     ConditionKind,
-    DetailStatus,
-    InfoTypeStatus,
     InquiryCondition,
     InquiryRequest,
-    InquiryResult,
     MistakenInquiryDeclaration,
     ProvisionRequest,
-    PseudonymIssued,
     PseudonymRequest,
     RecordSide,
     ReplicaItem,
 )
 from network.pseudonyms import person_key, pseudonym_for
+from tests.unit.fake_hub import FakeHub, run_with_hub
+from tests.unit.raising import expect
 
 AGENCY = AgencyIdentity(code="2014206900000000", name_ja="小田原市")
 PROVIDER = "2006201400000000"
@@ -53,85 +47,11 @@ TAX = "TM00000000000002"
 ACCOUNT = "TM00000000000089"
 SECRET = b"fake-hub-secret-0123456789"
 
-
-class FakeHub:
-    """Stands in for HubClient: records every call, answers like the hub."""
-
-    def __init__(self) -> None:
-        self.calls: list[tuple[str, BaseModel]] = []
-        self.fail_with: str | None = None
-        self.headers: Any = None
-
-    async def post(self, path: str, body: BaseModel, answer: type[Any], headers: Any = None) -> Any:
-        self.calls.append((path, body))
-        self.headers = headers
-        if self.fail_with is not None:
-            raise IpnsimError(self.fail_with)
-        if isinstance(body, PseudonymRequest):
-            person = person_key(SECRET, body.resident_code)
-            return PseudonymIssued(
-                agency_code=body.agency_code,
-                pseudonym=pseudonym_for(SECRET, person, body.agency_code),
-            )
-        if isinstance(body, InquiryRequest):
-            return InquiryResult(
-                inquiry_id=body.inquiry_id,
-                requester_code=body.requester_code,
-                provider_code=body.provider_code,
-                provider_name="山形市",
-                info_type_code=body.info_type_code,
-                status_detail=DetailStatus.COMPLETED,
-                status_info_type=InfoTypeStatus.PROVIDED,
-                requested_at=body.requested_at,
-                provided_at=body.requested_at + dt.timedelta(seconds=1),
-                items=[ReplicaItem(code="I001", value="2025")],
-            )
-        if isinstance(body, MistakenInquiryDeclaration):
-            inquiry_id = path.split("/")[3]
-            return Addendum(
-                addendum_id=uuid.uuid4(),
-                inquiry_id=uuid.UUID(inquiry_id),
-                reason=body.reason,
-                declared_by_agency=body.requester_code,
-                declared_by_user=body.declared_by_user,
-                declared_at=dt.datetime.now(dt.UTC),
-            )
-        raise AssertionError(f"unexpected call {path}")
-
-    def paths(self) -> list[str]:
-        return [path for path, _ in self.calls]
-
-
 Scenario = Callable[[IntermediateService, FakeHub], Awaitable[None]]
 
 
 def run(tmp_path: Path, scenario: Scenario) -> FakeHub:
-    hub = FakeHub()
-
-    async def go() -> None:
-        engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'intermediate.sqlite3'}")
-        try:
-            await migrate(engine, MIGRATIONS)
-            service = IntermediateService(
-                sessionmaker(engine),
-                AGENCY,
-                hub,  # type: ignore[arg-type]
-                catalogue(),
-                today=lambda: TODAY,
-            )
-            await scenario(service, hub)
-        finally:
-            await engine.dispose()
-
-    asyncio.run(go())
-    return hub
-
-
-async def expect(call: Awaitable[object], code: str) -> IpnsimError:
-    with pytest.raises(IpnsimError) as caught:
-        await call
-    assert caught.value.code == code, caught.value
-    return caught.value
+    return run_with_hub(tmp_path, AGENCY, FakeHub(SECRET), scenario, today=lambda: TODAY)
 
 
 def tax_items(**overrides: str | None) -> list[ReplicaItem]:

@@ -3,7 +3,6 @@ hub's completion of the record, each on a real SQLite database with fakes around
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import uuid
 from collections.abc import Awaitable, Callable
@@ -13,7 +12,6 @@ from typing import Any
 from pydantic import BaseModel
 
 from error_codes import IpnsimError
-from intermediate_server.db import MIGRATIONS as AGENCY_MIGRATIONS
 from intermediate_server.db import StoredResult
 from intermediate_server.schemas import (
     ManualAnswer,
@@ -22,9 +20,7 @@ from intermediate_server.schemas import (
     ReplicaContent,
 )
 from intermediate_server.service import IntermediateService
-from ipnsim.storage import create_engine, migrate, sessionmaker
 from network.manual import complete_manual_response
-from network.protocol.layouts import catalogue
 from network.protocol.models import (
     DetailStatus,
     InfoTypeStatus,
@@ -36,13 +32,14 @@ from network.protocol.models import (
 )
 from network.service import HubService
 from tests.unit import test_hub_service as hub_tests
+from tests.unit.fake_hub import FakeHub, run_with_hub
+from tests.unit.raising import expect
 from tests.unit.test_intermediate_service import (
     AGENCY,
     ATENA,
     PROVIDER,
+    SECRET,
     TODAY,
-    FakeHub,
-    expect,
     order,
     provision,
     register,
@@ -57,7 +54,7 @@ class ManualHub(FakeHub):
     """The fake hub, which also takes final answers and can answer an inquiry "pending"."""
 
     def __init__(self) -> None:
-        super().__init__()
+        super().__init__(SECRET)
         self.finals: list[ProvisionAnswer] = []
         self.final_fails_with: str | None = None
         self.inquiry_pending = False
@@ -98,26 +95,9 @@ Scenario = Callable[[IntermediateService, ManualHub], Awaitable[None]]
 
 
 def run(tmp_path: Path, scenario: Scenario) -> ManualHub:
-    hub = ManualHub()
-
-    async def go() -> None:
-        engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'intermediate.sqlite3'}")
-        try:
-            await migrate(engine, AGENCY_MIGRATIONS)
-            service = IntermediateService(
-                sessionmaker(engine),
-                AGENCY,
-                hub,  # type: ignore[arg-type]
-                catalogue(),
-                today=lambda: TODAY,
-                manual_hold_seconds=HOLD,
-            )
-            await scenario(service, hub)
-        finally:
-            await engine.dispose()
-
-    asyncio.run(go())
-    return hub
+    return run_with_hub(
+        tmp_path, AGENCY, ManualHub(), scenario, today=lambda: TODAY, manual_hold_seconds=HOLD
+    )
 
 
 async def flagged(service: IntermediateService) -> str:

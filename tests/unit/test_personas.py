@@ -21,19 +21,11 @@ from agencies.catalogue import (
     agency_by_slug,
 )
 from agencies.personas import (
-    NINE_AFFAIRS,
-    REPLICA_FRESHNESS_FEATURE,
-    PersonaInquiry,
-    affair_tour,
-)
-from agencies.population import (
-    ABROAD,
     ACCOUNT_HOLDER,
     ARRIVED_FROM_ABROAD,
     CARE_INSURANCE_INFO,
     CARE_INSURED,
     DEPENDANT_CLAIMED_TWICE,
-    FROM_ABROAD,
     INTRACTABLE_DISEASE,
     INTRACTABLE_DISEASE_INFO,
     LIFELONG_YAMAGATA,
@@ -41,22 +33,30 @@ from agencies.population import (
     MANUAL_RESPONSE_HOLD,
     MOVED_IN,
     NAMESAKE,
+    NINE_AFFAIRS,
     NO_ACCOUNT,
     NO_PSEUDONYM,
-    NOT_APPLICABLE,
     NOT_PERMITTED,
     PERSONA_NAMES,
-    PREFECTURE_OF_ODAWARA,
     PUBLIC_ASSISTANCE_INFO,
     PUBLIC_FUND_ACCOUNT_INFO,
     REGISTERED_WITHOUT_TAX,
+    REPLICA_FRESHNESS_FEATURE,
     RESIDENT_INFO,
     STALE_REPLICA,
+    PersonaInquiry,
+    affair_tour,
+)
+from agencies.population import (
+    ABROAD,
+    FROM_ABROAD,
+    NOT_APPLICABLE,
     Population,
     ReplicaSeed,
     generate_population,
     persona_population,
 )
+from agencies.population.generate import PREFECTURE_OF_ODAWARA
 from ipnsim.persona_docs import render_personas_markdown, shipped_personas
 from network.permissions import PermissionTable
 from network.protocol.layouts import catalogue

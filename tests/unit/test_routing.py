@@ -26,6 +26,7 @@ from network.protocol.models import (
 )
 from network.registry import AgencyEntry
 from network.routing import ProviderRouter
+from tests.unit.raising import expect
 
 TIMEOUT = 0.5
 PROVIDER_CODE = "2014206900000000"
@@ -67,13 +68,6 @@ def addendum() -> Addendum:
         declared_by_user="clerk01",
         declared_at=dt.datetime(2026, 6, 2, tzinfo=dt.UTC),
     )
-
-
-async def expect_code(call: Awaitable[object], code: str) -> IpnsimError:
-    with pytest.raises(IpnsimError) as caught:
-        await call
-    assert caught.value.code == code
-    return caught.value
 
 
 Reply = Callable[[bytes], tuple[int, str, bytes]]
@@ -143,9 +137,9 @@ def test_nothing_listening_is_avl001(client_factory: Callable[[], httpx.AsyncCli
     try:
 
         async def scenario(router: ProviderRouter) -> None:
-            error = await expect_code(router.provide(provider(port), provision_request()), "AVL001")
+            error = await expect(router.provide(provider(port), provision_request()), "AVL001")
             assert "２０１４２０６９" in error.message_ja
-            await expect_code(router.deliver_addendum(provider(port), addendum()), "AVL001")
+            await expect(router.deliver_addendum(provider(port), addendum()), "AVL001")
 
         started = time.monotonic()
         run_with_router(scenario, client_factory)
@@ -169,7 +163,7 @@ def test_silent_provider_is_avl002_within_the_timeout() -> None:
         port = server.sockets[0].getsockname()[1]
         try:
             started = time.monotonic()
-            error = await expect_code(router.provide(provider(port), provision_request()), "AVL002")
+            error = await expect(router.provide(provider(port), provision_request()), "AVL002")
             elapsed = time.monotonic() - started
             assert accepted
             assert TIMEOUT * 0.8 <= elapsed < TIMEOUT + 2.0
@@ -188,7 +182,7 @@ def test_non_json_answer_is_avl005() -> None:
 
     async def scenario(router: ProviderRouter) -> None:
         async with http_server(lambda _: (200, "text/html", b"<html>proxy</html>"), seen) as port:
-            await expect_code(router.provide(provider(port), provision_request()), "AVL005")
+            await expect(router.provide(provider(port), provision_request()), "AVL005")
 
     run_with_router(scenario)
     assert len(seen) == 1
@@ -197,7 +191,7 @@ def test_non_json_answer_is_avl005() -> None:
 def test_error_page_is_avl005() -> None:
     async def scenario(router: ProviderRouter) -> None:
         async with http_server(lambda _: (502, "text/plain", b"Bad Gateway"), []) as port:
-            await expect_code(router.provide(provider(port), provision_request()), "AVL005")
+            await expect(router.provide(provider(port), provision_request()), "AVL005")
 
     run_with_router(scenario)
 
@@ -239,7 +233,7 @@ def test_answer_for_another_inquiry_is_avl005() -> None:
 
     async def scenario(router: ProviderRouter) -> None:
         async with http_server(lambda _: (200, "application/json", answer_for(other)), []) as port:
-            await expect_code(router.provide(provider(port), provision_request()), "AVL005")
+            await expect(router.provide(provider(port), provision_request()), "AVL005")
 
     run_with_router(scenario)
 
@@ -269,7 +263,7 @@ def test_addendum_delivered() -> None:
 def test_addendum_refused_is_avl005(reply: tuple[int, str, bytes]) -> None:
     async def scenario(router: ProviderRouter) -> None:
         async with http_server(lambda _: reply, []) as port:
-            await expect_code(router.deliver_addendum(provider(port), addendum()), "AVL005")
+            await expect(router.deliver_addendum(provider(port), addendum()), "AVL005")
 
     run_with_router(scenario)
 
