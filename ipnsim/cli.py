@@ -318,6 +318,16 @@ Persona = Annotated[
     str | None,
     typer.Option("--persona", help="A persona of the synthetic population, e.g. moved_in."),
 ]
+Requester = Annotated[str, typer.Option("--from", help="Requesting agency (slug or code).")]
+Procedure = Annotated[str, typer.Option(help="事務手続コード, e.g. JT01010000000214.")]
+InfoType = Annotated[
+    str | None,
+    typer.Option(help="特定個人情報名コード (default: the one the procedure may obtain)."),
+]
+FiscalYear = Annotated[int | None, typer.Option(help="Ask for this fiscal year.")]
+DateFrom = Annotated[str | None, typer.Option(help="Period start YYYY-MM-DD.")]
+DateTo = Annotated[str | None, typer.Option(help="Period end YYYY-MM-DD.")]
+User = Annotated[str, typer.Option(help="情報照会者ユーザーID.")]
 
 
 def agency_code_of(network: NetworkFile, name_or_code: str) -> str:
@@ -332,22 +342,19 @@ def agency_code_of(network: NetworkFile, name_or_code: str) -> str:
 
 @app.command()
 def inquire(
-    requester: Annotated[str, typer.Option("--from", help="Requesting agency (slug or code).")],
+    requester: Requester,
     provider: Annotated[str, typer.Option("--to", help="Providing agency (slug or code).")],
-    procedure: Annotated[str, typer.Option(help="事務手続コード, e.g. JT01010000000214.")],
+    procedure: Procedure,
     atena: Atena = None,
     persona: Persona = None,
-    info_type: Annotated[
-        str | None,
-        typer.Option(help="特定個人情報名コード (default: the one the procedure may obtain)."),
-    ] = None,
-    fiscal_year: Annotated[int | None, typer.Option(help="Ask for this fiscal year.")] = None,
-    date_from: Annotated[str | None, typer.Option(help="Period start YYYY-MM-DD.")] = None,
-    date_to: Annotated[str | None, typer.Option(help="Period end YYYY-MM-DD.")] = None,
+    info_type: InfoType = None,
+    fiscal_year: FiscalYear = None,
+    date_from: DateFrom = None,
+    date_to: DateTo = None,
     non_disclosure: Annotated[
         bool, typer.Option("--non-disclosure", help="Flag the record 不開示.")
     ] = False,
-    user: Annotated[str, typer.Option(help="情報照会者ユーザーID.")] = "cli",
+    user: User = "cli",
     idempotency_key: Annotated[
         str | None,
         typer.Option(
@@ -399,8 +406,8 @@ def inquire(
 
 @app.command("fan-out")
 def fan_out(
-    requester: Annotated[str, typer.Option("--from", help="Requesting agency (slug or code).")],
-    procedure: Annotated[str, typer.Option(help="事務手続コード, e.g. JT01010000000214.")],
+    requester: Requester,
+    procedure: Procedure,
     scope: Annotated[
         FanOutScope | None,
         typer.Option(
@@ -415,14 +422,11 @@ def fan_out(
     ] = None,
     atena: Atena = None,
     persona: Persona = None,
-    info_type: Annotated[
-        str | None,
-        typer.Option(help="特定個人情報名コード (default: the one the procedure may obtain)."),
-    ] = None,
-    fiscal_year: Annotated[int | None, typer.Option(help="Ask for this fiscal year.")] = None,
-    date_from: Annotated[str | None, typer.Option(help="Period start YYYY-MM-DD.")] = None,
-    date_to: Annotated[str | None, typer.Option(help="Period end YYYY-MM-DD.")] = None,
-    user: Annotated[str, typer.Option(help="情報照会者ユーザーID.")] = "cli",
+    info_type: InfoType = None,
+    fiscal_year: FiscalYear = None,
+    date_from: DateFrom = None,
+    date_to: DateTo = None,
+    user: User = "cli",
     data_dir: DataDir = DEFAULT_DATA_DIR,
     as_json: AsJson = False,
 ) -> None:

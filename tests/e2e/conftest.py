@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+import httpx
 import pytest
 from sqlalchemy.engine import make_url
 
@@ -146,3 +147,24 @@ def network(
         launcher.stop()
         if server is not None and launcher.network is not None:
             drop_databases(server, launcher.database_names())
+
+
+def clear_faults(network: RunningNetwork) -> None:
+    """Lift every fault at the hub of ``network``."""
+    response = httpx.delete(
+        network.network.hub.url + "/v1/faults",
+        headers={"Authorization": f"Bearer {network.network.admin_token}"},
+        timeout=10,
+    )
+    assert response.status_code == 204, response.text
+
+
+@pytest.fixture
+def net(network: RunningNetwork) -> Iterator[RunningNetwork]:
+    """The shared network, with every fault cleared before and after the test, so a test that
+    sets faults leaves the others a healthy network."""
+    clear_faults(network)
+    try:
+        yield network
+    finally:
+        clear_faults(network)

@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -15,19 +14,9 @@ import pytest
 from agencies.catalogue import DIGITAL_AGENCY, FUKUOKA, KANAGAWA, ODAWARA, YAMAGATA
 from tests.e2e.conftest import RunningNetwork
 from tests.e2e.test_cli import ipnsim, json_of
-from tests.e2e.test_faults import admin, clear_all, moved_in_order, set_fault
+from tests.e2e.test_faults import admin, moved_in_order, set_fault
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture
-def net(network: RunningNetwork) -> Iterator[RunningNetwork]:
-    """The shared network, with every fault cleared at the end of the test."""
-    clear_all(network)
-    try:
-        yield network
-    finally:
-        clear_all(network)
 
 
 def fan_out(network: RunningNetwork, requester: str = YAMAGATA, **providers: Any) -> httpx.Response:

@@ -13,7 +13,6 @@ import random
 import signal
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -38,25 +37,8 @@ pytestmark = pytest.mark.e2e
 JST = dt.timezone(dt.timedelta(hours=9))
 
 
-@pytest.fixture
-def net(network: RunningNetwork) -> Iterator[RunningNetwork]:
-    """The shared network, with every fault cleared at the end of the test."""
-    clear_all(network)
-    try:
-        yield network
-    finally:
-        clear_all(network)
-
-
 def admin(network: RunningNetwork) -> dict[str, str]:
     return {"Authorization": f"Bearer {network.network.admin_token}"}
-
-
-def clear_all(network: RunningNetwork) -> None:
-    response = httpx.delete(
-        network.network.hub.url + "/v1/faults", headers=admin(network), timeout=10
-    )
-    assert response.status_code == 204, response.text
 
 
 def set_fault(network: RunningNetwork, slug: str, body: dict[str, Any]) -> httpx.Response:

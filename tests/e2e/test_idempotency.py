@@ -9,28 +9,17 @@ from __future__ import annotations
 import concurrent.futures
 import time
 import uuid
-from collections.abc import Iterator
 
 import httpx
 import pytest
 
 from agencies.catalogue import ODAWARA, YAMAGATA
 from network.protocol.models import FORCE_OUTCOME_HEADER, InquiryResult
-from tests.e2e.conftest import RunningNetwork
+from tests.e2e.conftest import RunningNetwork, clear_faults
 from tests.e2e.test_cli import ipnsim, json_of
-from tests.e2e.test_faults import clear_all, moved_in_order, set_fault
+from tests.e2e.test_faults import moved_in_order, set_fault
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture
-def net(network: RunningNetwork) -> Iterator[RunningNetwork]:
-    """The shared network, with every fault cleared at the end of the test."""
-    clear_all(network)
-    try:
-        yield network
-    finally:
-        clear_all(network)
 
 
 def send(
@@ -122,7 +111,7 @@ def test_a_repeat_while_the_first_is_in_flight_is_idm002_with_retry_after(
         assert int(repeat.headers["Retry-After"]) >= 1
         answered = first.result(timeout=30)
     assert answered.status_code == 200, answered.text
-    clear_all(net)
+    clear_faults(net)
     later = send(net, key)
     assert later.headers["Idempotent-Replayed"] == "true"
     assert later.json() == answered.json()

@@ -158,11 +158,6 @@ def test_an_inquiry_matching_only_a_deleted_replica_is_rpl005(net: RunningNetwor
     assert absent.json()["error"]["code"] == "RPL001"
 
 
-@pytest.fixture
-def net(network: RunningNetwork) -> RunningNetwork:
-    return network
-
-
 def test_an_inquiry_matching_only_an_ended_replica_is_rpl007(net: RunningNetwork) -> None:
     """Stale data: the provider's only replica for the year is past its publication period."""
     atena = net.atena(ODAWARA, "moved_in")
