@@ -12,24 +12,30 @@ from __future__ import annotations
 import asyncio
 import csv
 import datetime as dt
-import json
-import sys
 import time
 import uuid
 from collections.abc import Coroutine, Sequence
 from pathlib import Path
 from typing import Annotated, Any, NoReturn, TypeVar
 
-import httpx
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from error_codes import ErrorBody
 from intermediate_server.schemas import BatchJobView
+from ipnsim.cli_support import (
+    AsJson,
+    DataDir,
+    agency_url,
+    console,
+    errors,
+    fail,
+    load_network,
+    print_json,
+    run,
+)
 from ipnsim.client import AgencyClient, ServiceError, ServiceUnreachable
-from ipnsim.launcher import DEFAULT_DATA_DIR, LaunchError, NetworkFile, load_network_file
+from ipnsim.launcher import DEFAULT_DATA_DIR, NetworkFile
 from network.protocol.batch_file import (
     ENCODINGS,
     JST,
@@ -63,8 +69,6 @@ validate_app = typer.Typer(
     add_completion=False,
 )
 
-console = Console()
-errors = Console(stderr=True)
 
 PUBLIC_FUND_PROCEDURE = "JT01010000000001"
 """The procedure of 福岡市's public-fund-account inquiries."""
@@ -74,15 +78,6 @@ DIGITAL_AGENCY_CODE = "1419900000002200"
 """デジタル庁, the single provider of public-fund account information."""
 FINISHED = ("completed", "interrupted")
 
-DataDir = Annotated[
-    Path,
-    typer.Option(
-        "--data-dir",
-        envvar="IPNSIM_DATA_DIR",
-        help="Directory of the network: databases, logs and network.json.",
-    ),
-]
-AsJson = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 Encoding = Annotated[
     str | None,
     typer.Option(help="utf-8 or cp932 (Shift_JIS); detected when not given (UTF-8, else CP932)."),
@@ -131,7 +126,7 @@ class BatchClient(AgencyClient):
         params = {"encoding": encoding} if encoding else {}
         if variant is not None:
             params["variant"] = variant.value
-        response = await self._raw(
+        response = await self._send(
             "PUT",
             f"/v1/batch-jobs/{job_id}/files/{name}",
             content=data,
@@ -143,7 +138,7 @@ class BatchClient(AgencyClient):
     async def download(self, job_id: uuid.UUID, name: str, failed: bool = False) -> bytes:
         """A finished job's result file (or failed-rows file) for one request file."""
         kind = "failed" if failed else "results"
-        response = await self._raw("GET", f"/v1/batch-jobs/{job_id}/files/{name}/{kind}")
+        response = await self._send("GET", f"/v1/batch-jobs/{job_id}/files/{name}/{kind}")
         return response.content
 
     async def wait(
@@ -168,64 +163,26 @@ class BatchClient(AgencyClient):
                 )
             await asyncio.sleep(interval)
 
-    async def _raw(self, method: str, path: str, **options: Any) -> httpx.Response:
-        url = self.base_url + path
-        try:
-            response = await self.http.request(method, url, **options)
-        except httpx.TransportError as exc:
-            raise ServiceUnreachable(f"{url}: {type(exc).__name__} {exc}".strip()) from None
-        if response.status_code >= 400:
-            try:
-                body = ErrorBody.model_validate_json(response.content)
-            except ValueError:
-                raise ServiceUnreachable(
-                    f"{url} answered {response.status_code} without an ipnsim error body"
-                ) from None
-            raise ServiceError(response.status_code, body)
-        return response
-
 
 # --- plumbing ---------------------------------------------------------------------------------
 
 
 def _fail(message: str, status: int = 2) -> NoReturn:
-    errors.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
-    raise typer.Exit(status)
-
-
-def _print_error(body: ErrorBody) -> None:
-    errors.print(f"[bold red]{body.code}[/] {body.message_ja}", highlight=False, soft_wrap=True)
-    errors.print(f"       {body.message_en}", highlight=False, soft_wrap=True)
-    for detail in body.details:
-        errors.print(f"       - {detail.field}: {detail.problem}", highlight=False, soft_wrap=True)
-    errors.print(f"       explained at {body.explanation}", highlight=False)
+    """Exit ``status`` (2, bad usage, unless said otherwise) with ``message``."""
+    fail(message, status)
 
 
 def _run(work: Coroutine[Any, Any, T]) -> T:
-    """Run client calls; a service's error exits 1, an unreachable service 3."""
+    """Run client calls; a service's error exits 1, an unreachable service 3, a job that does
+    not finish in time 1."""
     try:
-        return asyncio.run(work)
-    except ServiceError as error:
-        _print_error(error.body)
-        raise typer.Exit(1) from None
-    except ServiceUnreachable as error:
-        _fail(f"{error}\nIs the network running? Start it with 'ipnsim up'.", 3)
+        return run(work)
     except TimeoutError as error:
         _fail(str(error), 1)
 
 
-def _network(data_dir: Path) -> NetworkFile:
-    try:
-        return load_network_file(data_dir)
-    except LaunchError as error:
-        _fail(str(error))
-
-
 def _client(network: NetworkFile, agency: str) -> BatchClient:
-    try:
-        return BatchClient(network.agency(agency).url, timeout=60.0)
-    except KeyError as error:
-        _fail(str(error.args[0]))
+    return BatchClient(agency_url(network, agency), timeout=60.0)
 
 
 def _job_id(value: str) -> uuid.UUID:
@@ -233,10 +190,6 @@ def _job_id(value: str) -> uuid.UUID:
         return uuid.UUID(value)
     except ValueError:
         _fail(f"{value!r} is not a batch job id (a UUID)")
-
-
-def _print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
 
 
 def _check_encoding(encoding: str | None) -> str | None:
@@ -362,7 +315,7 @@ def submit(
     """
     chosen = _check_encoding(encoding)
     contents = _read_files(files)
-    network = _network(data_dir)
+    network = load_network(data_dir)
     client = _client(network, agency)
 
     async def go() -> BatchJobView:
@@ -374,7 +327,7 @@ def submit(
 
     job = _run(go())
     if as_json:
-        _print_json(job.model_dump(mode="json"))
+        print_json(job.model_dump(mode="json"))
         return
     console.print(_job_table(job))
     console.print(_summary(job))
@@ -393,7 +346,7 @@ def status(
 ) -> None:
     """Show a batch job's state and progress (rows done of the total, by outcome)."""
     job_id = _job_id(job)
-    network = _network(data_dir)
+    network = load_network(data_dir)
 
     async def fetch() -> BatchJobView:
         client, found = await _find_job(network, agency, job_id)
@@ -402,7 +355,7 @@ def status(
 
     found = _run(fetch())
     if as_json:
-        _print_json(found.model_dump(mode="json"))
+        print_json(found.model_dump(mode="json"))
         return
     console.print(_job_table(found))
     console.print(_summary(found))
@@ -417,7 +370,7 @@ def list_jobs(
     as_json: AsJson = False,
 ) -> None:
     """List an agency's batch jobs, newest first."""
-    client = _client(_network(data_dir), agency)
+    client = _client(load_network(data_dir), agency)
 
     async def fetch() -> list[BatchJobView]:
         async with client:
@@ -425,7 +378,7 @@ def list_jobs(
 
     found = _run(fetch())
     if as_json:
-        _print_json([job.model_dump(mode="json") for job in found])
+        print_json([job.model_dump(mode="json") for job in found])
         return
     table = Table(title="一括照会 jobs")
     for column in ("job", "state", "created", "files", "rows", "done", "failed"):
@@ -465,7 +418,7 @@ def results(
 ) -> None:
     """Download a finished job's result files (or failed-rows files), one per request file."""
     job_id = _job_id(job)
-    network = _network(data_dir)
+    network = load_network(data_dir)
 
     async def fetch() -> tuple[BatchJobView, list[tuple[str, bytes]]]:
         client, found = await _find_job(network, agency, job_id)
@@ -487,7 +440,7 @@ def results(
         rows = data.count(b"\r\n")
         written.append({"file": name, "path": str(path), "rows": rows})
     if as_json:
-        _print_json({"job_id": str(found.job_id), "state": found.state, "written": written})
+        print_json({"job_id": str(found.job_id), "state": found.state, "written": written})
         return
     for item in written:
         console.print(f"{item['file']}: {item['rows']} rows written to {item['path']}")
@@ -689,7 +642,7 @@ def make(
         path.write_bytes(data)
         written.append({"path": str(path), "rows": data.count(b"\r\n")})
     if as_json:
-        _print_json(written)
+        print_json(written)
         return
     for item in written:
         console.print(f"{item['path']}: {item['rows']} rows ({variant.value}, {chosen})")
@@ -750,7 +703,7 @@ def public_fund_accounts(
         variant=Variant.CSV,
         encoding="utf-8",
     )
-    network = _network(data_dir)
+    network = load_network(data_dir)
     client = _client(network, agency)
 
     async def go() -> tuple[BatchJobView, list[tuple[str, bytes, bytes]]]:
@@ -794,7 +747,7 @@ def public_fund_accounts(
         "output": str(output),
     }
     if as_json:
-        _print_json(summary)
+        print_json(summary)
     else:
         table = Table(title=f"公金受取口座 of {len(numbers)} applicants (job {job.job_id})")
         table.add_column("outcome")
@@ -868,6 +821,6 @@ def validate_batch(
             verdict = "[green]ok[/]" if count == 0 else f"[red]{count} problems[/]"
             console.print(f"{path}: {reader.rows_read} rows ({shape}): {verdict}", highlight=False)
     if as_json:
-        _print_json({"problems": found, "count": total})
+        print_json({"problems": found, "count": total})
     if total:
         raise typer.Exit(1)

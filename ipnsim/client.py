@@ -117,7 +117,7 @@ class _ServiceClient:
         """Send one request; a transport failure or an error answer is raised as such."""
         url = self.base_url + path
         headers = self.headers | (headers or {})
-        if content is not None:
+        if content is not None and "Content-Type" not in headers:
             headers = headers | {"Content-Type": "application/json"}
         try:
             response = await self.http.request(
