@@ -207,7 +207,7 @@ def test_faults_are_set_listed_replaced_and_cleared() -> None:
     assert table.clear(ODAWARA) is True
     assert table.clear(ODAWARA) is False
     assert [f.agency_code for f in table.faults()] == [YAMAGATA]
-    assert table.clear_faults() == 1
+    assert table.clear_all() == 1
     assert table.faults() == []
     assert table.plan(ODAWARA, 2.0) == Plan()
 
