@@ -68,6 +68,8 @@ class Replica(Base):
     deleted_at: Mapped[dt.datetime | None]
     manual_response: Mapped[bool] = mapped_column(Boolean, server_default=false())
     """自動応答不可: an inquiry of this replica waits for staff instead of being answered."""
+    non_disclosure: Mapped[bool] = mapped_column(Boolean, server_default=false())
+    """提供側不開示: its provisions are recorded but hidden from the person's view."""
 
 
 class LocalRecord(Base):

@@ -80,6 +80,7 @@ def replica_answer(
             registered_at=replica.registered_at,
             updated_at=replica.updated_at,
         ),
+        provider_non_disclosure=replica.non_disclosure,
     )
 
 

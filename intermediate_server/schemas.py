@@ -98,6 +98,11 @@ class _ReplicaFields(_Body):
         description="自動応答不可: inquiries of this replica wait for staff at this agency "
         "(GET /v1/manual-responses) instead of being answered automatically.",
     )
+    non_disclosure: bool = Field(
+        default=False,
+        description="提供側不開示: provisions of this replica are recorded as usual but hidden "
+        "from the person's view (やりとり履歴).",
+    )
 
 
 class ReplicaContent(_ReplicaFields):
@@ -178,6 +183,7 @@ class ReplicaView(BaseModel):
     registered_at: dt.datetime
     updated_at: dt.datetime
     manual_response: bool = False
+    non_disclosure: bool = False
 
 
 class InquiryOrder(_Body):

@@ -593,7 +593,7 @@ class IntermediateService:
                         status_info_type=result.status_info_type.value,
                         error_code=result.error.code if result.error else None,
                         requester_non_disclosure=order.non_disclosure,
-                        provider_non_disclosure=False,
+                        provider_non_disclosure=result.provider_non_disclosure,
                         reached_hub=reached_hub,
                         recorded_at=utcnow(),
                     ),
@@ -667,7 +667,8 @@ class IntermediateService:
                 inquiry_id=request.inquiry_id, provided_at=provided_at, error=missing.body()
             )
         elif replica.manual_response:
-            answer = await self.manual.hold(request, replica)  # 自動応答不可: staff answer
+            held = await self.manual.hold(request, replica)  # 自動応答不可: staff answer
+            answer = held.model_copy(update={"provider_non_disclosure": replica.non_disclosure})
         else:
             answer = replica_answer(request.inquiry_id, provided_at, replica)
         error_code = answer.error.code if answer.error else None
@@ -691,7 +692,7 @@ class IntermediateService:
                 status_info_type=status_info_type.value,
                 error_code=error_code,
                 requester_non_disclosure=request.requester_non_disclosure,
-                provider_non_disclosure=False,
+                provider_non_disclosure=answer.provider_non_disclosure,
                 reached_hub=True,
                 recorded_at=utcnow(),
             ),
@@ -912,6 +913,7 @@ def _content_columns(content: ReplicaContent | ReplicaBulkItem) -> dict[str, obj
         "publication_start": content.publication_start,
         "publication_end": content.publication_end,
         "manual_response": content.manual_response,
+        "non_disclosure": content.non_disclosure,
         "items": [
             {"code": code, "value": value, "reason_of_null": reason}
             for code, value, reason in content.item_triples()
@@ -942,6 +944,7 @@ def _replica_view(replica: Replica) -> ReplicaView:
         registered_at=replica.registered_at,
         updated_at=replica.updated_at,
         manual_response=replica.manual_response,
+        non_disclosure=replica.non_disclosure,
     )
 
 

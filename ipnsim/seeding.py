@@ -124,6 +124,7 @@ def encode_replica(replica: ReplicaSeed) -> bytes:
     fields["atena_number"] = replica.atena_number
     fields["info_type_code"] = replica.info_type_code
     fields["manual_response"] = replica.manual_response
+    fields["non_disclosure"] = False
     return _dumps(fields).encode()
 
 

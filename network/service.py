@@ -323,6 +323,7 @@ class HubService:
             items=items,
             replica=answer.replica if answer is not None and answer.error is None else None,
             error=exchange.error_body,
+            provider_non_disclosure=record.provider_non_disclosure,
         )
 
     # --- records ------------------------------------------------------------------------------

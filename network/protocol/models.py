@@ -273,6 +273,10 @@ class InquiryResult(_Wire):
     items: list[ReplicaItem] = Field(default_factory=list)
     replica: ReplicaMetadata | None = None
     error: ErrorBody | None = None
+    provider_non_disclosure: bool = Field(
+        default=False,
+        description="提供側不開示: the provider keeps this exchange from the person's view.",
+    )
 
 
 class FanOutScope(StrEnum):

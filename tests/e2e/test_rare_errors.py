@@ -215,3 +215,52 @@ def test_a_replica_on_another_layout_version_is_rpl006(net: RunningNetwork) -> N
     assert body["code"] == "RPL006"
     assert body["explanation"] == "/v1/errors/RPL006"
     assert f"current version is {template['layout_version']}" in body["message_en"]
+
+
+def test_a_replica_flagged_non_disclosure_is_provided_recorded_and_hidden_from_the_person(
+    net: RunningNetwork,
+) -> None:
+    """提供側不開示: the provider flags its replica; every copy records the exchange with the
+    flag, and the person's view leaves it out."""
+    atena = net.atena(ODAWARA, "moved_in")
+    with httpx.Client(base_url=net.url(ODAWARA), timeout=10) as odawara:
+        listed = odawara.get("/v1/replicas", params={"atena_number": atena})
+        template = next(r for r in listed.json() if r["info_type_code"] == LOCAL_TAX_INFO)
+        registered = odawara.post(
+            "/v1/replicas",
+            json={
+                "record_id": f"E2E-HIDDEN-{uuid.uuid4().hex[:12]}",
+                "atena_number": atena,
+                "info_type_code": LOCAL_TAX_INFO,
+                "layout_version": template["layout_version"],
+                "fiscal_year": 2005,
+                "publication_start": "2005-06-01",
+                "non_disclosure": True,
+                "items": template["items"],
+            },
+        )
+        assert registered.status_code == 201, registered.text
+        assert registered.json()["non_disclosure"] is True
+    with httpx.Client(base_url=net.url(YAMAGATA), timeout=10) as yamagata:
+        answered = yamagata.post(
+            "/v1/inquiries",
+            json=order(net, "moved_in", condition={"kind": "fiscal_year", "fiscal_year": 2005}),
+        )
+        result = answered.json()
+        assert result["error"] is None and result["items"], answered.text
+        assert result["provider_non_disclosure"] is True
+        [requester_copy] = yamagata.get(
+            "/v1/records", params={"inquiry_id": result["inquiry_id"]}
+        ).json()
+        shown = yamagata.get(f"/v1/people/{net.atena(YAMAGATA, 'moved_in')}/disclosure").json()
+    [provider_copy] = httpx.get(
+        net.url(ODAWARA) + "/v1/records", params={"inquiry_id": result["inquiry_id"]}
+    ).json()
+    hub_copy = httpx.get(
+        f"{net.network.hub.url}/v1/records/{result['inquiry_id']}",
+        headers={"Authorization": f"Bearer {net.network.admin_token}"},
+        timeout=10,
+    ).json()
+    for copy in (requester_copy, provider_copy, hub_copy):
+        assert copy["provider_non_disclosure"] is True
+    assert result["inquiry_id"] not in {record["inquiry_id"] for record in shown["records"]}
