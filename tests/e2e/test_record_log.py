@@ -19,7 +19,8 @@ import httpx
 import pytest
 
 from agencies.catalogue import ODAWARA, YAMAGATA, agency_by_slug
-from agencies.population import LOCAL_TAX_INFO, persona_population
+from agencies.personas import LOCAL_TAX_INFO
+from agencies.population import persona_population
 from ipnsim.launcher import Launcher, NetworkFile, find_free_port_block
 from ipnsim.seeding import seed_network
 from network.protocol.merkle import canonical_bytes, leaf_hash
