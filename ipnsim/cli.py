@@ -28,6 +28,7 @@ from ipnsim.launcher import DEFAULT_DATA_DIR, DEFAULT_PORT, Launcher, LaunchErro
 from ipnsim.launcher import load_network_file as _load_network_file
 from ipnsim.manual_commands import manual_app
 from ipnsim.registry_commands import lookup_command
+from ipnsim.scenario_commands import scenario_app
 from ipnsim.stats_commands import stats_app
 from network.protocol.models import DetailStatus, FanOutScope, PersonaCatalogue
 
@@ -683,6 +684,7 @@ app.add_typer(errors_app, name="errors")
 app.add_typer(stats_app, name="stats")
 app.add_typer(manual_app, name="manual")
 app.add_typer(fault_app, name="fault")
+app.add_typer(scenario_app, name="scenario")
 app.command("lookup")(lookup_command)
 
 
