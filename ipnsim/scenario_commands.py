@@ -87,7 +87,9 @@ def run_scenarios(
     ],
     junit: Annotated[
         Path | None,
-        typer.Option("--junit", help="Write JUnit XML here: a testsuite per file, a testcase per step."),
+        typer.Option(
+            "--junit", help="Write JUnit XML here: a testsuite per file, a testcase per step."
+        ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")] = False,
     data_dir: Annotated[

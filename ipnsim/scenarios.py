@@ -292,7 +292,7 @@ class ScenarioError(ValueError):
 
 
 def _line_map(node: yaml.Node, path: tuple[str | int, ...], lines: dict[Any, int]) -> None:
-    lines[path] = node.start_mark.line + 1
+    lines.setdefault(path, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
         for key, value in node.value:
             lines[(*path, key.value)] = key.start_mark.line + 1
@@ -489,9 +489,7 @@ class ScenarioRunner:
                 if step.expect is not None:
                     result.differences = compare(step.expect, actual, context)
                 elif actual.error is not None:
-                    result.differences = [
-                        f"the service refused the step: HTTP {actual.http_status} {actual.error}"
-                    ]
+                    result.differences = [f"the service refused the step: {actual.summary()}"]
             except (StepFailed, ServiceUnreachable) as error:
                 result.error = str(error)
             result.seconds = time.monotonic() - started
@@ -504,7 +502,9 @@ class ScenarioRunner:
         try:
             actual = await self._act(step, context)
         except ServiceError as error:
-            actual = Actual(http_status=error.status, error=error.body.code)
+            actual = Actual(
+                http_status=error.status, error=error.body.code, text=error.body.message_en
+            )
         if step.name:
             context.actuals[step.name] = actual
         return actual
@@ -533,10 +533,10 @@ class ScenarioRunner:
             return Actual(result=answered)
         if isinstance(action, MistakenStep):
             inquiry_id = context.inquiry_id(action.inquiry)
-            requester = context.requesters.get(action.inquiry)
-            if requester is None:
+            asked_from = context.requesters.get(action.inquiry)
+            if asked_from is None:
                 raise StepFailed(f"step {action.inquiry!r} is not an inquire step")
-            async with self.agency(requester) as client:
+            async with self.agency(asked_from) as client:
                 addendum = await client.declare_mistaken(
                     inquiry_id,
                     _build(
@@ -591,8 +591,8 @@ class ScenarioRunner:
                 )
             )
             async with self.agency(action.agency) as client:
-                view = await client.register_replica(replica)
-            return Actual(text=f"replica {view.record_id}")
+                registered = await client.register_replica(replica)
+            return Actual(text=f"replica {registered.record_id}")
         if isinstance(action, FaultStep):
             settings = FaultSettings.model_validate(action.model_dump(exclude={"agency"}))
             async with self.hub() as hub:
@@ -611,7 +611,11 @@ class ScenarioRunner:
                 if action.decline is not None:
                     held = await client.decline(
                         inquiry_id,
-                        _build(lambda: ManualDecline(reason=action.decline or "", declined_by=action.user)),
+                        _build(
+                            lambda: ManualDecline(
+                                reason=action.decline or "", declined_by=action.user
+                            )
+                        ),
                     )
                 else:
                     held = await client.answer(inquiry_id, ManualAnswer(answered_by=action.user))
@@ -687,11 +691,13 @@ class Actual:
             code = self.result.error.code if self.result.error else "no error"
             return f"{status_of(self.result)} {code} ({self.result.inquiry_id})"
         if self.results is not None:
-            return ", ".join(f"{r.provider_name or r.provider_code} {status_of(r)}" for r in self.results)
+            return ", ".join(
+                f"{r.provider_name or r.provider_code} {status_of(r)}" for r in self.results
+            )
         if self.records is not None:
             return f"{len(self.records)} record(s)"
         if self.error is not None:
-            return f"HTTP {self.http_status} {self.error}"
+            return f"HTTP {self.http_status} {self.error}: {self.text}"
         return self.text
 
     def error_code(self) -> str | None:
@@ -726,17 +732,23 @@ def compare(expect: Expectation, actual: Actual, context: _Context) -> list[str]
             differences.append(f"{what}: expected {expected!r}, actual {got!r}")
 
     given = expect.model_fields_set
-    results = actual.results if actual.results is not None else (
-        [actual.result] if actual.result is not None else []
+    results = (
+        actual.results
+        if actual.results is not None
+        else ([actual.result] if actual.result is not None else [])
     )
     if "error" in given:
         if actual.results is not None:
             for result in results:
-                differ(f"error of {result.provider_code}", expect.error, result.error.code if result.error else None)
+                differ(
+                    f"error of {result.provider_code}",
+                    expect.error,
+                    result.error.code if result.error else None,
+                )
         else:
             differ("error", expect.error, actual.error_code())
     elif actual.error is not None:
-        differences.append(f"the service refused the step: HTTP {actual.http_status} {actual.error}")
+        differences.append(f"the service refused the step: {actual.summary()}")
     if expect.status is not None:
         if not results:
             differ("status", expect.status, None)
@@ -744,8 +756,9 @@ def compare(expect: Expectation, actual: Actual, context: _Context) -> list[str]
             label = "status" if actual.results is None else f"status of {result.provider_code}"
             differ(label, expect.status, status_of(result))
     if expect.items:
-        for result in results or [None]:
-            got = {item.code: item.value for item in result.items} if result else {}
+        answers: list[InquiryResult | None] = [*results] or [None]
+        for answer in answers:
+            got = {item.code: item.value for item in answer.items} if answer else {}
             for code, value in expect.items.items():
                 differ(f"item {code}", value, got.get(code, "<absent>"))
     if expect.results is not None:
