@@ -27,6 +27,7 @@ from ipnsim.fault_commands import fault_app
 from ipnsim.launcher import DEFAULT_DATA_DIR, DEFAULT_PORT, Launcher, LaunchError, NetworkFile
 from ipnsim.launcher import load_network_file as _load_network_file
 from ipnsim.manual_commands import manual_app
+from ipnsim.openapi_commands import openapi_command
 from ipnsim.registry_commands import lookup_command
 from ipnsim.scenario_commands import scenario_app
 from ipnsim.stats_commands import stats_app
@@ -686,6 +687,7 @@ app.add_typer(manual_app, name="manual")
 app.add_typer(fault_app, name="fault")
 app.add_typer(scenario_app, name="scenario")
 app.command("lookup")(lookup_command)
+app.command("openapi")(openapi_command)
 
 
 def main() -> None:
