@@ -94,9 +94,10 @@ def ipnsim_network(pytestconfig: pytest.Config) -> Iterator[IpnsimNetwork]:
     data_dir = _setting(pytestconfig, "ipnsim_data_dir")
     if data_dir is not None:
         try:
-            yield IpnsimNetwork(load_network_file(Path(data_dir)), Path(data_dir), False)
+            running = load_network_file(Path(data_dir))
         except LaunchError as error:
-            raise pytest.UsageError(str(error)) from None
+            raise pytest.UsageError(f"ipnsim-data-dir: {error}") from None
+        yield IpnsimNetwork(running, Path(data_dir), False)
         return
     from agencies.catalogue import agency_by_slug, default_agencies
     from agencies.population import generate_population
