@@ -65,6 +65,13 @@ class RecordExpectation(_Strict):
     )
 
 
+class ProviderExpectation(_Strict):
+    """What one provider's result of a fan-out must be."""
+
+    status: str | None = Field(default=None, pattern=r"^[0-9]{2}/[0-9]{2}$")
+    error: str | None = None
+
+
 class Expectation(_Strict):
     """What a step must produce; only the keys given are checked.
 
@@ -81,6 +88,10 @@ class Expectation(_Strict):
         default_factory=dict, description="Item code → value, a subset of the answer's items."
     )
     results: int | None = Field(default=None, ge=0, description="Results of a fan-out.")
+    by_provider: dict[str, ProviderExpectation] = Field(
+        default_factory=dict,
+        description="Agency slug or code → what the fan-out's result from it must be.",
+    )
     records: RecordExpectation | None = None
     same_inquiry_as: str | None = Field(
         default=None, description="The inquiry id equals that of this earlier step."
@@ -145,9 +156,11 @@ class RecordsStep(PersonRef):
 
 
 class DisclosureStep(PersonRef):
-    """The person's disclosure view (マイナポータル) at an agency."""
+    """The person's disclosure view (マイナポータル) at an agency; with ``inquiry``, only the
+    record of that earlier step's inquiry."""
 
     agency: str
+    inquiry: str | None = None
 
 
 class RegisterPersonStep(PersonRef):
@@ -487,7 +500,7 @@ class ScenarioRunner:
                 actual = await self._do(step, context)
                 result.summary = actual.summary()
                 if step.expect is not None:
-                    result.differences = compare(step.expect, actual, context)
+                    result.differences = compare(step.expect, actual, context, self.code)
                 elif actual.error is not None:
                     result.differences = [f"the service refused the step: {actual.summary()}"]
             except (StepFailed, ServiceUnreachable) as error:
@@ -559,7 +572,11 @@ class ScenarioRunner:
             atena = self.atena(action.agency, action, run_token)
             async with self.agency(action.agency) as client:
                 view = await client.disclosure(atena)
-            return Actual(records=view.records)
+            shown = view.records
+            if action.inquiry is not None:
+                wanted = context.inquiry_id(action.inquiry)
+                shown = [record for record in shown if record.inquiry_id == wanted]
+            return Actual(records=shown)
         if isinstance(action, RegisterPersonStep):
             registration = _build(
                 lambda: PersonRegistration(
@@ -723,8 +740,14 @@ def status_of(result: InquiryResult) -> str:
     return f"{result.status_detail.value}/{result.status_info_type.value}"
 
 
-def compare(expect: Expectation, actual: Actual, context: _Context) -> list[str]:
-    """Every difference between what was expected and what happened, as readable lines."""
+def compare(
+    expect: Expectation,
+    actual: Actual,
+    context: _Context,
+    code_of: Callable[[str], str] = lambda code: code,
+) -> list[str]:
+    """Every difference between what was expected and what happened, as readable lines
+    (``code_of`` turns an agency slug into its code)."""
     differences: list[str] = []
 
     def differ(what: str, expected: Any, got: Any) -> None:
@@ -763,6 +786,18 @@ def compare(expect: Expectation, actual: Actual, context: _Context) -> list[str]
                 differ(f"item {code}", value, got.get(code, "<absent>"))
     if expect.results is not None:
         differ("number of results", expect.results, len(actual.results or []))
+    answered = {result.provider_code: result for result in actual.results or []}
+    for provider, wanted_result in expect.by_provider.items():
+        got = answered.get(code_of(provider))
+        if got is None:
+            differences.append(f"result of {provider}: expected one, actual none")
+            continue
+        if wanted_result.status is not None:
+            differ(f"status of {provider}", wanted_result.status, status_of(got))
+        if "error" in wanted_result.model_fields_set:
+            differ(
+                f"error of {provider}", wanted_result.error, got.error.code if got.error else None
+            )
     if expect.same_inquiry_as is not None:
         differ(
             f"inquiry id (same as {expect.same_inquiry_as})",
