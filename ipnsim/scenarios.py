@@ -788,15 +788,17 @@ def compare(
         differ("number of results", expect.results, len(actual.results or []))
     answered = {result.provider_code: result for result in actual.results or []}
     for provider, wanted_result in expect.by_provider.items():
-        got = answered.get(code_of(provider))
-        if got is None:
+        from_provider = answered.get(code_of(provider))
+        if from_provider is None:
             differences.append(f"result of {provider}: expected one, actual none")
             continue
         if wanted_result.status is not None:
-            differ(f"status of {provider}", wanted_result.status, status_of(got))
+            differ(f"status of {provider}", wanted_result.status, status_of(from_provider))
         if "error" in wanted_result.model_fields_set:
             differ(
-                f"error of {provider}", wanted_result.error, got.error.code if got.error else None
+                f"error of {provider}",
+                wanted_result.error,
+                from_provider.error.code if from_provider.error else None,
             )
     if expect.same_inquiry_as is not None:
         differ(
