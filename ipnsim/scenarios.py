@@ -492,7 +492,7 @@ class ScenarioRunner:
 
     async def run(self, path: Path, scenario: Scenario) -> ScenarioOutcome:
         outcome = ScenarioOutcome(path, scenario.name)
-        context = _Context(run_token=f"{random.randrange(10**6):06d}")
+        context = RunContext(run_token=f"{random.randrange(10**6):06d}")
         for step in scenario.steps:
             started = time.monotonic()
             result = StepOutcome(step.name, step.kind, 0.0)
@@ -511,7 +511,7 @@ class ScenarioRunner:
                 self.on_step(result)
         return outcome
 
-    async def _do(self, step: Step, context: _Context) -> Actual:
+    async def _do(self, step: Step, context: RunContext) -> Actual:
         try:
             actual = await self._act(step, context)
         except ServiceError as error:
@@ -522,7 +522,7 @@ class ScenarioRunner:
             context.actuals[step.name] = actual
         return actual
 
-    async def _act(self, step: Step, context: _Context) -> Actual:
+    async def _act(self, step: Step, context: RunContext) -> Actual:
         run_token = context.run_token
         action = step.action
         if isinstance(action, FanOutStep):
@@ -724,7 +724,9 @@ class Actual:
 
 
 @dataclass
-class _Context:
+class RunContext:
+    """What the steps of one run produced so far, and the run's ``${run}`` digits."""
+
     run_token: str
     actuals: dict[str, Actual] = field(default_factory=dict)
     requesters: dict[str, str] = field(default_factory=dict)
@@ -743,7 +745,7 @@ def status_of(result: InquiryResult) -> str:
 def compare(
     expect: Expectation,
     actual: Actual,
-    context: _Context,
+    context: RunContext,
     code_of: Callable[[str], str] = lambda code: code,
 ) -> list[str]:
     """Every difference between what was expected and what happened, as readable lines
