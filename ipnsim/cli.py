@@ -34,8 +34,10 @@ from ipnsim.error_commands import errors_app
 from ipnsim.fault_commands import fault_app
 from ipnsim.launcher import DEFAULT_DATA_DIR, DEFAULT_PORT, Launcher, LaunchError, NetworkFile
 from ipnsim.manual_commands import manual_app
+from ipnsim.openapi_commands import openapi_command
 from ipnsim.registry_commands import lookup_command
 from ipnsim.replica_commands import validate_replica
+from ipnsim.scenario_commands import scenario_app
 from ipnsim.stats_commands import stats_app
 from ipnsim.verify_commands import verify_command
 from network.protocol.models import DetailStatus, FanOutScope, PersonaCatalogue
@@ -678,7 +680,9 @@ app.add_typer(fault_app, name="fault")
 app.add_typer(batch_app, name="batch")
 validate_app.command("replica")(validate_replica)
 app.add_typer(validate_app, name="validate")
+app.add_typer(scenario_app, name="scenario")
 app.command("lookup")(lookup_command)
+app.command("openapi")(openapi_command)
 
 
 def main() -> None:

@@ -11,6 +11,10 @@ import pytest
 
 from error_codes.recording import RECORD_ENV
 
+# The fixtures ipnsim offers downstream test suites (tests/e2e/test_vendor_example.py uses
+# them); loaded here too when ipnsim is not installed. They start nothing unless asked for.
+pytest_plugins = ["ipnsim.pytest_plugin"]
+
 RECORD_FILE_KEY = pytest.StashKey[Path]()
 LAST = "after_everything"
 """Marker of tests that must run after every other test of the session."""
