@@ -9,11 +9,11 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import typer
-from rich.console import Console
 
+from ipnsim.cli_support import DataDir, console, fail
 from ipnsim.client import ServiceUnreachable
 from ipnsim.launcher import DEFAULT_DATA_DIR, LaunchError, load_network_file
 from ipnsim.scenarios import (
@@ -35,14 +35,6 @@ scenario_app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-
-console = Console()
-errors = Console(stderr=True)
-
-
-def _fail(message: str, status: int) -> NoReturn:
-    errors.print(f"[bold red]error:[/] {message}", highlight=False)
-    raise typer.Exit(status)
 
 
 def _print_step(step: StepOutcome) -> None:
@@ -92,14 +84,7 @@ def run_scenarios(
         ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")] = False,
-    data_dir: Annotated[
-        Path,
-        typer.Option(
-            "--data-dir",
-            envvar="IPNSIM_DATA_DIR",
-            help="Directory of the network: databases, logs and network.json.",
-        ),
-    ] = DEFAULT_DATA_DIR,
+    data_dir: DataDir = DEFAULT_DATA_DIR,
 ) -> None:
     """Run every scenario given, step by step, and check each step's expectations.
 
@@ -107,7 +92,7 @@ def run_scenarios(
     """
     files = scenario_paths(paths)
     if not files:
-        _fail("no scenario files found", 2)
+        fail("no scenario files found", 2)
     scenarios: list[tuple[Path, Scenario]] = []
     problems: list[str] = []
     for path in files:
@@ -116,11 +101,11 @@ def run_scenarios(
         except ScenarioError as error:
             problems.append(str(error))
     if problems:
-        _fail("invalid scenario file(s):\n" + "\n".join(problems), 2)
+        fail("invalid scenario file(s):\n" + "\n".join(problems), 2)
     try:
         network = load_network_file(data_dir)
     except LaunchError as error:
-        _fail(str(error), 2)
+        fail(str(error), 2)
     runner = ScenarioRunner(network, on_step=None if as_json else _print_step)
     outcomes: list[ScenarioOutcome] = []
     for path, scenario in scenarios:
@@ -129,7 +114,7 @@ def run_scenarios(
         try:
             outcomes.append(asyncio.run(runner.run(path, scenario)))
         except ServiceUnreachable as error:
-            _fail(f"{error}\nIs the network running? Start it with 'ipnsim up'.", 3)
+            fail(f"{error}\nIs the network running? Start it with 'ipnsim up'.", 3)
     if junit is not None:
         junit.parent.mkdir(parents=True, exist_ok=True)
         junit_xml(outcomes).write(junit, encoding="utf-8", xml_declaration=True)

@@ -20,16 +20,16 @@ import asyncio
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any
 
 import httpx
 import typer
 from pydantic import BaseModel, ConfigDict, ValidationError
-from rich.console import Console
 from rich.markup import escape
 from rich.progress import Progress
 from rich.table import Table
 
+from ipnsim.cli_support import DataDir, console, errors, fail
 from ipnsim.launcher import DEFAULT_DATA_DIR, LaunchError, NetworkFile, ServiceInfo
 from ipnsim.launcher import load_network_file as _load_network_file
 from network.protocol.log_audit import (
@@ -43,9 +43,6 @@ from network.protocol.models import LogEntries, LogEntry, LogPublicKey, SignedTr
 from network.protocol.record_log import MAX_ENTRIES
 
 CHECKPOINTS_FILE = "log-checkpoints.json"
-
-console = Console()
-errors = Console(stderr=True)
 
 
 class Checkpoint(BaseModel):
@@ -61,11 +58,6 @@ class Unreachable(Exception):
     """A service did not answer, or answered something that is not its log."""
 
 
-def _fail(message: str, status: int) -> NoReturn:
-    errors.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
-    raise typer.Exit(status)
-
-
 def load_checkpoints(data_dir: Path) -> dict[str, Checkpoint]:
     path = data_dir / CHECKPOINTS_FILE
     if not path.exists():
@@ -74,7 +66,7 @@ def load_checkpoints(data_dir: Path) -> dict[str, Checkpoint]:
         raw = json.loads(path.read_text(encoding="utf-8"))
         return {name: Checkpoint.model_validate(value) for name, value in raw.items()}
     except (ValueError, ValidationError, AttributeError) as error:
-        _fail(f"{path} is not a checkpoint file ({error}); move it away to start afresh", 2)
+        fail(f"{path} is not a checkpoint file ({error}); move it away to start afresh", 2)
 
 
 def save_checkpoints(data_dir: Path, checkpoints: dict[str, Checkpoint]) -> None:
@@ -93,7 +85,7 @@ def chosen_services(network: NetworkFile, service: str) -> list[ServiceInfo]:
     try:
         return [network.agency(service)]
     except KeyError as error:
-        _fail(f"{error.args[0]}; give hub, an agency or all", 2)
+        fail(f"{error.args[0]}; give hub, an agency or all", 2)
 
 
 async def _get(client: httpx.AsyncClient, url: str, params: dict[str, int] | None = None) -> Any:
@@ -217,14 +209,7 @@ def verify_command(
             "the copies of each record).",
         ),
     ] = "all",
-    data_dir: Annotated[
-        Path,
-        typer.Option(
-            "--data-dir",
-            envvar="IPNSIM_DATA_DIR",
-            help="Directory of the network: network.json and the checkpoints of this command.",
-        ),
-    ] = DEFAULT_DATA_DIR,
+    data_dir: DataDir = DEFAULT_DATA_DIR,
     as_json: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")] = False,
 ) -> None:
     """Verify the provision records: recompute each log from its stored rows, check it against
@@ -233,7 +218,7 @@ def verify_command(
     try:
         network = _load_network_file(data_dir)
     except LaunchError as error:
-        _fail(str(error), 2)
+        fail(str(error), 2)
     services = chosen_services(network, service)
     checkpoints = load_checkpoints(data_dir)
 
@@ -247,7 +232,7 @@ def verify_command(
             with Progress(console=errors, transient=True) as progress:
                 verification, updated = asyncio.run(work(progress))
     except Unreachable as error:
-        _fail(f"{error}\nIs the network running? Start it with 'ipnsim up'.", 3)
+        fail(f"{error}\nIs the network running? Start it with 'ipnsim up'.", 3)
     save_checkpoints(data_dir, updated)
     if as_json:
         data = verification.model_dump(mode="json") | {"ok": verification.ok}
