@@ -118,28 +118,44 @@ def test_an_inquiry_id_used_twice_at_the_hub_is_rec004(net: RunningNetwork) -> N
     assert (again.status_code, code_of(again)) == (409, "REC004")
 
 
+def tax_template(net: RunningNetwork) -> dict[str, Any]:
+    """One of moved_in's local-tax replicas at 小田原市, as listed there."""
+    listed = httpx.get(
+        net.url(ODAWARA) + "/v1/replicas",
+        params={"atena_number": net.atena(ODAWARA, "moved_in")},
+        timeout=10,
+    )
+    assert listed.status_code == 200, listed.text
+    template: dict[str, Any] = next(
+        r for r in listed.json() if r["info_type_code"] == LOCAL_TAX_INFO
+    )
+    return template
+
+
+def register_tax_replica(
+    net: RunningNetwork, prefix: str, fiscal_year: int, **fields: object
+) -> httpx.Response:
+    """Register at 小田原市 a local-tax replica of moved_in for ``fiscal_year``, built on one of
+    their replicas (``fields`` override the registration)."""
+    template = tax_template(net)
+    body = {
+        "record_id": f"{prefix}-{uuid.uuid4().hex[:12]}",
+        "atena_number": net.atena(ODAWARA, "moved_in"),
+        "info_type_code": LOCAL_TAX_INFO,
+        "layout_version": template["layout_version"],
+        "fiscal_year": fiscal_year,
+        "publication_start": f"{fiscal_year}-06-01",
+        "items": template["items"],
+    } | fields
+    return httpx.post(net.url(ODAWARA) + "/v1/replicas", json=body, timeout=10)
+
+
 def test_an_inquiry_matching_only_a_deleted_replica_is_rpl005(net: RunningNetwork) -> None:
-    atena = net.atena(ODAWARA, "moved_in")
-    record_id = f"E2E-DELETED-{uuid.uuid4().hex[:12]}"
-    with httpx.Client(base_url=net.url(ODAWARA), timeout=10) as odawara:
-        listed = odawara.get("/v1/replicas", params={"atena_number": atena})
-        assert listed.status_code == 200, listed.text
-        template = next(r for r in listed.json() if r["info_type_code"] == LOCAL_TAX_INFO)
-        registered = odawara.post(
-            "/v1/replicas",
-            json={
-                "record_id": record_id,
-                "atena_number": atena,
-                "info_type_code": LOCAL_TAX_INFO,
-                "layout_version": template["layout_version"],
-                "fiscal_year": 2001,
-                "publication_start": "2001-06-01",
-                "items": template["items"],
-            },
-        )
-        assert registered.status_code in {200, 201}, registered.text
-        deleted = odawara.delete(f"/v1/replicas/{record_id}")
-        assert deleted.status_code in {200, 204}, deleted.text
+    registered = register_tax_replica(net, "E2E-DELETED", 2001)
+    assert registered.status_code in {200, 201}, registered.text
+    record_id = registered.json()["record_id"]
+    deleted = httpx.delete(f"{net.url(ODAWARA)}/v1/replicas/{record_id}", timeout=10)
+    assert deleted.status_code in {200, 204}, deleted.text
     fiscal_2001 = {"kind": "fiscal_year", "fiscal_year": 2001}
     never = {"kind": "fiscal_year", "fiscal_year": 2002}
     with httpx.Client(base_url=net.url(YAMAGATA), timeout=10) as yamagata:
@@ -160,24 +176,8 @@ def test_an_inquiry_matching_only_a_deleted_replica_is_rpl005(net: RunningNetwor
 
 def test_an_inquiry_matching_only_an_ended_replica_is_rpl007(net: RunningNetwork) -> None:
     """Stale data: the provider's only replica for the year is past its publication period."""
-    atena = net.atena(ODAWARA, "moved_in")
-    with httpx.Client(base_url=net.url(ODAWARA), timeout=10) as odawara:
-        listed = odawara.get("/v1/replicas", params={"atena_number": atena})
-        template = next(r for r in listed.json() if r["info_type_code"] == LOCAL_TAX_INFO)
-        registered = odawara.post(
-            "/v1/replicas",
-            json={
-                "record_id": f"E2E-ENDED-{uuid.uuid4().hex[:12]}",
-                "atena_number": atena,
-                "info_type_code": LOCAL_TAX_INFO,
-                "layout_version": template["layout_version"],
-                "fiscal_year": 2003,
-                "publication_start": "2003-06-01",
-                "publication_end": "2004-05-31",
-                "items": template["items"],
-            },
-        )
-        assert registered.status_code == 201, registered.text
+    registered = register_tax_replica(net, "E2E-ENDED", 2003, publication_end="2004-05-31")
+    assert registered.status_code == 201, registered.text
     response = httpx.post(
         net.url(YAMAGATA) + "/v1/inquiries",
         json=order(net, "moved_in", condition={"kind": "fiscal_year", "fiscal_year": 2003}),
@@ -193,22 +193,10 @@ def test_an_inquiry_matching_only_an_ended_replica_is_rpl007(net: RunningNetwork
 
 
 def test_a_replica_on_another_layout_version_is_rpl006(net: RunningNetwork) -> None:
-    atena = net.atena(ODAWARA, "moved_in")
-    with httpx.Client(base_url=net.url(ODAWARA), timeout=10) as odawara:
-        listed = odawara.get("/v1/replicas", params={"atena_number": atena})
-        template = next(r for r in listed.json() if r["info_type_code"] == LOCAL_TAX_INFO)
-        response = odawara.post(
-            "/v1/replicas",
-            json={
-                "record_id": f"E2E-LAYOUT-{uuid.uuid4().hex[:12]}",
-                "atena_number": atena,
-                "info_type_code": LOCAL_TAX_INFO,
-                "layout_version": template["layout_version"] + 1,
-                "fiscal_year": 2004,
-                "publication_start": "2004-06-01",
-                "items": template["items"],
-            },
-        )
+    template = tax_template(net)
+    response = register_tax_replica(
+        net, "E2E-LAYOUT", 2004, layout_version=template["layout_version"] + 1
+    )
 
     assert response.status_code == 422, response.text
     body = response.json()
@@ -222,25 +210,9 @@ def test_a_replica_flagged_non_disclosure_is_provided_recorded_and_hidden_from_t
 ) -> None:
     """提供側不開示: the provider flags its replica; every copy records the exchange with the
     flag, and the person's view leaves it out."""
-    atena = net.atena(ODAWARA, "moved_in")
-    with httpx.Client(base_url=net.url(ODAWARA), timeout=10) as odawara:
-        listed = odawara.get("/v1/replicas", params={"atena_number": atena})
-        template = next(r for r in listed.json() if r["info_type_code"] == LOCAL_TAX_INFO)
-        registered = odawara.post(
-            "/v1/replicas",
-            json={
-                "record_id": f"E2E-HIDDEN-{uuid.uuid4().hex[:12]}",
-                "atena_number": atena,
-                "info_type_code": LOCAL_TAX_INFO,
-                "layout_version": template["layout_version"],
-                "fiscal_year": 2005,
-                "publication_start": "2005-06-01",
-                "non_disclosure": True,
-                "items": template["items"],
-            },
-        )
-        assert registered.status_code == 201, registered.text
-        assert registered.json()["non_disclosure"] is True
+    registered = register_tax_replica(net, "E2E-HIDDEN", 2005, non_disclosure=True)
+    assert registered.status_code == 201, registered.text
+    assert registered.json()["non_disclosure"] is True
     with httpx.Client(base_url=net.url(YAMAGATA), timeout=10) as yamagata:
         answered = yamagata.post(
             "/v1/inquiries",
