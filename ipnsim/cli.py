@@ -33,6 +33,7 @@ from ipnsim.client import AgencyClient, HubOperatorClient, ServiceError, Service
 from ipnsim.error_commands import errors_app
 from ipnsim.fault_commands import fault_app
 from ipnsim.launcher import DEFAULT_DATA_DIR, DEFAULT_PORT, Launcher, LaunchError, NetworkFile
+from ipnsim.logs import LOG_FORMAT_ENV, LogFormat
 from ipnsim.manual_commands import manual_app
 from ipnsim.openapi_commands import openapi_command
 from ipnsim.registry_commands import lookup_command
@@ -108,6 +109,7 @@ def up(
             help="JSON list of faults the hub puts in force at start (see 'ipnsim fault').",
         ),
     ] = None,
+    log_format: LogFormatOption = "text",
 ) -> None:
     """Start the hub and every agency's intermediate server as processes on loopback.
 
@@ -137,6 +139,7 @@ def up(
         postgres_url=postgres,
         fresh_databases=fresh,
         faults_file=faults,
+        log_format=log_format,
     )
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt))
     try:
@@ -231,6 +234,7 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.", min=1, max=65535)] = 8000,
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
+    log_format: LogFormatOption = "text",
 ) -> None:
     """Run one service in this process, configured from the environment.
 
@@ -242,7 +246,7 @@ def serve(
     from ipnsim.serve import Role
     from ipnsim.serve import serve as serve_role
 
-    raise typer.Exit(serve_role(Role(role.value), host, port, log_level))
+    raise typer.Exit(serve_role(Role(role.value), host, port, log_level, log_format))
 
 
 @app.command()
@@ -319,6 +323,14 @@ Atena = Annotated[
 Persona = Annotated[
     str | None,
     typer.Option("--persona", help="A persona of the synthetic population, e.g. moved_in."),
+]
+LogFormatOption = Annotated[
+    LogFormat,
+    typer.Option(
+        envvar=LOG_FORMAT_ENV,
+        help="text, or json: one JSON object a line. Either way 11- and 12-digit numbers are "
+        "redacted.",
+    ),
 ]
 Requester = Annotated[str, typer.Option("--from", help="Requesting agency (slug or code).")]
 Procedure = Annotated[str, typer.Option(help="事務手続コード, e.g. JT01010000000214.")]

@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from agencies.catalogue import Agency, default_agencies
 from error_codes.recording import RECORD_ENV
+from ipnsim.logs import LOG_FORMAT_ENV
 from ipnsim.postgres import PostgresError, database_name, ensure_databases, service_database_url
 
 NETWORK_FILE = "network.json"
@@ -161,6 +162,8 @@ class Launcher:
     the intermediate servers' default (``IPNSIM_AGENCY_MANUAL_RESPONSE_SECONDS``)."""
     faults_file: Path | None = None
     """JSON list of faults the hub puts in force at start (``IPNSIM_HUB_FAULTS_FILE``)."""
+    log_format: str = "text"
+    """How the services log: ``text`` or ``json`` (``IPNSIM_LOG_FORMAT``)."""
     max_inquiries_in_flight: int | None = None
     """Inquiries the hub handles at once before refusing with AVL007; None keeps the hub's
     default (``IPNSIM_HUB_MAX_INQUIRIES_IN_FLIGHT``)."""
@@ -311,6 +314,8 @@ class Launcher:
         }
         database = self._database_url(service)
         log_key = str((self.data_dir / f"{service.name}-log-key.pem").resolve())
+        if self.log_format != "text":
+            env[LOG_FORMAT_ENV] = self.log_format
         if service.role == "hub":
             env |= {
                 "IPNSIM_HUB_DATABASE_URL": database,

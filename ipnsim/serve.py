@@ -7,7 +7,6 @@ Settings come from the environment (``IPNSIM_HUB_*``, ``IPNSIM_AGENCY_*`` or
 from __future__ import annotations
 
 import gc
-import logging
 import sys
 from enum import StrEnum
 
@@ -15,15 +14,14 @@ import uvicorn
 from fastapi import FastAPI
 from pydantic import ValidationError
 
+from ipnsim.logs import LogFormat, configure_logging
+
 
 class Role(StrEnum):
     HUB = "hub"
     AGENCY = "agency"
     REGISTRY = "registry"
     """The mock resident registry (住民基本台帳ネットワークシステム, 住基ネット)."""
-
-
-LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
 def build_app(role: Role) -> FastAPI:
@@ -44,9 +42,11 @@ def build_app(role: Role) -> FastAPI:
     return create_server(IntermediateServerSettings())
 
 
-def serve(role: Role, host: str, port: int, log_level: str = "info") -> int:
+def serve(
+    role: Role, host: str, port: int, log_level: str = "info", log_format: LogFormat = "text"
+) -> int:
     """Serve until stopped; returns the process exit status."""
-    logging.basicConfig(level=log_level.upper(), format=LOG_FORMAT, stream=sys.stderr)
+    configure_logging(log_level, log_format, role.value)
     try:
         app = build_app(role)
     except ValidationError as exc:

@@ -104,3 +104,51 @@ def test_acknowledged_inquiries_survive_a_killed_hub(small: tuple[Launcher, Netw
     verified = ipnsim("records", "verify", "--json", data_dir=launcher.data_dir)
     assert verified.returncode == 0, verified.stdout + verified.stderr
     assert json.loads(verified.stdout)
+
+
+def test_json_logs_hold_no_my_number_or_resident_code(tmp_path: Path) -> None:
+    """A network started with --log-format json logs JSON lines only, with neither the My
+    Number nor the resident code of a person registered and inquired about."""
+    launcher = Launcher(
+        data_dir=tmp_path,
+        port=find_free_port_block(4),
+        agencies=[agency_by_slug(YAMAGATA), agency_by_slug(ODAWARA)],
+        seed=0,
+        log_format="json",
+    )
+    population = generate_population(seed=0)
+    person = population.persona_person("moved_in")
+    try:
+        network = launcher.start()
+        asyncio.run(seed_network(network, population))
+        launcher.mark_seeded()
+        persona = next(p for p in population.persona_catalogue().personas if p.name == "moved_in")
+        assert persona.inquiry is not None
+        order = order_for(persona.inquiry).model_dump(mode="json")
+        with httpx.Client(timeout=30) as client:
+            answered = client.post(network.agency(YAMAGATA).url + "/v1/inquiries", json=order)
+            assert answered.status_code == 200, answered.text
+            refused = client.post(
+                network.agency(YAMAGATA).url + "/v1/people",
+                json={
+                    "atena_number": "99",
+                    "resident_code": person.resident_code,
+                    "my_number": person.my_number,
+                },
+            )
+            assert refused.status_code == 422
+    finally:
+        launcher.stop()
+    lines = [
+        line
+        for log in (tmp_path / "logs").glob("*.log")
+        for line in log.read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    ]
+    assert len(lines) > 10
+    parsed = [json.loads(line) for line in lines]
+    assert {entry["service"] for entry in parsed} >= {"hub", "agency", "registry"}
+    text = "\n".join(lines)
+    assert person.resident_code not in text
+    if person.my_number:
+        assert person.my_number not in text
