@@ -166,9 +166,7 @@ def test_a_person_sees_only_their_own_records(net: RunningNetwork, tmp_path: Pat
     # The CLI: JSON and CSV.
     done = cli(net, "portal", "records", "--card", str(tmp_path / "a.card"), "--json")
     assert done.returncode == 0, done.stderr
-    assert {r["inquiry_id"] for r in json.loads(done.stdout)["records"]} <= {
-        str(i) for i in seen_a
-    }
+    assert {r["inquiry_id"] for r in json.loads(done.stdout)["records"]} <= {str(i) for i in seen_a}
     done = cli(net, "portal", "records", "--card", str(tmp_path / "b.card"), "--csv")
     assert done.returncode == 0, done.stderr
     assert str(theirs) in done.stdout and str(mine[0]) not in done.stdout
@@ -205,9 +203,7 @@ def test_log_in_refuses_unknown_cards_and_bad_signatures(
     assert done.returncode == 1 and "AUT003" in done.stderr and "Traceback" not in done.stderr
 
 
-def test_tokens_missing_forged_or_expired_are_refused(
-    net: RunningNetwork, tmp_path: Path
-) -> None:
+def test_tokens_missing_forged_or_expired_are_refused(net: RunningNetwork, tmp_path: Path) -> None:
     hub = net.network.hub.url
     card = issue(net, "moved_in", tmp_path / "a.card")
     good = token(hub, card)
