@@ -52,7 +52,9 @@ class CardFile(BaseModel):
     issued_at: dt.datetime
 
 
-class _Client(_ServiceClient):
+class PortalClient(_ServiceClient):
+    """A client of the hub's portal and of every service's clock."""
+
     async def call(
         self,
         method: str,
@@ -67,7 +69,7 @@ class _Client(_ServiceClient):
         return (await self._send("GET", path, params=params)).text
 
 
-def _raw(key: Ed25519PrivateKey) -> tuple[str, str]:
+def raw_key(key: Ed25519PrivateKey) -> tuple[str, str]:
     private = key.private_bytes(
         serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
     )
@@ -117,14 +119,14 @@ def issue_card(
     if out.exists():
         fail(f"{out} exists; choose another --out", 2)
     key = Ed25519PrivateKey.generate()
-    private, public = _raw(key)
+    private, public = raw_key(key)
     try:
         body = PortalCardIssue(resident_code=code or "", public_key=public)
     except ValidationError:
         fail("a resident code (住民票コード) has 11 digits", 2)
 
     async def issue() -> PortalCard:
-        async with _Client(network.hub.url, network.admin_token) as client:
+        async with PortalClient(network.hub.url, network.admin_token) as client:
             card: PortalCard = await client.call("POST", "/v1/portal/cards", PortalCard, body)
             return card
 
@@ -158,7 +160,7 @@ def load_card(path: Path) -> tuple[CardFile, Ed25519PrivateKey]:
     return card, key
 
 
-async def log_in(client: _Client, card: CardFile, key: Ed25519PrivateKey) -> PortalSession:
+async def log_in(client: PortalClient, card: CardFile, key: Ed25519PrivateKey) -> PortalSession:
     """Prove possession of the card: sign the hub's challenge, get a bearer token."""
     challenge: PortalChallenge = await client.call(
         "POST",
@@ -207,7 +209,7 @@ def portal_records(
     params = {"page": str(page), "page_size": str(page_size)}
 
     async def fetch() -> PortalRecords | str:
-        async with _Client(card.hub_url) as client:
+        async with PortalClient(card.hub_url) as client:
             session = await log_in(client, card, key)
             client.headers = client.headers | {"Authorization": f"Bearer {session.access_token}"}
             if as_csv:
@@ -258,7 +260,7 @@ def _each_service(network: NetworkFile, method: str, body: BaseModel | None) -> 
         views: list[ClockView] = []
         for service in [network.hub, *network.agencies]:
             token = network.admin_token if service.role == "hub" else None
-            async with _Client(service.url, token) as client:
+            async with PortalClient(service.url, token) as client:
                 views.append(await client.call(method, "/v1/clock", ClockView, body))
         return views
 
@@ -330,7 +332,7 @@ def purge_command(data_dir: DataDir = DEFAULT_DATA_DIR, as_json: AsJson = False)
     network = load_network(data_dir)
 
     async def purge() -> RetentionPurgeResult:
-        async with _Client(network.hub.url, network.admin_token) as client:
+        async with PortalClient(network.hub.url, network.admin_token) as client:
             result: RetentionPurgeResult = await client.call(
                 "POST", "/v1/retention/purge", RetentionPurgeResult
             )
