@@ -317,7 +317,8 @@ class Launcher:
         }
         database = self._database_url(service)
         log_key = str((self.data_dir / f"{service.name}-log-key.pem").resolve())
-        env[CLOCK_FILE_ENV] = str((self.data_dir / CLOCK_FILE).resolve())
+        if service.role in {"hub", "agency"}:
+            env[CLOCK_FILE_ENV] = str((self.data_dir / CLOCK_FILE).resolve())
         if self.log_format != "text":
             env[LOG_FORMAT_ENV] = self.log_format
         if service.role == "hub":
