@@ -151,6 +151,44 @@ _CODES: tuple[ErrorCode, ...] = (
         "An intermediate server sent a request on behalf of an agency other than its own.",
         "Send requests only in the name of the agency whose credential you hold.",
     ),
+    ErrorCode(
+        "AUT003",
+        Origin.HUB,
+        Category.AUTHENTICATION,
+        False,
+        401,
+        "マイナンバーカードによる本人確認に失敗しました。",
+        "The My Number card could not be verified.",
+        "The card is not known to the hub, the challenge was not issued for this card, or the "
+        "signature does not verify with the card's public key (利用者証明用電子証明書).",
+        "Ask for a new challenge (POST /v1/portal/challenge) and sign it with the card's key "
+        "(ipnsim portal records --card FILE does both).",
+    ),
+    ErrorCode(
+        "AUT004",
+        Origin.HUB,
+        Category.AUTHENTICATION,
+        False,
+        401,
+        "本人確認のトークンがないか、正しくありません。",
+        "The portal token is missing or not valid.",
+        "The request to the person's portal carries no 'Authorization: Bearer <token>', or a "
+        "token the hub did not issue (altered or forged), or one of a card no longer known.",
+        "Log in with the card (POST /v1/portal/challenge, then POST /v1/portal/session) and "
+        "send the token it returns.",
+    ),
+    ErrorCode(
+        "AUT005",
+        Origin.HUB,
+        Category.AUTHENTICATION,
+        False,
+        401,
+        "本人確認の有効期限が切れています。",
+        "The portal token or login challenge has expired.",
+        "Portal tokens last 15 minutes and challenges 5 minutes, by the network's (simulated) "
+        "clock; moving the clock forward ends them too.",
+        "Log in with the card again.",
+    ),
     # --- agencies ------------------------------------------------------------------------------
     ErrorCode(
         "AGY001",

@@ -45,6 +45,7 @@ from intermediate_server.schemas import (
 )
 from intermediate_server.service import AgencyIdentity, IntermediateService, local_record_log
 from intermediate_server.settings import IntermediateServerSettings
+from ipnsim.clock import clock_router
 from ipnsim.http import bearer_token, make_client
 from ipnsim.storage import create_engine, migrate, sessionmaker
 from network.protocol.batch_file import ENCODINGS, Variant, result_file_name
@@ -157,6 +158,7 @@ def create_app(settings: IntermediateServerSettings) -> FastAPI:
         return server.log, server.sessions
 
     app.include_router(log_router(current_log))
+    app.include_router(clock_router())
 
     Server = Annotated[IntermediateService, Depends(service)]
     Batch = Annotated[BatchDesk, Depends(batch_desk)]

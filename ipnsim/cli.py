@@ -36,6 +36,7 @@ from ipnsim.launcher import DEFAULT_DATA_DIR, DEFAULT_PORT, Launcher, LaunchErro
 from ipnsim.logs import LOG_FORMAT_ENV, LogFormat
 from ipnsim.manual_commands import manual_app
 from ipnsim.openapi_commands import openapi_command
+from ipnsim.person_commands import card_app, clock_app, portal_app, purge_command
 from ipnsim.registry_commands import lookup_command
 from ipnsim.replica_commands import validate_replica
 from ipnsim.scenario_commands import scenario_app
@@ -528,6 +529,7 @@ records_app = typer.Typer(
     add_completion=False,
 )
 records_app.command("verify")(verify_command)
+records_app.command("purge")(purge_command)
 
 
 @records_app.callback(invoke_without_command=True)
@@ -684,6 +686,9 @@ def personas(
 
 
 app.add_typer(records_app, name="records")
+app.add_typer(card_app, name="card")
+app.add_typer(portal_app, name="portal")
+app.add_typer(clock_app, name="clock")
 app.add_typer(catalogue_app, name="catalogue")
 app.add_typer(errors_app, name="errors")
 app.add_typer(stats_app, name="stats")

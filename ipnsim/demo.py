@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import uuid
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from rich.console import Console
 from rich.panel import Panel
 
@@ -19,6 +20,7 @@ from agencies.population import Person, Population, persona_population
 from intermediate_server.schemas import InquiryOrder, MistakenDeclaration
 from ipnsim.client import AgencyClient, HubOperatorClient
 from ipnsim.launcher import NetworkFile
+from ipnsim.person_commands import CardFile, PortalClient, log_in, raw_key
 from ipnsim.views import print_inquiry_result, records_table
 from network.protocol.models import (
     ConditionKind,
@@ -26,6 +28,9 @@ from network.protocol.models import (
     InfoTypeStatus,
     InquiryCondition,
     InquiryResult,
+    PortalCard,
+    PortalCardIssue,
+    PortalRecords,
     ProvisionRecord,
 )
 
@@ -74,6 +79,7 @@ class Demo:
         await self.three_records(result.inquiry_id)
         mistaken = await self.mistaken_person(namesake, fiscal_year)
         await self.disclosure(namesake, mistaken)
+        await self.portal(namesake, mistaken)
 
     async def who_holds_what(self, person: Person) -> None:
         self.step(
@@ -191,6 +197,42 @@ class Demo:
         expect(len(shown) == 1, "the person should see the mistaken inquiry")
         expect(len(shown[0].addenda) == 1, "the person should see its addendum")
         self.ok("the person sees the inquiry and the addendum")
+
+    async def portal(self, namesake: Person, inquiry_id: uuid.UUID) -> None:
+        self.step(
+            "the person logs in with their card (マイナンバーカード)",
+            f"{namesake.name} is issued a card; its key signs the hub's challenge, and the token "
+            "it earns shows their own records only, the mistaken inquiry and its addendum "
+            "among them.",
+        )
+        key = Ed25519PrivateKey.generate()
+        private, public = raw_key(key)
+        async with PortalClient(self.network.hub.url, self.network.admin_token) as authority:
+            card: PortalCard = await authority.call(
+                "POST",
+                "/v1/portal/cards",
+                PortalCard,
+                PortalCardIssue(resident_code=namesake.resident_code, public_key=public),
+            )
+        held = CardFile(
+            card_id=str(card.card_id),
+            hub_url=self.network.hub.url,
+            private_key=private,
+            public_key=public,
+            holder="namesake",
+            issued_at=card.issued_at,
+        )
+        async with PortalClient(self.network.hub.url) as client:
+            session = await log_in(client, held, key)
+            client.headers = {"Authorization": f"Bearer {session.access_token}"}
+            page: PortalRecords = await client.call(
+                "GET", "/v1/portal/records", PortalRecords, params={"page_size": "50"}
+            )
+        self.console.print(records_table(page.records, title="やりとり履歴 (マイナポータル)"))
+        shown = [record for record in page.records if record.inquiry_id == inquiry_id]
+        expect(len(shown) == 1, "the person should see the mistaken inquiry in the portal")
+        expect(len(shown[0].addenda) == 1, "the portal should show its addendum")
+        self.ok(f"card {card.card_id} logged in; the portal shows {page.total} record(s)")
 
     def order(self, person: Person, fiscal_year: int) -> InquiryOrder:
         provider_code = self.network.agency(ODAWARA).agency_code

@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from agencies.catalogue import Agency, default_agencies
 from error_codes.recording import RECORD_ENV
+from ipnsim.clock import CLOCK_FILE_ENV
 from ipnsim.logs import LOG_FORMAT_ENV
 from ipnsim.postgres import PostgresError, database_name, ensure_databases, service_database_url
 
@@ -32,6 +33,8 @@ NETWORK_FILE = "network.json"
 DEFAULT_DATA_DIR = Path(".ipnsim")
 DEFAULT_PORT = 8700
 PERSONAS_FILE = "personas.json"
+CLOCK_FILE = "clock.json"
+"""The simulated clock every service of the network shares (``IPNSIM_CLOCK_FILE``)."""
 """The personas of the network's population, as the hub serves them."""
 REGISTRY_SERVICE = "resident-registry"
 """Name of the mock resident registry (住基ネット) among the network's services."""
@@ -314,6 +317,8 @@ class Launcher:
         }
         database = self._database_url(service)
         log_key = str((self.data_dir / f"{service.name}-log-key.pem").resolve())
+        if service.role in {"hub", "agency"}:
+            env[CLOCK_FILE_ENV] = str((self.data_dir / CLOCK_FILE).resolve())
         if self.log_format != "text":
             env[LOG_FORMAT_ENV] = self.log_format
         if service.role == "hub":

@@ -26,6 +26,8 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import TypeDecorator
 
+from ipnsim.clock import now as clock_now
+
 
 class UtcDateTime(TypeDecorator[dt.datetime]):
     """A timezone-aware UTC timestamp on every backend (SQLite keeps no zone of its own)."""
@@ -98,7 +100,8 @@ def _jst_month_sqlite(element: jst_month, compiler: SQLCompiler, **kw: Any) -> s
 
 
 def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
+    """Now, in UTC, by the simulated clock (:mod:`ipnsim.clock`; the real time unless set)."""
+    return clock_now()
 
 
 SQLITE_POOL_SIZE = 32

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+import uuid
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -37,9 +38,16 @@ from network.protocol.log_audit import (
     Verification,
     audit_log,
     compare_copies,
+    purged_inquiries,
     record_copies,
 )
-from network.protocol.models import LogEntries, LogEntry, LogPublicKey, SignedTreeHead
+from network.protocol.models import (
+    LogEntries,
+    LogEntry,
+    LogPublicKey,
+    RetentionPurge,
+    SignedTreeHead,
+)
 from network.protocol.record_log import MAX_ENTRIES
 
 CHECKPOINTS_FILE = "log-checkpoints.json"
@@ -100,13 +108,17 @@ async def _get(client: httpx.AsyncClient, url: str, params: dict[str, int] | Non
 
 async def fetch_log(
     service: ServiceInfo, admin_token: str, at_least: int
-) -> tuple[LogPublicKey, list[LogEntry], list[SignedTreeHead]]:
-    """The log's key, its stored entries and every stored signed head (the latest included)."""
+) -> tuple[LogPublicKey, list[LogEntry], list[SignedTreeHead], list[RetentionPurge]]:
+    """The log's key, its stored entries, every stored signed head (the latest included) and
+    its signed retention purges."""
     headers = {"Authorization": f"Bearer {admin_token}"} if service.role == "hub" else {}
     entries: list[LogEntry] = []
     heads: list[SignedTreeHead] = []
     async with httpx.AsyncClient(base_url=service.url, headers=headers, timeout=30) as client:
         key = LogPublicKey.model_validate(await _get(client, "/v1/log/public-key"))
+        purges = [
+            RetentionPurge.model_validate(purge) for purge in await _get(client, "/v1/log/purges")
+        ]
         start = 0
         while True:
             page = LogEntries.model_validate(
@@ -123,7 +135,7 @@ async def fetch_log(
             if start >= end:
                 heads.append(page.latest)
                 break
-    return key, entries, heads
+    return key, entries, heads, purges
 
 
 async def verify_services(
@@ -137,9 +149,10 @@ async def verify_services(
     logs: list[LogVerification] = []
     entries_by_log: dict[str, list[LogEntry]] = {}
     updated = dict(checkpoints)
+    purged_at_hub: set[uuid.UUID] = set()
     for service in services:
         point = checkpoints.get(service.name)
-        key, entries, heads = await fetch_log(
+        key, entries, heads, purges = await fetch_log(
             service, admin_token, point.tree_head.tree_size if point else 0
         )
         verdict = audit_log(
@@ -150,7 +163,10 @@ async def verify_services(
             key.public_key,
             point.tree_head if point else None,
             point.public_key if point else None,
+            purges,
         )
+        if key.log_id == "hub":
+            purged_at_hub = purged_inquiries(entries, purges, key.public_key)
         logs.append(verdict)
         entries_by_log[key.log_id] = entries
         if verdict.problem is None and heads:
@@ -161,14 +177,16 @@ async def verify_services(
     disagreements = []
     if len(entries_by_log) > 1:
         disagreements = compare_copies(
-            record_copies(entries_by_log), hub_included="hub" in entries_by_log
+            record_copies(entries_by_log),
+            hub_included="hub" in entries_by_log,
+            purged_at_hub=purged_at_hub,
         )
     return Verification(logs=logs, disagreements=disagreements), updated
 
 
 def verification_tables(verification: Verification) -> list[Table]:
     logs = Table(title="record logs (情報提供等の記録)")
-    for column in ("service", "leaves", "size", "heads checked", "verdict"):
+    for column in ("service", "leaves", "size", "heads checked", "purged", "verdict"):
         logs.add_column(column)
     for log in verification.logs:
         problem = log.problem
@@ -184,6 +202,7 @@ def verification_tables(verification: Verification) -> list[Table]:
             str(log.stored_leaves),
             str(log.tree_size),
             str(log.heads_checked),
+            str(log.purged_leaves),
             verdict,
         )
     tables = [logs]

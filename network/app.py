@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from error_codes import IpnsimError
 from error_codes.http import install_error_handling
+from ipnsim.clock import clock_router
 from ipnsim.http import bearer_token, make_client
 from ipnsim.storage import create_engine, migrate, sessionmaker
 from network.admission import InFlightLimit
@@ -24,6 +25,7 @@ from network.faults import FaultInjectingRouter, FaultTable, forcing, load_fault
 from network.manual import complete_manual_response
 from network.permissions import PermissionTable
 from network.personas import find_persona, load_personas
+from network.portal import MAX_PAGE_SIZE, PortalService, records_csv
 from network.protocol.layouts import catalogue
 from network.protocol.log_api import log_router
 from network.protocol.models import (
@@ -43,6 +45,13 @@ from network.protocol.models import (
     MistakenInquiryDeclaration,
     Persona,
     PersonaCatalogue,
+    PortalCard,
+    PortalCardIssue,
+    PortalChallenge,
+    PortalChallengeRequest,
+    PortalRecords,
+    PortalSession,
+    PortalSessionRequest,
     ProviderFault,
     ProvisionAnswer,
     ProvisionRecord,
@@ -50,6 +59,7 @@ from network.protocol.models import (
     PseudonymBulkRequest,
     PseudonymIssued,
     PseudonymRequest,
+    RetentionPurgeResult,
     UsageStatistics,
     forced_outcome,
 )
@@ -91,6 +101,9 @@ def create_app(settings: HubSettings) -> FastAPI:
         )
         await record_log.load(service.sessions)
         app.state.service = service
+        app.state.portal = PortalService(
+            sessionmaker(engine), settings.secret.get_secret_value().encode()
+        )
         app.state.usage = UsageService(
             sessionmaker(engine), registry, shared_catalogue.procedures.keys()
         )
@@ -143,6 +156,7 @@ def create_app(settings: HubSettings) -> FastAPI:
         return hub.log, hub.sessions
 
     app.include_router(log_router(current_log, [Depends(operator)]))
+    app.include_router(clock_router([Depends(operator)]))
 
     Hub = Annotated[HubService, Depends(service)]
     Caller = Annotated[AgencyEntry, Depends(agency)]
@@ -307,6 +321,74 @@ def create_app(settings: HubSettings) -> FastAPI:
     async def disclose(body: DisclosureRequest, hub: Hub, caller: Caller) -> DisclosureView:
         """やりとり履歴: every record about the person, except those flagged 不開示."""
         return await hub.disclose(caller, body.agency_code, body.pseudonym)
+
+    @app.post("/v1/retention/purge", tags=["records"], dependencies=[Depends(operator)])
+    async def purge_expired(hub: Hub) -> RetentionPurgeResult:
+        """保存期間: purge the records inquired more than seven years ago by the simulated clock,
+        with their addenda; their leaves stay in the log, listed in a signed purge, so the log
+        still verifies. Nothing else can be deleted (the append-only triggers)."""
+        return await hub.purge_expired()
+
+    def portal_service(request: Request) -> PortalService:
+        portal: PortalService = request.app.state.portal
+        return portal
+
+    Portal = Annotated[PortalService, Depends(portal_service)]
+
+    async def person(portal: Portal, authorization: Annotated[str | None, Header()] = None) -> str:
+        return await portal.person_of(bearer_token(authorization))
+
+    Person = Annotated[str, Depends(person)]
+
+    @app.post("/v1/portal/cards", tags=["portal"], dependencies=[Depends(operator)])
+    async def issue_card(body: PortalCardIssue, portal: Portal) -> PortalCard:
+        """The mock card authority: bind a My Number card's public key (利用者証明用電子証明書)
+        to the person with this resident code (kept only as the hub's keyed person key)."""
+        return await portal.issue_card(body)
+
+    @app.post("/v1/portal/challenge", tags=["portal"])
+    async def portal_challenge(body: PortalChallengeRequest, portal: Portal) -> PortalChallenge:
+        """A challenge for the card to sign (AUT003 for an unknown card)."""
+        return await portal.challenge(body.card_id)
+
+    @app.post("/v1/portal/session", tags=["portal"])
+    async def portal_session(body: PortalSessionRequest, portal: Portal) -> PortalSession:
+        """The signed challenge → a short-lived bearer token (AUT003 bad signature or
+        challenge, AUT005 expired challenge)."""
+        return await portal.open_session(body)
+
+    @app.get(
+        "/v1/portal/records",
+        tags=["portal"],
+        response_model=PortalRecords,
+        responses={200: {"content": {"text/csv": {}}}},
+    )
+    async def portal_records(
+        portal: Portal,
+        person: Person,
+        page: Annotated[int, Query(ge=1)] = 1,
+        page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50,
+        output: Annotated[
+            Literal["json", "csv"], Query(alias="format", description="json or csv")
+        ] = "json",
+    ) -> Any:
+        """やりとり履歴: the logged-in person's own records, newest first, with addenda; records
+        flagged 不開示 are left out. AUT004/AUT005 without a valid token."""
+        found = await portal.records(person, page, page_size)
+        if output == "csv":
+            return PlainTextResponse(
+                records_csv(found),
+                media_type="text/csv; charset=utf-8",
+                headers={"Content-Disposition": f'attachment; filename="records_page{page}.csv"'},
+            )
+        return found
+
+    @app.get("/v1/portal/records/{inquiry_id}", tags=["portal"])
+    async def portal_record(
+        inquiry_id: uuid.UUID, portal: Portal, person: Person
+    ) -> ProvisionRecord:
+        """One of the logged-in person's own records; REC001 for any other inquiry id."""
+        return await portal.record(person, inquiry_id)
 
     @app.get("/v1/faults", tags=["faults"], dependencies=[Depends(operator)])
     async def list_faults() -> list[ProviderFault]:

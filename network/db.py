@@ -16,7 +16,7 @@ from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Unique
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from ipnsim.storage import UtcDateTime
-from network.protocol.record_log import LogLeafColumns, TreeHeadColumns
+from network.protocol.record_log import LogLeafColumns, RetentionPurgeColumns, TreeHeadColumns
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -145,3 +145,33 @@ class CaseCount(Base):
     month: Mapped[str] = mapped_column(String(7), primary_key=True)
     cases: Mapped[int] = mapped_column(Integer)
     reported_at: Mapped[dt.datetime]
+
+
+class PortalCard(Base):
+    """A mock My Number card's user-certificate key (利用者証明用電子証明書), bound to the person
+    it was issued to (their keyed person key, never their My Number)."""
+
+    __tablename__ = "portal_cards"
+
+    card_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    person_key: Mapped[str] = mapped_column(String(40), index=True)
+    public_key: Mapped[str] = mapped_column(String(64))
+    issued_at: Mapped[dt.datetime]
+
+
+class RetentionHorizon(Base):
+    """The retention horizon (保存期間): records inquired before it may be purged, no others.
+
+    One row; only the purge moves it, and only forward (a trigger refuses a step back or a
+    DELETE). The append-only triggers on the record tables allow a DELETE only below it."""
+
+    __tablename__ = "retention_horizon"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    horizon: Mapped[dt.datetime]
+
+
+class HubRetentionPurge(RetentionPurgeColumns, Base):
+    """One signed purge of expired records: which leaves' events were removed, and why."""
+
+    __tablename__ = "retention_purges"

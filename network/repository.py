@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Iterable, Sequence
 from typing import cast
 
-from sqlalchemy import Table, case, func, select
+from sqlalchemy import ColumnElement, Table, and_, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ipnsim.storage import insert_many, utc_date
@@ -204,4 +204,49 @@ def record_view(
         requester_non_disclosure=row.requester_non_disclosure,
         provider_non_disclosure=(outcome or row).provider_non_disclosure,
         addenda=[addendum_view(addendum) for addendum in addenda],
+    )
+
+
+def _disclosed(person: str) -> ColumnElement[bool]:
+    """Records about the person that are not flagged 不開示 (by the requester, or by the
+    provider in the record or its final outcome)."""
+    provider_flag = case(
+        (HubOutcome.inquiry_id.is_not(None), HubOutcome.provider_non_disclosure),
+        else_=HubRecord.provider_non_disclosure,
+    )
+    return and_(
+        HubRecord.person_key == person,
+        HubRecord.requester_non_disclosure.is_(False),
+        provider_flag.is_(False),
+    )
+
+
+async def disclosed_page(
+    session: AsyncSession, person: str, offset: int, limit: int
+) -> tuple[int, list[HubRecord]]:
+    """How many records the person may see, and one page of them (newest first)."""
+    condition = _disclosed(person)
+    total = await session.scalar(
+        select(func.count())
+        .select_from(HubRecord)
+        .outerjoin(HubOutcome, HubOutcome.inquiry_id == HubRecord.inquiry_id)
+        .where(condition)
+    )
+    rows = await session.scalars(
+        select(HubRecord)
+        .outerjoin(HubOutcome, HubOutcome.inquiry_id == HubRecord.inquiry_id)
+        .where(condition)
+        .order_by(HubRecord.requested_at.desc(), HubRecord.inquiry_id)
+        .offset(offset)
+        .limit(limit)
+    )
+    return int(total or 0), list(rows)
+
+
+async def disclosed_one(session: AsyncSession, person: str, inquiry_id: str) -> HubRecord | None:
+    """One record the person may see, or None (another person's, flagged 不開示, or none)."""
+    return await session.scalar(
+        select(HubRecord)
+        .outerjoin(HubOutcome, HubOutcome.inquiry_id == HubRecord.inquiry_id)
+        .where(_disclosed(person), HubRecord.inquiry_id == inquiry_id)
     )

@@ -10,12 +10,23 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from error_codes import ErrorBody, IpnsimError
 from ipnsim.storage import utcnow
-from network.db import HubAddendum, HubLogLeaf, HubOutcome, HubRecord, HubTreeHead, IssuedPseudonym
+from network.db import (
+    AddendumDelivery,
+    HubAddendum,
+    HubLogLeaf,
+    HubOutcome,
+    HubRecord,
+    HubRetentionPurge,
+    HubTreeHead,
+    IssuedPseudonym,
+    RetentionHorizon,
+)
 from network.faults import InjectedFault
 from network.permissions import PermissionTable
 from network.protocol.layouts import Catalogue
@@ -31,9 +42,10 @@ from network.protocol.models import (
     ProvisionAnswer,
     ProvisionRecord,
     ProvisionRequest,
+    RetentionPurgeResult,
     outcome_statuses,
 )
-from network.protocol.record_log import Appender, EventTable, RecordLog
+from network.protocol.record_log import Appender, EventTable, RecordLog, retention_horizon
 from network.pseudonyms import IssuedPseudonymCache, person_key, pseudonym_for
 from network.registry import AgencyEntry, Registry
 from network.repository import (
@@ -61,6 +73,9 @@ def hub_record_log(key: Ed25519PrivateKey | None = None) -> RecordLog:
             EventTable(HubAddendum, LogEventKind.ADDENDUM),
             EventTable(HubOutcome, LogEventKind.OUTCOME),
         ],
+        clock=utcnow,
+        purge_model=HubRetentionPurge,
+        horizon_model=RetentionHorizon,
     )
 
 
@@ -480,6 +495,36 @@ class HubService:
                 await self.deliver_pending_addenda()
             except Exception:
                 logger.exception("redelivery of addenda failed; retrying later")
+
+    # --- retention (保存期間) ---------------------------------------------------------------------
+
+    async def purge_expired(self) -> RetentionPurgeResult:
+        """Purge every record inquired more than seven years ago by the simulated clock (with
+        its addenda and outcome); their leaves stay in the log, listed in a signed purge."""
+
+        async def deliveries(session: AsyncSession, inquiry_ids: list[str]) -> None:
+            addenda = select(HubAddendum.addendum_id).where(HubAddendum.inquiry_id.in_(inquiry_ids))
+            await session.execute(
+                delete(AddendumDelivery).where(AddendumDelivery.addendum_id.in_(addenda))
+            )
+
+        horizon, purged, purge = await self.log.purge(
+            self.sessions, retention_horizon(utcnow()), deliveries
+        )
+        if purge is not None:
+            logger.info(
+                "retention purge %d: %d records inquired before %s (%d leaves)",
+                purge.purge_number,
+                purged,
+                purge.horizon,
+                len(purge.leaf_indexes),
+            )
+        return RetentionPurgeResult(
+            horizon=horizon,
+            purged_records=purged,
+            purged_leaves=len(purge.leaf_indexes) if purge else 0,
+            purge=purge,
+        )
 
     # --- disclosure ---------------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ from network.protocol.models import (
     InclusionProof,
     LogEntries,
     LogPublicKey,
+    RetentionPurge,
     SignedTreeHead,
 )
 from network.protocol.record_log import MAX_ENTRIES, RecordLog
@@ -106,5 +107,12 @@ def log_router(
             raise _out_of_range("end", "not below start")
         async with sessions() as session:
             return await record_log.entries(session, start, stop)
+
+    @router.get("/purges", dependencies=list(entries_dependencies))
+    async def purges(log: Log) -> list[RetentionPurge]:
+        """Every signed retention purge (保存期間経過による削除): the leaves whose events were
+        removed because they expired, signed by the log's key, oldest first."""
+        async with log[1]() as session:
+            return await log[0].purges(session)
 
     return router

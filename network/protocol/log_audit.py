@@ -18,8 +18,8 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict
 
 from network.protocol.merkle import MerkleTree, canonical_bytes, leaf_hash
-from network.protocol.models import LogEntry, LogEventKind, SignedTreeHead
-from network.protocol.record_log import verify_head
+from network.protocol.models import LogEntry, LogEventKind, RetentionPurge, SignedTreeHead
+from network.protocol.record_log import verify_head, verify_purge
 
 
 class ProblemKind(StrEnum):
@@ -61,6 +61,8 @@ class LogVerification(_Report):
     """The root recomputed from the stored events over ``stored_leaves``."""
     heads_checked: int
     checkpoint_size: int | None
+    purged_leaves: int = 0
+    """Leaves whose events the signed retention purges removed (their hashes still count)."""
     problem: LogProblem | None
 
 
@@ -99,12 +101,15 @@ def audit_log(
     public_key: str,
     checkpoint: SignedTreeHead | None = None,
     checkpoint_key: str | None = None,
+    purges: Sequence[RetentionPurge] = (),
 ) -> LogVerification:
     """Recompute one log from its stored ``entries`` and check it against ``heads`` (the signed
     heads the service stored, including its latest) and an earlier ``checkpoint``.
 
     ``public_key`` is the log's Ed25519 key (base64); ``checkpoint_key`` the key recorded with
-    the checkpoint.
+    the checkpoint. ``purges`` are the log's signed retention purges: a leaf they list may
+    lack its event (its stored leaf hash stands for it); one not signed by the log's key is
+    reported.
     """
     key = base64.b64decode(public_key)
     by_index = {entry.leaf_index: entry for entry in entries}
@@ -127,6 +132,17 @@ def audit_log(
             inquiry_id=None,
             detail="the log's public key is not the one recorded with the checkpoint",
         )
+    purged: set[int] = set()
+    for purge in purges:
+        if purge.log_id != log_id or not verify_purge(purge, key):
+            walk.problem = walk.problem or LogProblem(
+                kind=ProblemKind.BAD_SIGNATURE,
+                leaf_index=min(purge.leaf_indexes, default=None),
+                inquiry_id=None,
+                detail=f"retention purge {purge.purge_number} is not signed by this log's key",
+            )
+            continue
+        purged.update(index for index in purge.leaf_indexes if index < purge.tree_size)
     if checkpoint is not None and verify_head(checkpoint, key):
         signed.setdefault(checkpoint.tree_size, checkpoint)
     stored = len(by_index)
@@ -136,7 +152,7 @@ def audit_log(
     for index in range(size):
         entry = by_index.get(index)
         if walk.problem is None:
-            walk.problem = _leaf_problem(index, entry, last_stored, size, signed)
+            walk.problem = _leaf_problem(index, entry, last_stored, size, signed, purged)
         digest = _recomputed(entry)
         if digest is None:
             break
@@ -169,6 +185,7 @@ def audit_log(
         root_hash=walk.tree.root().hex(),
         heads_checked=walk.heads_checked,
         checkpoint_size=checkpoint.tree_size if checkpoint is not None else None,
+        purged_leaves=len(purged),
         problem=walk.problem,
     )
 
@@ -192,6 +209,7 @@ def _leaf_problem(
     last_stored: int,
     size: int,
     signed: dict[int, SignedTreeHead],
+    purged: set[int] | None = None,
 ) -> LogProblem | None:
     if entry is None:
         if index > last_stored:
@@ -211,6 +229,8 @@ def _leaf_problem(
             detail=f"leaf {index} is missing (both its event and its leaf row)",
         )
     kind = entry.kind.value if entry.kind else "event"
+    if entry.event is None and entry.leaf_hash is not None and purged and index in purged:
+        return None  # removed by a signed retention purge: its leaf hash stands for it
     if entry.event is None:
         return LogProblem(
             kind=ProblemKind.REMOVED,
@@ -280,13 +300,16 @@ def record_copies(
 
 
 def compare_copies(
-    copies: dict[uuid.UUID, dict[str, dict[str, object]]], hub_included: bool
+    copies: dict[uuid.UUID, dict[str, dict[str, object]]],
+    hub_included: bool,
+    purged_at_hub: frozenset[uuid.UUID] | set[uuid.UUID] = frozenset(),
 ) -> list[CopyDisagreement]:
     """Disagreements between the copies of each record on the legal fields, and hub copies
-    missing where the requester's copy says the hub recorded the inquiry."""
+    missing where the requester's copy says the hub recorded the inquiry (unless the hub's
+    signed retention purge removed it: ``purged_at_hub``)."""
     found: list[CopyDisagreement] = []
     for inquiry_id, of_inquiry in sorted(copies.items(), key=lambda item: str(item[0])):
-        if hub_included and "hub" not in of_inquiry:
+        if hub_included and "hub" not in of_inquiry and inquiry_id not in purged_at_hub:
             reached = [
                 name
                 for name, copy in of_inquiry.items()
@@ -310,6 +333,21 @@ def compare_copies(
             if len(set(values.values())) > 1:
                 found.append(CopyDisagreement(inquiry_id=inquiry_id, field=name, values=values))
     return found
+
+
+def purged_inquiries(
+    entries: Sequence[LogEntry], purges: Sequence[RetentionPurge], public_key: str
+) -> set[uuid.UUID]:
+    """The inquiries whose events validly signed retention purges removed from a log."""
+    key = base64.b64decode(public_key)
+    indexes = {
+        index for purge in purges if verify_purge(purge, key) for index in purge.leaf_indexes
+    }
+    return {
+        entry.inquiry_id
+        for entry in entries
+        if entry.leaf_index in indexes and entry.event is None and entry.inquiry_id is not None
+    }
 
 
 def _text(value: object) -> str | None:

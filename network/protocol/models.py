@@ -819,3 +819,90 @@ class LogEntries(_Wire):
     entries: list[LogEntry]
     tree_heads: list[SignedTreeHead]
     latest: SignedTreeHead
+
+
+# --- retention (保存期間) -------------------------------------------------------------------------
+
+
+class RetentionPurge(_Wire):
+    """A signed purge of expired records: the leaves whose events were removed because their
+    inquiry was made before ``horizon``. The leaves' hashes stay in the log, so the log still
+    verifies; the signature (Ed25519 over :func:`network.protocol.record_log.purge_bytes`, by
+    the log's key) tells a verifier these removals were the retention purge and no tampering."""
+
+    log_id: str
+    purge_number: int = Field(ge=1)
+    horizon: str = Field(description="Records inquired before this moment were purged (UTC).")
+    purged_at: str = Field(description="When the purge ran, by the simulated clock (UTC).")
+    tree_size: int = Field(ge=0, description="The log's size when the purge ran.")
+    leaf_indexes: list[int]
+    signature: str = Field(description="Ed25519 signature, base64.")
+
+
+class RetentionPurgeResult(_Wire):
+    """What one run of the retention purge removed."""
+
+    horizon: dt.datetime
+    """Records inquired before this moment (now − the retention period) are expired."""
+    purged_records: int
+    purged_leaves: int
+    purge: RetentionPurge | None
+    """The signed purge written (None when nothing had expired)."""
+
+
+# --- the person's portal (やりとり履歴) ------------------------------------------------------------
+
+
+class PortalCardIssue(_Wire):
+    """Register a mock My Number card's user-certificate public key (利用者証明用電子証明書)
+    for the person with this resident code (住民票コード, not stored)."""
+
+    resident_code: ResidentCode
+    public_key: str = Field(description="Raw 32-byte Ed25519 public key, base64.")
+
+
+class PortalCard(_Wire):
+    """A card the hub knows: its id and public key (never whose it is)."""
+
+    card_id: uuid.UUID
+    public_key: str
+    issued_at: dt.datetime
+
+
+class PortalChallengeRequest(_Wire):
+    card_id: uuid.UUID
+
+
+class PortalChallenge(_Wire):
+    """A one-time text the card must sign to prove possession; valid until ``expires_at``."""
+
+    card_id: uuid.UUID
+    challenge: str
+    expires_at: dt.datetime
+
+
+class PortalSessionRequest(_Wire):
+    """The challenge signed with the card's private key (Ed25519 over the challenge's UTF-8
+    bytes, base64)."""
+
+    card_id: uuid.UUID
+    challenge: str
+    signature: str
+
+
+class PortalSession(_Wire):
+    """A short-lived bearer token for the person's portal."""
+
+    access_token: str
+    token_type: str = "Bearer"
+    expires_at: dt.datetime
+
+
+class PortalRecords(_Wire):
+    """One page of the person's own records (やりとり履歴), newest first, with addenda; records
+    flagged 不開示 are not shown."""
+
+    page: int
+    page_size: int
+    total: int
+    records: list[ProvisionRecord]

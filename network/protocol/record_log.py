@@ -36,7 +36,7 @@ from typing import Any, TypeVar
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from sqlalchemy import Integer, String, select, text
+from sqlalchemy import JSON, Integer, String, delete, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
@@ -49,15 +49,21 @@ from network.protocol.models import (
     LogEntry,
     LogEventKind,
     LogPublicKey,
+    RetentionPurge,
     SignedTreeHead,
 )
 
 logger = logging.getLogger("ipnsim.record_log")
 
 HEAD_FORMAT = "ipnsim-tree-head/1"
+PURGE_FORMAT = "ipnsim-retention-purge/1"
+RETENTION_YEARS = 7
+"""How long provision records are kept (保存期間: 7 years from the inquiry)."""
 ADVISORY_LOCK_KEY = 0x1A5E_0001
 """The PostgreSQL advisory lock that serialises appends to one database's record log."""
 _APPEND_ATTEMPTS = 5
+_PURGE_CHUNK = 5_000
+"""Most inquiry ids in one ``IN (…)`` list of a purge."""
 MAX_ENTRIES = 1000
 """Most leaves one entries request returns."""
 
@@ -90,6 +96,57 @@ def verify_head(head: SignedTreeHead, public_key: bytes) -> bool:
     except (InvalidSignature, ValueError):
         return False
     return True
+
+
+def purge_bytes(
+    log_id: str,
+    purge_number: int,
+    horizon: str,
+    purged_at: str,
+    tree_size: int,
+    leaf_indexes: Sequence[int],
+) -> bytes:
+    """The bytes a retention purge's signature covers (canonical JSON, with a format tag)."""
+    return canonical_bytes(
+        {
+            "format": PURGE_FORMAT,
+            "horizon": horizon,
+            "leaf_indexes": sorted(leaf_indexes),
+            "log_id": log_id,
+            "purge_number": purge_number,
+            "purged_at": purged_at,
+            "tree_size": tree_size,
+        }
+    )
+
+
+def verify_purge(purge: RetentionPurge, public_key: bytes) -> bool:
+    """Whether ``purge`` carries a valid signature by the holder of ``public_key``."""
+    try:
+        Ed25519PublicKey.from_public_bytes(public_key).verify(
+            base64.b64decode(purge.signature),
+            purge_bytes(
+                purge.log_id,
+                purge.purge_number,
+                purge.horizon,
+                purge.purged_at,
+                purge.tree_size,
+                purge.leaf_indexes,
+            ),
+        )
+    except (InvalidSignature, ValueError):
+        return False
+    return True
+
+
+def retention_horizon(now: dt.datetime) -> dt.datetime:
+    """The moment before which a record has been kept its full retention period: the same
+    calendar moment :data:`RETENTION_YEARS` years before ``now`` (29 February → 28 February)."""
+    year = now.year - RETENTION_YEARS
+    try:
+        return now.replace(year=year)
+    except ValueError:
+        return now.replace(year=year, day=28)
 
 
 def load_or_create_key(path: Path) -> Ed25519PrivateKey:
@@ -139,6 +196,17 @@ class TreeHeadColumns:
     tree_size: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     root_hash: Mapped[str] = mapped_column(String(64))
     timestamp: Mapped[str] = mapped_column(String(40))
+    signature: Mapped[str] = mapped_column(String(100))
+
+
+class RetentionPurgeColumns:
+    """Columns of ``retention_purges``: one signed purge of expired records (append-only)."""
+
+    purge_number: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    horizon: Mapped[str] = mapped_column(String(40))
+    purged_at: Mapped[str] = mapped_column(String(40))
+    tree_size: Mapped[int] = mapped_column(Integer)
+    leaf_indexes: Mapped[list[int]] = mapped_column(JSON)
     signature: Mapped[str] = mapped_column(String(100))
 
 
@@ -226,6 +294,8 @@ class RecordLog:
         head_model: type[Any],
         event_tables: Sequence[EventTable],
         clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+        purge_model: type[Any] | None = None,
+        horizon_model: type[Any] | None = None,
     ) -> None:
         self.log_id = log_id
         self.key = key
@@ -233,6 +303,8 @@ class RecordLog:
         self.head_model = head_model
         self.event_tables = list(event_tables)
         self.clock = clock
+        self.purge_model = purge_model
+        self.horizon_model = horizon_model
         self.tree = MerkleTree()
         self._lock = asyncio.Lock()
 
@@ -318,6 +390,127 @@ class RecordLog:
                     self.tree.truncate(size)
                     raise
         raise AssertionError("unreachable")
+
+    # --- retention ----------------------------------------------------------------------------
+
+    async def purge(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        horizon: dt.datetime,
+        before_delete: Callable[[AsyncSession, list[str]], Awaitable[None]] | None = None,
+    ) -> tuple[dt.datetime, int, RetentionPurge | None]:
+        """Remove the events of every inquiry made before ``horizon`` (its record, addenda and
+        outcomes), keep their leaves, and sign which leaves were purged.
+
+        The horizon stored in the database moves forward to ``horizon`` first (never back: an
+        earlier one keeps the stored one), so the append-only triggers let exactly these rows
+        go. ``before_delete`` removes rows that refer to the purged inquiries' events and are
+        not themselves leaves. Returns the horizon used, how many records were purged, and
+        the signed purge (None when nothing had expired).
+        """
+        if self.purge_model is None or self.horizon_model is None:
+            raise RuntimeError(f"record log {self.log_id} keeps no retention tables")
+        records = next(
+            table.model for table in self.event_tables if table.kind is LogEventKind.RECORD
+        )
+        others = [
+            table.model for table in self.event_tables if table.kind is not LogEventKind.RECORD
+        ]
+        horizon_model = self.horizon_model
+        purge_model = self.purge_model
+
+        async def work(
+            session: AsyncSession, _: Appender
+        ) -> tuple[dt.datetime, int, RetentionPurge | None]:
+            stored = await session.get(horizon_model, 1)
+            if stored is None:
+                session.add(horizon_model(id=1, horizon=horizon))
+                used = horizon
+            elif stored.horizon < horizon:
+                stored.horizon = horizon
+                used = horizon
+            else:
+                used = stored.horizon
+            await session.flush()
+            expired = list(
+                await session.scalars(select(records.inquiry_id).where(records.requested_at < used))
+            )
+            if not expired:
+                return used, 0, None
+            leaves: list[int] = []
+            for start in range(0, len(expired), _PURGE_CHUNK):
+                chunk = expired[start : start + _PURGE_CHUNK]
+                for model in [*others, records]:
+                    leaves.extend(
+                        index
+                        for index in await session.scalars(
+                            select(model.leaf_index).where(model.inquiry_id.in_(chunk))
+                        )
+                        if index is not None
+                    )
+                if before_delete is not None:
+                    await before_delete(session, chunk)
+                for model in [*others, records]:
+                    await session.execute(delete(model).where(model.inquiry_id.in_(chunk)))
+            number = (
+                await session.scalar(
+                    select(purge_model.purge_number)
+                    .order_by(purge_model.purge_number.desc())
+                    .limit(1)
+                )
+                or 0
+            ) + 1
+            purge = self.sign_purge(number, used, sorted(leaves))
+            session.add(
+                purge_model(
+                    purge_number=purge.purge_number,
+                    horizon=purge.horizon,
+                    purged_at=purge.purged_at,
+                    tree_size=purge.tree_size,
+                    leaf_indexes=purge.leaf_indexes,
+                    signature=purge.signature,
+                )
+            )
+            return used, len(expired), purge
+
+        return await self.write(sessions, work)
+
+    def sign_purge(
+        self, purge_number: int, horizon: dt.datetime, leaf_indexes: list[int]
+    ) -> RetentionPurge:
+        purged_at = _timestamp(self.clock())
+        at_horizon = _timestamp(horizon)
+        size = self.tree.size
+        signature = self.key.sign(
+            purge_bytes(self.log_id, purge_number, at_horizon, purged_at, size, leaf_indexes)
+        )
+        return RetentionPurge(
+            log_id=self.log_id,
+            purge_number=purge_number,
+            horizon=at_horizon,
+            purged_at=purged_at,
+            tree_size=size,
+            leaf_indexes=leaf_indexes,
+            signature=base64.b64encode(signature).decode(),
+        )
+
+    async def purges(self, session: AsyncSession) -> list[RetentionPurge]:
+        """Every signed retention purge of this log, oldest first."""
+        if self.purge_model is None:
+            return []
+        model = self.purge_model
+        return [
+            RetentionPurge(
+                log_id=self.log_id,
+                purge_number=row.purge_number,
+                horizon=row.horizon,
+                purged_at=row.purged_at,
+                tree_size=row.tree_size,
+                leaf_indexes=list(row.leaf_indexes),
+                signature=row.signature,
+            )
+            for row in await session.scalars(select(model).order_by(model.purge_number))
+        ]
 
     # --- reading ----------------------------------------------------------------------------
 
@@ -447,6 +640,98 @@ def append_only_statements(dialect: str, table: str) -> list[str]:
         f"BEGIN SELECT RAISE(ABORT, 'append-only table {table}: UPDATE refused'); END",
         f"CREATE TRIGGER {table}_no_delete BEFORE DELETE ON {table} "
         f"BEGIN SELECT RAISE(ABORT, 'append-only table {table}: DELETE refused'); END",
+    ]
+
+
+RETENTION_REFUSAL = "DELETE refused: not past the retention horizon"
+
+
+def retention_statements(dialect: str, table: str, records: str = "provision_records") -> list[str]:
+    """DDL of triggers that keep ``table`` append-only except for the retention purge: UPDATE
+    is refused, and DELETE too unless the row's inquiry (in ``records``) was made before the
+    stored retention horizon (``retention_horizon``). Replaces :func:`append_only_statements`
+    on the record tables."""
+    if dialect == "postgresql":
+        requested = (
+            "requested := OLD.requested_at;"
+            if table == records
+            else f"SELECT r.requested_at INTO requested FROM {records} r "
+            "WHERE r.inquiry_id = OLD.inquiry_id;"
+        )
+        function = f"ipnsim_retention_{table}"
+        return [
+            "CREATE OR REPLACE FUNCTION ipnsim_refuse_change() RETURNS trigger AS $$ BEGIN "
+            "RAISE EXCEPTION 'append-only table %: % refused', TG_TABLE_NAME, TG_OP; END; "
+            "$$ LANGUAGE plpgsql",
+            f"CREATE OR REPLACE FUNCTION {function}() RETURNS trigger AS $$ "
+            "DECLARE horizon timestamptz; requested timestamptz; BEGIN "
+            "SELECT h.horizon INTO horizon FROM retention_horizon h WHERE h.id = 1; "
+            f"{requested} "
+            "IF horizon IS NULL OR requested IS NULL OR requested >= horizon THEN "
+            f"RAISE EXCEPTION 'append-only table %: {RETENTION_REFUSAL}', TG_TABLE_NAME; "
+            "END IF; RETURN OLD; END; $$ LANGUAGE plpgsql",
+            f"CREATE TRIGGER {table}_no_update BEFORE UPDATE ON {table} "
+            "FOR EACH ROW EXECUTE FUNCTION ipnsim_refuse_change()",
+            f"CREATE TRIGGER {table}_no_delete BEFORE DELETE ON {table} "
+            f"FOR EACH ROW EXECUTE FUNCTION {function}()",
+        ]
+    requested = (
+        "OLD.requested_at"
+        if table == records
+        else f"(SELECT r.requested_at FROM {records} r WHERE r.inquiry_id = OLD.inquiry_id)"
+    )
+    return [
+        f"CREATE TRIGGER {table}_no_update BEFORE UPDATE ON {table} "
+        f"BEGIN SELECT RAISE(ABORT, 'append-only table {table}: UPDATE refused'); END",
+        f"CREATE TRIGGER {table}_no_delete BEFORE DELETE ON {table} "
+        f"WHEN NOT COALESCE({requested} < "
+        "(SELECT h.horizon FROM retention_horizon h WHERE h.id = 1), 0) "
+        f"BEGIN SELECT RAISE(ABORT, 'append-only table {table}: {RETENTION_REFUSAL}'); END",
+    ]
+
+
+def drop_retention_statements(dialect: str, table: str) -> list[str]:
+    """DDL that removes the triggers of :func:`retention_statements`."""
+    statements = [
+        f"DROP TRIGGER IF EXISTS {table}_no_update"
+        + (f" ON {table}" if dialect == "postgresql" else ""),
+        f"DROP TRIGGER IF EXISTS {table}_no_delete"
+        + (f" ON {table}" if dialect == "postgresql" else ""),
+    ]
+    if dialect == "postgresql":
+        statements.append(f"DROP FUNCTION IF EXISTS ipnsim_retention_{table}()")
+    return statements
+
+
+def horizon_forward_only_statements(dialect: str) -> list[str]:
+    """DDL of triggers that let ``retention_horizon`` move only forward and never be deleted."""
+    if dialect == "postgresql":
+        return [
+            "CREATE OR REPLACE FUNCTION ipnsim_horizon_forward() RETURNS trigger AS $$ BEGIN "
+            "IF TG_OP = 'DELETE' OR NEW.horizon < OLD.horizon OR NEW.id <> OLD.id THEN "
+            "RAISE EXCEPTION 'retention_horizon: % back or away refused', TG_OP; END IF; "
+            "RETURN NEW; END; $$ LANGUAGE plpgsql",
+            "CREATE TRIGGER retention_horizon_forward BEFORE UPDATE OR DELETE ON "
+            "retention_horizon FOR EACH ROW EXECUTE FUNCTION ipnsim_horizon_forward()",
+        ]
+    return [
+        "CREATE TRIGGER retention_horizon_no_back BEFORE UPDATE ON retention_horizon "
+        "WHEN NEW.horizon < OLD.horizon OR NEW.id <> OLD.id "
+        "BEGIN SELECT RAISE(ABORT, 'retention_horizon: moving back refused'); END",
+        "CREATE TRIGGER retention_horizon_no_delete BEFORE DELETE ON retention_horizon "
+        "BEGIN SELECT RAISE(ABORT, 'retention_horizon: DELETE refused'); END",
+    ]
+
+
+def drop_horizon_statements(dialect: str) -> list[str]:
+    if dialect == "postgresql":
+        return [
+            "DROP TRIGGER IF EXISTS retention_horizon_forward ON retention_horizon",
+            "DROP FUNCTION IF EXISTS ipnsim_horizon_forward()",
+        ]
+    return [
+        "DROP TRIGGER IF EXISTS retention_horizon_no_back",
+        "DROP TRIGGER IF EXISTS retention_horizon_no_delete",
     ]
 
 

@@ -1,0 +1,238 @@
+"""Retention (保存期間, 7 years) under the simulated clock, over real processes, on SQLite and
+PostgreSQL: the purge removes only expired records, the database refuses any other removal, and
+``ipnsim records verify`` still verifies the log after a purge — and still names tampering."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from sqlalchemy.engine import make_url
+
+from agencies.catalogue import ODAWARA, YAMAGATA, agency_by_slug
+from agencies.personas import LOCAL_TAX_INFO
+from agencies.population import persona_population
+from ipnsim.launcher import Launcher
+from tests.e2e.conftest import postgres_url, small_network
+
+pytestmark = pytest.mark.e2e
+
+
+@dataclass
+class Net:
+    launcher: Launcher
+    data_dir: Path
+    backend: str
+
+    @property
+    def hub(self) -> str:
+        assert self.launcher.network is not None
+        return self.launcher.network.hub.url
+
+    @property
+    def operator(self) -> dict[str, str]:
+        assert self.launcher.network is not None
+        return {"Authorization": f"Bearer {self.launcher.network.admin_token}"}
+
+    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "ipnsim", *args],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env=os.environ | {"IPNSIM_DATA_DIR": str(self.data_dir)},
+            check=False,
+        )
+
+    def sql(self, statement: str, tamper: bool = False) -> None:
+        """Run one statement on the hub's database (as an attacker, triggers dropped, when
+        ``tamper``); a refusal is raised as the driver's error."""
+        drops = [
+            f"DROP TRIGGER IF EXISTS {table}_{what}"
+            + (f" ON {table}" if self.backend == "postgres" else "")
+            for table in ("provision_records", "addenda", "record_outcomes", "retention_purges")
+            for what in ("no_update", "no_delete", "append_only")
+        ]
+        if self.backend == "sqlite":
+            connection = sqlite3.connect(self.data_dir / "hub.sqlite3", isolation_level=None)
+            try:
+                for drop in drops if tamper else []:
+                    connection.execute(drop)
+                connection.execute(statement)
+            finally:
+                connection.close()
+            return
+        server = self.launcher.postgres_url
+        assert server is not None
+        database = next(name for name in self.launcher.database_names() if name.endswith("hub"))
+        url = make_url(server).set(drivername="postgresql", database=database)
+
+        async def go() -> None:
+            connection = await asyncpg.connect(url.render_as_string(hide_password=False))
+            try:
+                for drop in drops if tamper else []:
+                    await connection.execute(drop)
+                await connection.execute(statement)
+            finally:
+                await connection.close()
+
+        asyncio.run(go())
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def net(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Net]:
+    server = None
+    if request.param == "postgres":
+        server = postgres_url()
+        if server is None:
+            pytest.skip("no PostgreSQL server reachable (set IPNSIM_TEST_POSTGRES_URL)")
+    with small_network(tmp_path / "net", (YAMAGATA, ODAWARA), postgres_url=server) as launcher:
+        try:
+            yield Net(launcher, tmp_path / "net", request.param)
+        finally:
+            if server is not None:
+                from ipnsim.postgres import drop_databases
+
+                drop_databases(server, launcher.database_names())
+
+
+def inquire(net: Net, declare: bool = False) -> uuid.UUID:
+    population = persona_population(seed=0)
+    person = population.persona_person("moved_in")
+    assert net.launcher.network is not None
+    yamagata = net.launcher.network.agency(YAMAGATA).url
+    answer = httpx.post(
+        yamagata + "/v1/inquiries",
+        json={
+            "atena_number": population.atena_number(YAMAGATA, person.person_key),
+            "affair_code": "JM01000000121000",
+            "procedure_code": "JT01010000000214",
+            "info_type_code": LOCAL_TAX_INFO,
+            "provider_code": agency_by_slug(ODAWARA).code,
+            "condition": {"kind": "fiscal_year", "fiscal_year": 2026},
+        },
+        timeout=30,
+    )
+    assert answer.status_code == 200 and answer.json()["error"] is None, answer.text
+    inquiry = uuid.UUID(answer.json()["inquiry_id"])
+    if declare:
+        declared = httpx.post(
+            yamagata + f"/v1/inquiries/{inquiry}/mistaken",
+            json={"reason": "同姓同名の別人", "declared_by_user": "clerk01"},
+            timeout=30,
+        )
+        assert declared.status_code == 200, declared.text
+    return inquiry
+
+
+def verify(net: Net) -> tuple[int, dict[str, Any]]:
+    done = net.cli("records", "verify", "--json")
+    assert done.stdout, done.stderr
+    return done.returncode, json.loads(done.stdout)
+
+
+def hub_log(report: dict[str, Any]) -> dict[str, Any]:
+    [log] = [log for log in report["logs"] if log["service"] == "hub"]
+    return log
+
+
+def set_clock(net: Net, when: str) -> None:
+    done = net.cli("clock", "set", when, "--json")
+    assert done.returncode == 0, done.stderr
+
+
+def test_the_purge_removes_only_expired_records_and_the_log_still_verifies(net: Net) -> None:
+    old = inquire(net, declare=True)  # now (2026): record and addendum
+    set_clock(net, "2030-06-01T09:00:00+09:00")
+    recent = inquire(net)  # inquired in 2030 by the simulated clock
+    record = httpx.get(net.hub + f"/v1/records/{recent}", headers=net.operator, timeout=10)
+    assert record.json()["requested_at"].startswith("2030-06-01")
+
+    # Nothing is seven years old yet.
+    done = net.cli("records", "purge", "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["purged_records"] == 0
+
+    # The clock survives a restart of the hub.
+    net.launcher.stop_service("hub")
+    net.launcher.start_service("hub")
+    net.launcher.wait_healthy()
+    shown = httpx.get(net.hub + "/v1/clock", headers=net.operator, timeout=10).json()
+    assert shown["simulated"] and shown["now"].startswith("2030-06-01")
+
+    set_clock(net, "2034-03-01T00:00:00+09:00")  # horizon 2027-03-01: only the first expired
+    done = net.cli("records", "purge", "--json")
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["purged_records"] == 1 and result["purged_leaves"] == 2  # record + addendum
+    assert result["horizon"].startswith("2027-02-28T15:0")
+    assert result["purge"]["purge_number"] == 1
+    gone = httpx.get(net.hub + f"/v1/records/{old}", headers=net.operator, timeout=10)
+    assert (gone.status_code, gone.json()["code"]) == (404, "REC001")
+    kept = httpx.get(net.hub + f"/v1/records/{recent}", headers=net.operator, timeout=10)
+    assert kept.status_code == 200
+    again = json.loads(net.cli("records", "purge", "--json").stdout)
+    assert again["purged_records"] == 0 and again["purge"] is None
+
+    status, report = verify(net)
+    assert status == 0, report
+    log = hub_log(report)
+    assert (log["purged_leaves"], log["problem"]) == (2, None)
+    assert log["stored_leaves"] == log["tree_size"]
+
+    # The database still refuses any other change: the recent record, an update, the horizon.
+    for statement in (
+        f"DELETE FROM provision_records WHERE inquiry_id = '{recent}'",
+        "UPDATE provision_records SET requester_code = '0'",
+        "DELETE FROM retention_horizon",
+        "UPDATE retention_horizon SET horizon = horizon - INTERVAL '10 years'"
+        if net.backend == "postgres"
+        else "UPDATE retention_horizon SET horizon = '2001-01-01 00:00:00.000000'",
+    ):
+        with pytest.raises((sqlite3.IntegrityError, asyncpg.RaiseError)):
+            net.sql(statement)
+
+
+def test_tampering_after_a_purge_is_still_named(net: Net) -> None:
+    old = inquire(net)
+    set_clock(net, "2030-06-01T09:00:00+09:00")
+    recent = inquire(net)
+    set_clock(net, "2034-03-01T00:00:00+09:00")
+    assert json.loads(net.cli("records", "purge", "--json").stdout)["purged_records"] == 1
+    status, _ = verify(net)
+    assert status == 0
+
+    # Someone drops the triggers and deletes a record that had not expired.
+    net.sql(f"DELETE FROM provision_records WHERE inquiry_id = '{recent}'", tamper=True)
+    status, report = verify(net)
+    assert status == 1
+    problem = hub_log(report)["problem"]
+    assert problem["kind"] == "removed" and problem["inquiry_id"] == str(recent)
+
+    # …and forges a purge to cover it: its signature does not verify.
+    leaf = httpx.get(
+        net.hub + "/v1/log/proof/inclusion",
+        params={"inquiry_id": str(recent)},
+        timeout=10,
+    ).json()["leaf_index"]
+    net.sql(
+        "INSERT INTO retention_purges (purge_number, horizon, purged_at, tree_size, "
+        f"leaf_indexes, signature) VALUES (2, 'x', 'x', 100, '[{leaf}]', 'AAAA')",
+        tamper=True,
+    )
+    status, report = verify(net)
+    assert status == 1
+    assert hub_log(report)["problem"]["kind"] == "bad_signature"
+    assert str(old) not in json.dumps(report["disagreements"])
