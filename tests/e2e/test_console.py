@@ -156,10 +156,35 @@ def test_console_refuses_actions_a_terminal_may_not_take(network: NetworkFile) -
     assert unknown.json()["code"] == "AGY001"
 
 
-def test_network_map_shows_every_agency_healthy(network: NetworkFile) -> None:
+def test_network_map_shows_health_faults_counts_and_hot_spots(network: NetworkFile) -> None:
     answer = httpx.get(network.hub.url + "/console/api/network", timeout=30).json()
     assert len(answer["agencies"]) == 5
     assert all(agency["healthy"] for agency in answer["agencies"])
+
+    personas = httpx.get(network.hub.url + "/v1/personas", timeout=10).json()
+    inquiry = next(p for p in personas["personas"] if p["name"] == "moved_in")["inquiry"]
+    operator = {"Authorization": f"Bearer {network.admin_token}"}
+    provider = inquiry["provider_code"]
+    faults = network.hub.url + "/v1/faults"
+    assert httpx.put(f"{faults}/{provider}", json={"down": True}, headers=operator).is_success
+    try:
+        sent = httpx.post(
+            network.hub.url + f"/console/api/agencies/{inquiry['requester_code']}/inquiries",
+            json=order(inquiry),
+            timeout=30,
+        ).json()
+        assert sent["error"]["code"] == "AVL001"
+        answer = httpx.get(network.hub.url + "/console/api/network", timeout=30).json()
+    finally:
+        assert httpx.delete(faults, headers=operator).status_code == 204
+    by_code = {agency["agency"]["code"]: agency for agency in answer["agencies"]}
+    assert by_code[provider]["fault"]["down"] is True
+    assert by_code[provider]["errors_as_provider"] >= 1
+    assert by_code[inquiry["requester_code"]]["inquiries_as_requester"] >= 1
+    spots = {
+        (spot["provider_code"], spot["error_code"]): spot["count"] for spot in answer["hot_spots"]
+    }
+    assert spots[(provider, "AVL001")] >= 1
 
 
 # --- in the browser -------------------------------------------------------------------------

@@ -99,13 +99,17 @@ function watchFlow(inquiryId, holder) {
   drawFlow(holder, inquiryId);
 }
 function renderAllFlows() { for (const [id, holders] of flowWatchers) for (const h of holders) drawFlow(h, id); }
+function agencyName(code) {
+  const agency = agencies.find((a) => a.code === code);
+  return agency ? pick(agency.name_ja, agency.name_en) : code || "";
+}
 const LANES = ["business", "requester", "hub", "provider", "replica"];
 function drawFlow(holder, inquiryId) {
   const events = flows.get(inquiryId) || [];
   const answered = events.find((e) => e.hop === "answered");
   const first = events[0] || {};
   holder.classList.toggle("error", Boolean(answered && answered.error_code));
-  holder.replaceChildren(el("h3", {}, `${inquiryId} — ${first.requester_name || ""} → ${first.provider_code || ""} ${first.info_type_code || ""}`));
+  holder.replaceChildren(el("h3", {}, `${inquiryId} — ${first.requester_name || ""} → ${agencyName(first.provider_code)} ${first.info_type_code || ""}`));
   const arrows = [];
   let previous = 0;
   const add = (hop, from, to, label, at) => { arrows.push({ hop, from, to, label, ms: at - previous }); previous = at; };
