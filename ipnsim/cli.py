@@ -150,6 +150,7 @@ def up(
             seed_with_progress(network, generate_population(seed=seed, size=population_size))
             launcher.mark_seeded()
         console.print(views.services_table(network))
+        console.print(f"Console (コンソール): [bold]{network.hub.url}/console/[/]", soft_wrap=True)
         console.print(
             f"Network up. Data in [bold]{data_dir}[/]. Try [bold]ipnsim demo[/] in another "
             "terminal; Ctrl-C stops everything."

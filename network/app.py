@@ -9,7 +9,8 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, Header, Path, Query, Request
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import PlainTextResponse, StreamingResponse
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from error_codes import IpnsimError
@@ -19,7 +20,9 @@ from ipnsim.http import bearer_token, make_client
 from ipnsim.storage import create_engine, migrate, sessionmaker
 from network.admission import InFlightLimit
 from network.catalogue_api import catalogue_router
+from network.console import STATIC_DIRECTORY, console_router
 from network.db import MIGRATIONS
+from network.events import sse_stream
 from network.fan_out import fan_out
 from network.faults import FaultInjectingRouter, FaultTable, forcing, load_faults_file
 from network.manual import complete_manual_response
@@ -160,6 +163,23 @@ def create_app(settings: HubSettings) -> FastAPI:
 
     Hub = Annotated[HubService, Depends(service)]
     Caller = Annotated[AgencyEntry, Depends(agency)]
+
+    app.include_router(console_router(registry, faults, service, settings.provider_timeout))
+
+    @app.get(
+        "/v1/events",
+        tags=["console"],
+        response_class=StreamingResponse,
+        responses={200: {"content": {"text/event-stream": {}}}},
+    )
+    async def events(hub: Hub) -> StreamingResponse:
+        """照会の流れ: every hop of every inquiry as it happens (server-sent events, ``event:
+        hop``), naming agencies and 符号, never a My Number."""
+        return StreamingResponse(
+            sse_stream(hub.events),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
 
     @app.get("/health", tags=["operations"])
     async def health() -> Health:
@@ -418,4 +438,5 @@ def create_app(settings: HubSettings) -> FastAPI:
         """Lift every fault."""
         faults.clear_all()
 
+    app.mount("/console", StaticFiles(directory=STATIC_DIRECTORY, html=True), name="console")
     return app

@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import time
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import delete, select
@@ -27,6 +28,7 @@ from network.db import (
     IssuedPseudonym,
     RetentionHorizon,
 )
+from network.events import FlowEvents
 from network.faults import InjectedFault
 from network.permissions import PermissionTable
 from network.protocol.layouts import Catalogue
@@ -94,6 +96,7 @@ class _Exchange:
     answer: ProvisionAnswer | None = None
     error_body: ErrorBody | None = None
     provider_reached: bool = False
+    started: float = field(default_factory=time.perf_counter)
 
 
 class HubService:
@@ -109,8 +112,10 @@ class HubService:
         secret: bytes,
         issued: IssuedPseudonymCache | None = None,
         log: RecordLog | None = None,
+        events: FlowEvents | None = None,
     ) -> None:
         self.sessions = sessions
+        self.events = events or FlowEvents()
         self.log = log or hub_record_log()
         self.registry = registry
         self.permissions = permissions
@@ -203,9 +208,12 @@ class HubService:
             request.affair_code, request.procedure_code, request.info_type_code
         )
         exchange = _Exchange(request=request, requester=caller)
+        self._hop(exchange, "received", requester_pseudonym=request.requester_pseudonym)
         try:
             provider, provision = await self._prepare(exchange)
+            self._hop(exchange, "forwarded", provider_pseudonym=provision.provider_pseudonym)
             exchange.answer = await self.router.provide(provider, provision)
+            self._hop(exchange, "provided", items=len(exchange.answer.items))
             exchange.provider_reached = True
             exchange.error_body = exchange.answer.error
         except IpnsimError as error:
@@ -237,9 +245,11 @@ class HubService:
                 provider.kind,
             ):
                 raise IpnsimError("PRM001", info_type_code=request.info_type_code)
+            self._hop(exchange, "permitted")
             converted = await self._pseudonym(pseudonyms, provider.code, person)
             if converted is None:
                 raise IpnsimError("IDN004", provider_code=provider.code)
+            self._hop(exchange, "converted", provider_pseudonym=converted)
         return provider, ProvisionRequest(
             inquiry_id=request.inquiry_id,
             requester_code=exchange.requester.code,
@@ -252,6 +262,23 @@ class HubService:
             condition=request.condition,
             requested_at=request.requested_at,
             requester_non_disclosure=request.requester_non_disclosure,
+        )
+
+    def _hop(self, exchange: _Exchange, hop: str, **fields: object) -> None:
+        """Publish one hop of the inquiry to the live flow (nothing happens if nobody listens)."""
+        if not self.events.listening:
+            return
+        request = exchange.request
+        self.events.publish(
+            hop,
+            request.inquiry_id,
+            exchange.started,
+            requester_code=exchange.requester.code,
+            requester_name=exchange.requester.name_ja,
+            provider_code=request.provider_code,
+            procedure_code=request.procedure_code,
+            info_type_code=request.info_type_code,
+            **fields,
         )
 
     async def _owner(
@@ -324,6 +351,15 @@ class HubService:
             request.info_type_code,
             status_detail.value + status_info_type.value,
             f" {error_code}" if error_code else "",
+        )
+        self._hop(
+            exchange,
+            "answered",
+            status=status_detail.value + status_info_type.value,
+            error_code=error_code,
+            error_message_ja=exchange.error_body.message_ja if exchange.error_body else None,
+            error_message_en=exchange.error_body.message_en if exchange.error_body else None,
+            provider_reached=exchange.provider_reached,
         )
         return InquiryResult(
             inquiry_id=request.inquiry_id,

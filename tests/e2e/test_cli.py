@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from ipnsim.launcher import find_free_port_block, port_is_free
@@ -260,6 +261,12 @@ def test_up_serves_until_ctrl_c_then_stops_every_process(tmp_path: Path) -> None
             if "Network up" in line:
                 break
         assert any("Network up" in line for line in output), "".join(output)
+        console_line = next(line for line in output if "Console (コンソール)" in line)
+        console_url = console_line.split()[-1]
+        assert console_url == f"http://127.0.0.1:{port}/console/"
+        page = httpx.get(console_url, timeout=10)
+        assert page.status_code == 200
+        assert "console.js" in page.text
         assert not port_is_free("127.0.0.1", port + 2)
         assert not port_is_free("127.0.0.1", port + 3)
 
