@@ -46,7 +46,9 @@ from intermediate_server.schemas import (
 from intermediate_server.service import AgencyIdentity, IntermediateService, local_record_log
 from intermediate_server.settings import IntermediateServerSettings
 from ipnsim.http import bearer_token, make_client
+from ipnsim.metrics import install_metrics
 from ipnsim.storage import create_engine, migrate, sessionmaker
+from ipnsim.tracing import install_tracing
 from network.protocol.batch_file import ENCODINGS, Variant, result_file_name
 from network.protocol.layouts import catalogue
 from network.protocol.log_api import log_router
@@ -138,6 +140,8 @@ def create_app(settings: IntermediateServerSettings) -> FastAPI:
     install_error_handling(app, path_limits={BATCH_PATH + "/": MAX_FILE_BYTES})
 
     app.add_middleware(JournalMiddleware)
+    install_metrics(app)
+    install_tracing(app, "intermediate_server", agency.code)
 
     async def service(request: Request) -> IntermediateService:
         server: IntermediateService = request.app.state.service
