@@ -176,10 +176,15 @@ class TracingMiddleware:
     """
 
     def __init__(
-        self, app: ASGIApp, service: str, attributes: Mapping[str, str] | None = None
+        self,
+        app: ASGIApp,
+        service: str,
+        attributes: Mapping[str, str] | None = None,
+        provider: trace.TracerProvider | None = None,
     ) -> None:
         self.app = app
-        self.tracer = configure_tracing(service, attributes).get_tracer(TRACER_NAME)
+        chosen = provider if provider is not None else configure_tracing(service, attributes)
+        self.tracer = chosen.get_tracer(TRACER_NAME)
 
     async def __call__(self, scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
