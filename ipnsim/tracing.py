@@ -141,9 +141,15 @@ def configure_tracing(
         return _provider
 
 
+_tracer: trace.Tracer | None = None
+
+
 def tracer() -> trace.Tracer:
     """The tracer of this process (a provider that exports nothing until configured)."""
-    return configure_tracing("ipnsim").get_tracer(TRACER_NAME)
+    global _tracer
+    if _tracer is None:
+        _tracer = configure_tracing("ipnsim").get_tracer(TRACER_NAME)
+    return _tracer
 
 
 def current_trace_id() -> str | None:
@@ -197,7 +203,6 @@ class TracingMiddleware:
         parent = _propagator.extract(carrier) if carrier else None
         method: str = scope["method"]
         span = self.tracer.start_span(method, context=parent, kind=SpanKind.SERVER)
-        span.set_attribute("http.request.method", method)
         token = otel_context.attach(trace.set_span_in_context(span))
         header_values = [
             (b"traceparent", traceparent_of(span).encode()),
@@ -217,8 +222,13 @@ class TracingMiddleware:
         finally:
             route = route_template(scope)
             span.update_name(f"{method} {route}")
-            span.set_attribute("http.route", route)
-            span.set_attribute("http.response.status_code", status_code)
+            span.set_attributes(
+                {
+                    "http.request.method": method,
+                    "http.route": route,
+                    "http.response.status_code": status_code,
+                }
+            )
             if status_code >= 500:
                 span.set_status(Status(StatusCode.ERROR))
             otel_context.detach(token)

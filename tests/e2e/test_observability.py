@@ -24,6 +24,7 @@ from agencies.population import persona_population
 from ipnsim.client import AgencyClient, HubOperatorClient
 from ipnsim.launcher import REGISTRY_SERVICE, Launcher
 from tests.e2e.conftest import run, small_network, started
+from tests.e2e.test_cli import ipnsim
 
 pytestmark = pytest.mark.e2e
 
@@ -138,6 +139,13 @@ def test_one_trace_spans_business_system_to_provider_and_back(
         "hub": trace_id,
         "provider": trace_id,
     }
+
+    # Shown where records are shown, and part of the verified record log.
+    listed = ipnsim("records", "--hub", "--inquiry", str(inquiry_id), data_dir=launcher.data_dir)
+    assert listed.returncode == 0, listed.stderr
+    assert trace_id in listed.stdout
+    verified = ipnsim("records", "verify", "--json", data_dir=launcher.data_dir)
+    assert verified.returncode == 0, verified.stdout + verified.stderr
 
 
 def test_without_a_traceparent_the_intermediate_server_starts_the_trace(
