@@ -24,6 +24,7 @@ import importlib
 import json
 import logging
 import os
+import re
 import threading
 from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from pathlib import Path
@@ -39,6 +40,7 @@ from opentelemetry.sdk.trace.export import (
     SpanExporter,
     SpanExportResult,
 )
+from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
@@ -97,6 +99,29 @@ def span_json(span: ReadableSpan) -> dict[str, Any]:
     }
 
 
+_DIGIT_RUN = re.compile(r"[0-9]{11}")
+
+
+class DigitSafeIdGenerator(RandomIdGenerator):
+    """Random trace and span ids whose hex form has no run of 11 or more decimal digits.
+
+    One random trace id in eight would have one, and look like a resident code (11 digits) or
+    a My Number (12) to the redaction of :mod:`ipnsim.logs` and to any scanner of logs or
+    records; such an id is drawn again (a trace id keeps 127 bits of randomness or so)."""
+
+    def generate_span_id(self) -> int:
+        span_id = super().generate_span_id()
+        while _DIGIT_RUN.search(f"{span_id:016x}"):
+            span_id = super().generate_span_id()
+        return span_id
+
+    def generate_trace_id(self) -> int:
+        trace_id = super().generate_trace_id()
+        while _DIGIT_RUN.search(f"{trace_id:032x}"):
+            trace_id = super().generate_trace_id()
+        return trace_id
+
+
 def exporters_from_environment(
     service: str, environ: Mapping[str, str] | None = None
 ) -> list[SpanProcessor]:
@@ -134,7 +159,7 @@ def configure_tracing(
     with _provider_lock:
         if _provider is None:
             resource = Resource.create({"service.name": service, **(attributes or {})})
-            provider = TracerProvider(resource=resource)
+            provider = TracerProvider(resource=resource, id_generator=DigitSafeIdGenerator())
             for processor in exporters_from_environment(service, environ):
                 provider.add_span_processor(processor)
             _provider = provider

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import re
-import secrets
 import time
 import uuid
 from collections.abc import Iterator
@@ -23,6 +22,7 @@ from agencies.personas import LOCAL_TAX_INFO
 from agencies.population import persona_population
 from ipnsim.client import AgencyClient, HubOperatorClient
 from ipnsim.launcher import REGISTRY_SERVICE, Launcher
+from ipnsim.tracing import DigitSafeIdGenerator
 from tests.e2e.conftest import run, small_network, started
 from tests.e2e.test_cli import ipnsim
 
@@ -88,8 +88,9 @@ def test_one_trace_spans_business_system_to_provider_and_back(
 ) -> None:
     launcher, trace_dir = traced
     network = started(launcher)
-    trace_id = secrets.token_hex(16)
-    business_span = secrets.token_hex(8)
+    ids = DigitSafeIdGenerator()
+    trace_id = f"{ids.generate_trace_id():032x}"
+    business_span = f"{ids.generate_span_id():016x}"
     response = httpx.post(
         network.agency(YAMAGATA).url + "/v1/inquiries",
         json=order(),
@@ -131,7 +132,7 @@ def test_one_trace_spans_business_system_to_provider_and_back(
         assert span["attributes"]["http.response.status_code"] == 200
         assert span["status"] != "ERROR"
     assert all(span["parent_span_id"] in by_id or span is requester for span in spans)
-    assert not any(PERSONAL_NUMBER.search(json.dumps(span)) for span in spans)
+    assert not any(PERSONAL_NUMBER.search(json.dumps(span, ensure_ascii=False)) for span in spans)
 
     inquiry_id = uuid.UUID(response.json()["inquiry_id"])
     assert copies(launcher, inquiry_id) == {

@@ -19,6 +19,7 @@ from ipnsim import metrics
 from ipnsim.metrics import count_batch_rows, count_hub_inquiry, install_metrics
 from ipnsim.tracing import (
     TRACE_DIR_ENV,
+    DigitSafeIdGenerator,
     TracingMiddleware,
     exporters_from_environment,
     span_json,
@@ -196,3 +197,11 @@ def test_a_records_trace_id_is_in_its_leaf_and_an_empty_one_leaves_old_leaves_al
     assert traced["trace_id"] == "4bf92f3577b34da6a3ce929d0e0e4736"
     other = event_fields(record("0af7651916cd43dd8448eb211c80319c"), LogEventKind.RECORD)
     assert len({event_leaf_hash(event) for event in (untraced, traced, other)}) == 3
+
+
+def test_no_trace_or_span_id_of_ours_looks_like_a_resident_code_or_my_number() -> None:
+    ids = DigitSafeIdGenerator()
+    written = [f"{ids.generate_trace_id():032x}" for _ in range(3000)]
+    written += [f"{ids.generate_span_id():016x}" for _ in range(3000)]
+    assert not [value for value in written if re.search(r"[0-9]{11}", value)]
+    assert len(set(written)) == len(written)
