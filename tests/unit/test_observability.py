@@ -9,15 +9,17 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from fastapi import FastAPI
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from prometheus_client.parser import text_string_to_metric_families
 
-from ipnsim import metrics
+from ipnsim import metrics, tracing
 from ipnsim.metrics import count_batch_rows, count_hub_inquiry, install_metrics
 from ipnsim.tracing import (
+    OTLP_ENDPOINT_ENV,
     TRACE_DIR_ENV,
     DigitSafeIdGenerator,
     TracingMiddleware,
@@ -205,3 +207,15 @@ def test_no_trace_or_span_id_of_ours_looks_like_a_resident_code_or_my_number() -
     written += [f"{ids.generate_span_id():016x}" for _ in range(3000)]
     assert not [value for value in written if re.search(r"[0-9]{11}", value)]
     assert len(set(written)) == len(written)
+
+
+def test_otlp_without_its_exporter_installed_is_a_warning_not_a_failure(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def missing(name: str) -> Any:
+        raise ImportError(name)
+
+    monkeypatch.setattr(tracing.importlib, "import_module", missing)
+    with caplog.at_level("WARNING", logger="ipnsim.tracing"):
+        assert exporters_from_environment("hub", {OTLP_ENDPOINT_ENV: "http://127.0.0.1:4318"}) == []
+    assert "ipnsim[otlp]" in caplog.text
