@@ -32,6 +32,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from agencies.population import MIN_FISCAL_YEAR, Person, Population, generate_population
 from error_codes import FieldProblem, IpnsimError
 from error_codes.http import install_error_handling
+from ipnsim.metrics import install_metrics
+from ipnsim.tracing import install_tracing
 from network.protocol.models import Health
 
 logger = logging.getLogger("ipnsim.resident_registry")
@@ -322,6 +324,8 @@ def create_app(settings: ResidentRegistrySettings, population: Population | None
         version="0.1.0",
     )
     install_error_handling(app)
+    install_metrics(app)
+    install_tracing(app, SERVICE_NAME)
     app.state.registry = registry
 
     @app.get("/health", tags=["operations"])

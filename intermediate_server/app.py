@@ -47,7 +47,9 @@ from intermediate_server.service import AgencyIdentity, IntermediateService, loc
 from intermediate_server.settings import IntermediateServerSettings
 from ipnsim.clock import clock_router
 from ipnsim.http import bearer_token, make_client
+from ipnsim.metrics import install_metrics
 from ipnsim.storage import create_engine, migrate, sessionmaker
+from ipnsim.tracing import install_tracing
 from network.protocol.batch_file import ENCODINGS, Variant, result_file_name
 from network.protocol.layouts import catalogue
 from network.protocol.log_api import log_router
@@ -139,6 +141,8 @@ def create_app(settings: IntermediateServerSettings) -> FastAPI:
     install_error_handling(app, path_limits={BATCH_PATH + "/": MAX_FILE_BYTES})
 
     app.add_middleware(JournalMiddleware)
+    install_metrics(app)
+    install_tracing(app, "intermediate_server", agency.code)
 
     async def service(request: Request) -> IntermediateService:
         server: IntermediateService = request.app.state.service

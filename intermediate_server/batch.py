@@ -27,6 +27,7 @@ from error_codes import FieldProblem, IpnsimError
 from intermediate_server.db import BatchFile, BatchJob
 from intermediate_server.schemas import BatchFileView, BatchJobView, InquiryOrder
 from intermediate_server.service import IntermediateService
+from ipnsim.metrics import count_batch_rows
 from ipnsim.storage import utcnow
 from network.protocol.batch_file import (
     MAX_ROWS,
@@ -352,6 +353,7 @@ class BatchDesk:
                     if outcome.failed:
                         failed_writer.write(row)
                     counts[_bucket(outcome)] += 1
+                count_batch_rows(counts)
                 results.flush()
                 failures.flush()
                 async with self.sessions.begin() as session:

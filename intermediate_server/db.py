@@ -99,6 +99,8 @@ class LocalRecord(Base):
     provider_non_disclosure: Mapped[bool] = mapped_column(Boolean)
     reached_hub: Mapped[bool] = mapped_column(Boolean)
     recorded_at: Mapped[dt.datetime]
+    trace_id: Mapped[str | None] = mapped_column(String(32), default=None)
+    """The exchange's trace (OpenTelemetry, 32 hex digits): the same in all three copies."""
     leaf_index: Mapped[int | None] = mapped_column(Integer, unique=True, index=True)
 
 

@@ -40,6 +40,7 @@ from intermediate_server.schemas import (
     ReplicaView,
 )
 from ipnsim.storage import insert_many, utcnow
+from ipnsim.tracing import current_trace_id
 from network.protocol.layouts import Catalogue
 from network.protocol.models import (
     FORCE_OUTCOME_HEADER,
@@ -596,6 +597,7 @@ class IntermediateService:
                         provider_non_disclosure=result.provider_non_disclosure,
                         reached_hub=reached_hub,
                         recorded_at=utcnow(),
+                        trace_id=current_trace_id(),
                     ),
                     LogEventKind.RECORD,
                 )
@@ -695,6 +697,7 @@ class IntermediateService:
                 provider_non_disclosure=answer.provider_non_disclosure,
                 reached_hub=True,
                 recorded_at=utcnow(),
+                trace_id=current_trace_id(),
             ),
             LogEventKind.RECORD,
         )
@@ -985,4 +988,5 @@ def _record_view(
         requester_non_disclosure=row.requester_non_disclosure,
         provider_non_disclosure=row.provider_non_disclosure,
         addenda=addenda,
+        trace_id=row.trace_id,
     )

@@ -111,6 +111,16 @@ def up(
         ),
     ] = None,
     log_format: LogFormatOption = "text",
+    trace_dir: Annotated[
+        Path | None,
+        typer.Option(
+            envvar="IPNSIM_TRACE_DIR",
+            file_okay=False,
+            help="Write every service's trace spans (OpenTelemetry) here, one JSON object a "
+            "line, a file per service process. OTLP export: set OTEL_EXPORTER_OTLP_ENDPOINT "
+            "(needs the otlp extra).",
+        ),
+    ] = None,
 ) -> None:
     """Start the hub and every agency's intermediate server as processes on loopback.
 
@@ -141,6 +151,7 @@ def up(
         fresh_databases=fresh,
         faults_file=faults,
         log_format=log_format,
+        trace_dir=trace_dir,
     )
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt))
     try:

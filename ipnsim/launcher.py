@@ -28,6 +28,7 @@ from error_codes.recording import RECORD_ENV
 from ipnsim.clock import CLOCK_FILE_ENV
 from ipnsim.logs import LOG_FORMAT_ENV
 from ipnsim.postgres import PostgresError, database_name, ensure_databases, service_database_url
+from ipnsim.tracing import TRACE_DIR_ENV
 
 NETWORK_FILE = "network.json"
 DEFAULT_DATA_DIR = Path(".ipnsim")
@@ -167,6 +168,9 @@ class Launcher:
     """JSON list of faults the hub puts in force at start (``IPNSIM_HUB_FAULTS_FILE``)."""
     log_format: str = "text"
     """How the services log: ``text`` or ``json`` (``IPNSIM_LOG_FORMAT``)."""
+    trace_dir: Path | None = None
+    """Where every service writes its spans, one JSON object a line (``IPNSIM_TRACE_DIR``);
+    None writes none."""
     max_inquiries_in_flight: int | None = None
     """Inquiries the hub handles at once before refusing with AVL007; None keeps the hub's
     default (``IPNSIM_HUB_MAX_INQUIRIES_IN_FLIGHT``)."""
@@ -321,6 +325,8 @@ class Launcher:
             env[CLOCK_FILE_ENV] = str((self.data_dir / CLOCK_FILE).resolve())
         if self.log_format != "text":
             env[LOG_FORMAT_ENV] = self.log_format
+        if self.trace_dir is not None:
+            env[TRACE_DIR_ENV] = str(self.trace_dir.resolve())
         if service.role == "hub":
             env |= {
                 "IPNSIM_HUB_DATABASE_URL": database,

@@ -122,6 +122,9 @@ def records_table(records: list[ProvisionRecord], title: str = "provision record
         "addenda",
     ):
         table.add_column(column)
+    traced = any(record.trace_id for record in records)
+    if traced:
+        table.add_column("trace", no_wrap=True)
     for record in records:
         table.add_row(
             str(record.inquiry_id),
@@ -133,6 +136,7 @@ def records_table(records: list[ProvisionRecord], title: str = "provision record
             f"{record.status_detail.value}/{record.status_info_type.value}"
             + (f" {record.error_code}" if record.error_code else ""),
             "; ".join(f"追記 {a.kind.value}: {a.reason}" for a in record.addenda) or "-",
+            *([record.trace_id or "-"] if traced else []),
         )
     return table
 

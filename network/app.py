@@ -17,7 +17,9 @@ from error_codes import IpnsimError
 from error_codes.http import install_error_handling
 from ipnsim.clock import clock_router
 from ipnsim.http import bearer_token, make_client
+from ipnsim.metrics import count_hub_inquiry, install_metrics
 from ipnsim.storage import create_engine, migrate, sessionmaker
+from ipnsim.tracing import install_tracing
 from network.admission import InFlightLimit
 from network.catalogue_api import catalogue_router
 from network.console import STATIC_DIRECTORY, console_router
@@ -129,6 +131,8 @@ def create_app(settings: HubSettings) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handling(app)
+    install_metrics(app)
+    install_tracing(app, "hub")
 
     app.include_router(catalogue_router(shared_catalogue, permissions))
 
@@ -233,8 +237,14 @@ def create_app(settings: HubSettings) -> FastAPI:
 
         Beyond the hub's limit of inquiries in flight it is refused at once, not routed nor
         recorded: AVL007 with HTTP 503 and a Retry-After header."""
-        with in_flight.admit(), forcing(forced_outcome(force_outcome)):
-            return await hub.inquire(caller, body)
+        try:
+            with in_flight.admit(), forcing(forced_outcome(force_outcome)):
+                result = await hub.inquire(caller, body)
+        except IpnsimError as error:
+            count_hub_inquiry(body.provider_code, error.code)
+            raise
+        count_hub_inquiry(result.provider_code, result.error.code if result.error else None)
+        return result
 
     @app.post("/v1/inquiries/fan-out", tags=["inquiries"])
     async def inquire_many(
@@ -252,7 +262,10 @@ def create_app(settings: HubSettings) -> FastAPI:
         """一括照会先指定: the same inquiry to every provider concerned, concurrently; one
         result per provider, each exchange recorded under its own inquiry id."""
         with in_flight.admit(), forcing(forced_outcome(force_outcome)):
-            return await fan_out(hub, caller, body)
+            outcome = await fan_out(hub, caller, body)
+        for result in outcome.results:
+            count_hub_inquiry(result.provider_code, result.error.code if result.error else None)
+        return outcome
 
     @app.post("/v1/manual-responses", tags=["inquiries"])
     async def complete_manual(body: ProvisionAnswer, hub: Hub, caller: Caller) -> InquiryResult:

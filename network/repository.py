@@ -204,6 +204,7 @@ def record_view(
         requester_non_disclosure=row.requester_non_disclosure,
         provider_non_disclosure=(outcome or row).provider_non_disclosure,
         addenda=[addendum_view(addendum) for addendum in addenda],
+        trace_id=row.trace_id,
     )
 
 

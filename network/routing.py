@@ -5,10 +5,12 @@ from __future__ import annotations
 import logging
 
 import httpx
+from opentelemetry import trace
 from pydantic import BaseModel, ValidationError
 
 from error_codes import ErrorBody, IpnsimError
 from ipnsim.http import is_timeout
+from ipnsim.tracing import client_span, outgoing_headers
 from network.protocol.models import Addendum, InquiryResult, ProvisionAnswer, ProvisionRequest
 from network.registry import AgencyEntry
 
@@ -74,14 +76,21 @@ class ProviderRouter:
             raise IpnsimError("MAN005", requester_code=requester.code)
 
     async def _post(self, provider: AgencyEntry, path: str, body: BaseModel) -> httpx.Response:
+        with trace.use_span(client_span(f"POST {path}"), end_on_exit=True):
+            return await self._send(provider, path, body)
+
+    async def _send(self, provider: AgencyEntry, path: str, body: BaseModel) -> httpx.Response:
+        """POST to the provider, carrying the trace in progress (``traceparent``)."""
         try:
             return await self.client.post(
                 provider.url(path),
                 content=body.model_dump_json(),
-                headers={
-                    "Authorization": f"Bearer {provider.credential}",
-                    "Content-Type": "application/json",
-                },
+                headers=outgoing_headers(
+                    {
+                        "Authorization": f"Bearer {provider.credential}",
+                        "Content-Type": "application/json",
+                    }
+                ),
             )
         except httpx.TransportError as exc:
             if is_timeout(exc):

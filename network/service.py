@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from error_codes import ErrorBody, IpnsimError
 from ipnsim.storage import utcnow
+from ipnsim.tracing import current_trace_id
 from network.db import (
     AddendumDelivery,
     HubAddendum,
@@ -334,6 +335,7 @@ class HubService:
             provider_non_disclosure=answer.provider_non_disclosure if answer else False,
             provider_reached=exchange.provider_reached,
             recorded_at=utcnow(),
+            trace_id=current_trace_id(),
         )
 
         async def write(session: AsyncSession, log: Appender) -> None:

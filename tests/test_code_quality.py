@@ -71,6 +71,8 @@ def test_services_import_only_the_protocol_error_codes_and_shared_plumbing() -> 
                     "ipnsim.storage",
                     "ipnsim.http",
                     "ipnsim.clock",
+                    "ipnsim.metrics",
+                    "ipnsim.tracing",
                 }:
                     offenders.append(f"{path.relative_to(ROOT)}: {line.strip()}")
     assert offenders == []

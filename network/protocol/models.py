@@ -397,6 +397,12 @@ class ProvisionRecord(_Wire):
     requester_non_disclosure: bool
     provider_non_disclosure: bool
     addenda: list[Addendum] = Field(default_factory=list)
+    trace_id: str | None = Field(
+        default=None,
+        pattern=r"^[0-9a-f]{32}$",
+        description="The exchange's trace (OpenTelemetry trace id): the same in the requester's, "
+        "the hub's and the provider's copy; none for records written before traces were kept.",
+    )
 
 
 class MistakenInquiryDeclaration(_Wire):

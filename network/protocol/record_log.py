@@ -220,9 +220,15 @@ def _json_value(value: object) -> object:
     return value
 
 
+OPTIONAL_LEAF_COLUMNS = frozenset({"trace_id"})
+"""Columns added after the record log was first kept: in a leaf only when they hold a value, so
+the leaves of rows written before them keep their hashes. A record's ``trace_id`` is part of
+its leaf: changing it afterwards breaks the log's verification like any other field."""
+
+
 def event_fields(row: Any, kind: LogEventKind) -> dict[str, object]:
     """The event a row records, as the leaf serialises it: every column but ``leaf_index``
-    (timestamps in UTC, ISO 8601), and the kind."""
+    (timestamps in UTC, ISO 8601) and empty :data:`OPTIONAL_LEAF_COLUMNS`, and the kind."""
     values = {column.key: getattr(row, column.key) for column in row.__table__.columns}
     return table_event(row.__table__, values, kind)
 
@@ -231,8 +237,11 @@ def table_event(table: Any, values: Mapping[str, object], kind: LogEventKind) ->
     """:func:`event_fields` of a row given as column name → value (e.g. a Core result row)."""
     fields: dict[str, object] = {"event": kind.value}
     for column in table.columns:
-        if column.key != "leaf_index":
-            fields[column.key] = _json_value(values[column.key])
+        if column.key == "leaf_index":
+            continue
+        if column.key in OPTIONAL_LEAF_COLUMNS and values.get(column.key) is None:
+            continue
+        fields[column.key] = _json_value(values[column.key])
     return fields
 
 

@@ -15,6 +15,7 @@ from intermediate_server.batch import BatchDesk
 from intermediate_server.db import MIGRATIONS
 from intermediate_server.schemas import InquiryOrder
 from intermediate_server.service import AgencyIdentity
+from ipnsim.metrics import REGISTRY
 from ipnsim.postgres import drop_databases, ensure_databases, service_database_url
 from ipnsim.storage import create_engine, migrate, sessionmaker, utcnow
 from network.protocol.batch_file import (
@@ -139,13 +140,18 @@ async def until_finished(desk: BatchDesk, job_id: uuid.UUID) -> str:
 def test_a_row_that_fails_is_a_row_status_not_a_job_failure(database: str, tmp_path: Path) -> None:
     data = request_file("000000000000001", "000000000000002", "000000000000003")
 
+    def rows_counted(outcome: str) -> float:
+        return REGISTRY.get_sample_value("ipnsim_batch_rows_total", {"outcome": outcome}) or 0.0
+
     async def scenario(desk: BatchDesk, fake: FakeInquiries) -> None:
+        before = rows_counted("provided"), rows_counted("failed")
         job = await desk.create()
         await desk.add_file(job.job_id, "rows.csv", chunks(data), "utf-8", None)
         await desk.start(job.job_id)
         assert await until_finished(desk, job.job_id) == "completed"
         done = await desk.job(job.job_id)
         assert (done.rows_done, done.rows_provided, done.rows_failed) == (3, 1, 2)
+        assert (rows_counted("provided"), rows_counted("failed")) == (before[0] + 1, before[1] + 2)
         assert done.files[0].rows_failed == 2
         results = (await desk.result_file(job.job_id, "rows.csv", failed=False)).read_bytes()
         rows = read_result_rows(results, "utf-8")

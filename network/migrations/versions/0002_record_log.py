@@ -17,6 +17,7 @@ from alembic import op
 
 from network.protocol.models import LogEventKind
 from network.protocol.record_log import (
+    OPTIONAL_LEAF_COLUMNS,
     append_only_statements,
     drop_append_only_statements,
     event_leaf_hash,
@@ -107,7 +108,9 @@ def _backfill_leaves(bind: Any) -> None:
     records = sa.inspect(HubRecord).local_table
     addenda = sa.inspect(HubAddendum).local_table
     events: list[tuple[Any, str, Any, LogEventKind, dict[str, Any]]] = []
-    for row in bind.execute(sa.select(records)).mappings():
+    # The columns of the time (not those added by later revisions, which the leaves omit).
+    present = [column for column in records.columns if column.key not in OPTIONAL_LEAF_COLUMNS]
+    for row in bind.execute(sa.select(*present)).mappings():
         events.append(
             (row["recorded_at"], row["inquiry_id"], records, LogEventKind.RECORD, dict(row))
         )
