@@ -17,6 +17,7 @@ from error_codes.http import install_error_handling
 from ipnsim.http import bearer_token, make_client
 from ipnsim.storage import create_engine, migrate, sessionmaker
 from network.admission import InFlightLimit
+from network.bulk_inquiry import inquire_bulk
 from network.catalogue_api import catalogue_router
 from network.db import MIGRATIONS
 from network.fan_out import fan_out
@@ -30,6 +31,8 @@ from network.protocol.models import (
     FORCE_OUTCOME_HEADER,
     Addendum,
     AgencySummary,
+    BulkInquiryRequest,
+    BulkInquiryResult,
     CaseReports,
     DisclosureRequest,
     DisclosureView,
@@ -219,6 +222,17 @@ def create_app(settings: HubSettings) -> FastAPI:
         result per provider, each exchange recorded under its own inquiry id."""
         with in_flight.admit(), forcing(forced_outcome(force_outcome)):
             return await fan_out(hub, caller, body)
+
+    @app.post("/v1/inquiries/bulk", tags=["inquiries"])
+    async def inquire_block(
+        body: BulkInquiryRequest, hub: Hub, caller: Caller
+    ) -> BulkInquiryResult:
+        """一括照会 block: up to 1,000 inquiries at once, each checked, converted, routed and
+        recorded as ``POST /v1/inquiries`` would; one item per inquiry, in order (its result,
+        or the error refusing it). Each provider is asked once for the block, and the block's
+        records are written in one transaction. Counts as one inquiry in flight."""
+        with in_flight.admit():
+            return await inquire_bulk(hub, caller, body)
 
     @app.post("/v1/manual-responses", tags=["inquiries"])
     async def complete_manual(body: ProvisionAnswer, hub: Hub, caller: Caller) -> InquiryResult:

@@ -9,7 +9,14 @@ from pydantic import BaseModel, ValidationError
 
 from error_codes import ErrorBody, IpnsimError
 from ipnsim.http import is_timeout
-from network.protocol.models import Addendum, InquiryResult, ProvisionAnswer, ProvisionRequest
+from network.protocol.models import (
+    Addendum,
+    BulkProvisionAnswer,
+    BulkProvisionRequest,
+    InquiryResult,
+    ProvisionAnswer,
+    ProvisionRequest,
+)
 from network.registry import AgencyEntry
 
 logger = logging.getLogger("ipnsim.hub.routing")
@@ -38,6 +45,31 @@ class ProviderRouter:
             logger.warning("provider %s answered for another inquiry", provider.code)
             raise IpnsimError("AVL005", provider_code=provider.code)
         return answer
+
+    async def provide_many(
+        self, provider: AgencyEntry, requests: list[ProvisionRequest]
+    ) -> list[ProvisionAnswer | IpnsimError]:
+        """Ask the provider for many replicas in one request; per request its answer, or the
+        error a single request would have met (the same for all when the call fails)."""
+        try:
+            response = await self._post(
+                provider, "/hub/provisions/bulk", BulkProvisionRequest(requests=requests)
+            )
+            try:
+                answers = BulkProvisionAnswer.model_validate_json(response.content).answers
+            except ValidationError:
+                logger.warning(
+                    "provider %s answered %s with a body that is not a bulk provision answer",
+                    provider.code,
+                    response.status_code,
+                )
+                raise IpnsimError("AVL005", provider_code=provider.code) from None
+            if [answer.inquiry_id for answer in answers] != [r.inquiry_id for r in requests]:
+                logger.warning("provider %s answered for other inquiries", provider.code)
+                raise IpnsimError("AVL005", provider_code=provider.code)
+        except IpnsimError as error:
+            return [error] * len(requests)
+        return list(answers)
 
     async def deliver_addendum(self, provider: AgencyEntry, addendum: Addendum) -> None:
         """Append the addendum to the provider's copy of the record."""
