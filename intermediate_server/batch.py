@@ -406,21 +406,8 @@ class BatchDesk:
     async def _inquire(self, block: list[BatchRow]) -> list[RowOutcome]:
         """The block's inquiries, each exactly as ``POST /v1/inquiries`` would give it, sent
         through the hub as one bulk inquiry; never raises."""
-        orders = [
-            InquiryOrder(
-                atena_number=row.atena_number,
-                affair_code=row.affair_code,
-                procedure_code=row.procedure_code,
-                info_type_code=row.info_type_code,
-                provider_code=row.provider_code,
-                condition=row.condition,
-                non_disclosure=row.non_disclosure,
-                user_id=row.user_id,
-            )
-            for row in block
-        ]
         try:
-            results = await self.service.inquire_many(orders)
+            results = await self.service.inquire_many([inquiry_order(row) for row in block])
         except Exception:
             logger.exception("a batch block of %d rows failed unexpectedly", len(block))
             return [_error_outcome(IpnsimError("SYS001")) for _ in block]
@@ -449,6 +436,20 @@ class BatchDesk:
                 select(BatchFile).where(BatchFile.job_id == job_id).order_by(BatchFile.position)
             )
         )
+
+
+def inquiry_order(row: BatchRow) -> InquiryOrder:
+    """The inquiry a request row asks for, as ``POST /v1/inquiries`` takes it."""
+    return InquiryOrder(
+        atena_number=row.atena_number,
+        affair_code=row.affair_code,
+        procedure_code=row.procedure_code,
+        info_type_code=row.info_type_code,
+        provider_code=row.provider_code,
+        condition=row.condition,
+        non_disclosure=row.non_disclosure,
+        user_id=row.user_id,
+    )
 
 
 def _bucket(outcome: RowOutcome) -> str:
