@@ -680,8 +680,8 @@ class IntermediateService:
         leaf of the record log, all in one transaction."""
 
         async def write(session: AsyncSession, log: Appender) -> None:
-            for order, result in exchanges:
-                log.append(
+            await log.append_many(
+                [
                     LocalRecord(
                         inquiry_id=str(result.inquiry_id),
                         side=RecordSide.REQUESTER.value,
@@ -703,9 +703,11 @@ class IntermediateService:
                         provider_non_disclosure=result.provider_non_disclosure,
                         reached_hub=reached_hub,
                         recorded_at=utcnow(),
-                    ),
-                    LogEventKind.RECORD,
-                )
+                    )
+                    for order, result in exchanges
+                ],
+                LogEventKind.RECORD,
+            )
 
         await self.log.write(self.sessions, write)
         for _order, result in exchanges:
@@ -716,8 +718,7 @@ class IntermediateService:
         """Write event rows as the next leaves of this server's record log, in one transaction."""
 
         async def write(session: AsyncSession, log: Appender) -> None:
-            for row in rows:
-                log.append(row, kind)
+            await log.append_many(rows, kind)
 
         await self.log.write(self.sessions, write)
 

@@ -160,8 +160,7 @@ async def _record(
     records = {index: hub._record_row(exchange) for index, exchange in exchanges.items()}
 
     async def write(session: AsyncSession, log: Appender) -> None:
-        for record in records.values():
-            log.append(record, LogEventKind.RECORD)
+        await log.append_many(list(records.values()), LogEventKind.RECORD)
 
     try:
         await hub.log.write(hub.sessions, write)
