@@ -599,14 +599,10 @@ class IntermediateService:
     ) -> InquiryRequest:
         """The inquiry to send the hub for ``order``; IDN002/IDN001 if the person is unknown
         or has no 符号 yet."""
-        if person is None:
-            raise IpnsimError("IDN002", atena_number=order.atena_number)
-        if person.pseudonym is None:
-            raise IpnsimError("IDN001", atena_number=order.atena_number)
         return InquiryRequest(
             inquiry_id=inquiry_id,
             requester_code=self.agency.code,
-            requester_pseudonym=person.pseudonym,
+            requester_pseudonym=_pseudonym_of(order.atena_number, person),
             affair_code=order.affair_code,
             procedure_code=order.procedure_code,
             info_type_code=order.info_type_code,
@@ -648,14 +644,10 @@ class IntermediateService:
         )
         async with self.sessions() as session:
             person = await session.get(Person, order.atena_number)
-        if person is None:
-            raise IpnsimError("IDN002", atena_number=order.atena_number)
-        if person.pseudonym is None:
-            raise IpnsimError("IDN001", atena_number=order.atena_number)
         request = FanOutRequest(
             fan_out_id=uuid.uuid4(),
             requester_code=self.agency.code,
-            requester_pseudonym=person.pseudonym,
+            requester_pseudonym=_pseudonym_of(order.atena_number, person),
             affair_code=order.affair_code,
             procedure_code=order.procedure_code,
             info_type_code=order.info_type_code,
@@ -1005,6 +997,16 @@ class _PersonItem:
         if registration.my_number is not None:
             self.my_number = registration.my_number
         self.acquire_pseudonym = self.acquire_pseudonym or registration.acquire_pseudonym
+
+
+def _pseudonym_of(atena_number: str, person: Person | None) -> str:
+    """The person's 符号; IDN002 if no person is registered under the atena number, IDN001 if
+    the 符号 was not obtained yet."""
+    if person is None:
+        raise IpnsimError("IDN002", atena_number=atena_number)
+    if person.pseudonym is None:
+        raise IpnsimError("IDN001", atena_number=atena_number)
+    return person.pseudonym
 
 
 def _result_or_refusal(item: BulkInquiryItem) -> InquiryResult | ErrorBody:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import TypeVar
 
 import httpx
 from pydantic import BaseModel, ValidationError
@@ -22,6 +23,23 @@ from network.registry import AgencyEntry
 logger = logging.getLogger("ipnsim.hub.routing")
 
 
+A = TypeVar("A", ProvisionAnswer, BulkProvisionAnswer)
+
+
+def _answer(provider: AgencyEntry, response: httpx.Response, model: type[A]) -> A:
+    """The provider's answer read as ``model``; AVL005 if it is not one."""
+    try:
+        return model.model_validate_json(response.content)
+    except ValidationError:
+        logger.warning(
+            "provider %s answered %s with a body that is not a %s",
+            provider.code,
+            response.status_code,
+            model.__name__,
+        )
+        raise IpnsimError("AVL005", provider_code=provider.code) from None
+
+
 class ProviderRouter:
     """Sends provision requests and addenda to providers, mapping failures to error codes."""
 
@@ -32,15 +50,7 @@ class ProviderRouter:
     async def provide(self, provider: AgencyEntry, request: ProvisionRequest) -> ProvisionAnswer:
         """Ask the provider for the replica; ``AVL001``/``AVL002``/``AVL005`` when that fails."""
         response = await self._post(provider, "/hub/provisions", request)
-        try:
-            answer = ProvisionAnswer.model_validate_json(response.content)
-        except ValidationError:
-            logger.warning(
-                "provider %s answered %s with a body that is not a provision answer",
-                provider.code,
-                response.status_code,
-            )
-            raise IpnsimError("AVL005", provider_code=provider.code) from None
+        answer = _answer(provider, response, ProvisionAnswer)
         if answer.inquiry_id != request.inquiry_id:
             logger.warning("provider %s answered for another inquiry", provider.code)
             raise IpnsimError("AVL005", provider_code=provider.code)
@@ -55,15 +65,7 @@ class ProviderRouter:
             response = await self._post(
                 provider, "/hub/provisions/bulk", BulkProvisionRequest(requests=requests)
             )
-            try:
-                answers = BulkProvisionAnswer.model_validate_json(response.content).answers
-            except ValidationError:
-                logger.warning(
-                    "provider %s answered %s with a body that is not a bulk provision answer",
-                    provider.code,
-                    response.status_code,
-                )
-                raise IpnsimError("AVL005", provider_code=provider.code) from None
+            answers = _answer(provider, response, BulkProvisionAnswer).answers
             if [answer.inquiry_id for answer in answers] != [r.inquiry_id for r in requests]:
                 logger.warning("provider %s answered for other inquiries", provider.code)
                 raise IpnsimError("AVL005", provider_code=provider.code)

@@ -10,6 +10,8 @@ import os
 import subprocess
 import sys
 import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -131,7 +133,38 @@ def verify(data_dir: Path) -> tuple[int, dict[str, Any]]:
     return done.returncode, json.loads(done.stdout)
 
 
-def test_bulk_rows_end_as_single_inquiries_do(tmp_path: Path) -> None:
+@dataclass
+class TwoAgencies:
+    network: NetworkFile
+    data_dir: Path
+
+
+@pytest.fixture(scope="module")
+def two_agencies(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TwoAgencies]:
+    """山形市 and 小田原市 with the personas, for this module alone (its logs are verified)."""
+    data_dir = tmp_path_factory.mktemp("bulk") / "network"
+    with small_network(data_dir, [YAMAGATA, ODAWARA]) as launcher:
+        assert launcher.network is not None
+        yield TwoAgencies(launcher.network, data_dir)
+
+
+def set_down(network: NetworkFile, down: bool) -> None:
+    """Put 小田原市 down at the hub, or lift its fault."""
+    url = f"{network.hub.url}/v1/faults/{agency_by_slug(ODAWARA).code}"
+    headers = {"Authorization": f"Bearer {network.admin_token}"}
+    with httpx.Client(timeout=10, headers=headers) as client:
+        if down:
+            response = client.put(
+                url,
+                content=FaultSettings(down=True).model_dump_json(),
+                headers={"Content-Type": "application/json"},
+            )
+        else:
+            response = client.delete(url)
+        assert response.status_code < 300, response.text
+
+
+def test_bulk_rows_end_as_single_inquiries_do(two_agencies: TwoAgencies) -> None:
     data = request_file()
     expected = [
         ("09", "01", ""),
@@ -151,21 +184,10 @@ def test_bulk_rows_end_as_single_inquiries_do(tmp_path: Path) -> None:
         ("99", "99", "PRM001"),
         ("99", "99", "AVL001"),
     ]
-    with small_network(tmp_path / "network", [YAMAGATA, ODAWARA]) as launcher:
-        network = launcher.network
-        assert network is not None
+    network = two_agencies.network
+    try:
         for outcomes in (expected, provider_down):
-            if outcomes is provider_down:
-                with httpx.Client(timeout=10) as client:
-                    response = client.put(
-                        f"{network.hub.url}/v1/faults/{agency_by_slug(ODAWARA).code}",
-                        content=FaultSettings(down=True).model_dump_json(),
-                        headers={
-                            "Authorization": f"Bearer {network.admin_token}",
-                            "Content-Type": "application/json",
-                        },
-                    )
-                    assert response.status_code == 200, response.text
+            set_down(network, outcomes is provider_down)
             lines = run(as_batch(network, data))
             columns = [fixed_result_columns(line, "cp932") for line in lines]
             assert [(c[24], c[26], c[22]) for c in columns] == outcomes
@@ -185,5 +207,73 @@ def test_bulk_rows_end_as_single_inquiries_do(tmp_path: Path) -> None:
                 region = lines[row][FIRST_ITEM:]
                 assert all(value.encode("cp932") in region for value in values), f"row {row + 1}"
                 assert bool(values) == (outcomes[row][2] == ""), f"row {row + 1}"
-        status, report = verify(tmp_path / "network")
-        assert status == 0, report
+    finally:
+        set_down(network, False)
+    status, report = verify(two_agencies.data_dir)
+    assert status == 0, report
+
+
+def test_a_bulk_refuses_alone_what_the_hub_refuses_a_single_inquiry(
+    two_agencies: TwoAgencies,
+) -> None:
+    """Another requester's code (AUT002) and an inquiry id already recorded (REC004) are
+    refused in their own items, as a single inquiry would be; the others are answered."""
+    network = two_agencies.network
+    population = persona_population(seed=0)
+    person = population.persona_person("moved_in")
+    atena = population.atena_number(YAMAGATA, person.person_key)
+
+    async def pseudonym() -> str:
+        async with AgencyClient(network.agency(YAMAGATA).url) as yamagata:
+            found = (await yamagata.person(atena)).pseudonym
+        assert found is not None
+        return found
+
+    def inquiry(**changes: Any) -> dict[str, Any]:
+        values: dict[str, Any] = {
+            "inquiry_id": str(uuid.uuid4()),
+            "requester_code": agency_by_slug(YAMAGATA).code,
+            "requester_pseudonym": run(pseudonym()),
+            "affair_code": "JM01000000121000",
+            "procedure_code": "JT01010000000214",
+            "info_type_code": "TM00000000000002",
+            "provider_code": agency_by_slug(ODAWARA).code,
+            "condition": {"kind": "fiscal_year", "fiscal_year": 2026},
+            "requested_at": "2026-11-28T01:00:00Z",
+        }
+        return values | changes
+
+    first = inquiry()
+    headers = {"Authorization": f"Bearer {network.agency(YAMAGATA).credential}"}
+    with httpx.Client(base_url=network.hub.url, headers=headers, timeout=30) as hub:
+        alone = hub.post("/v1/inquiries", json=first)
+        assert alone.status_code == 200, alone.text
+        others = inquiry(requester_code=agency_by_slug(ODAWARA).code)
+        singles = [hub.post("/v1/inquiries", json=body) for body in (first, others)]
+        assert [answer.json()["code"] for answer in singles] == ["REC004", "AUT002"]
+        fresh = inquiry()
+        block = [first, others, fresh, fresh]
+        answer = hub.post(
+            "/v1/inquiries/bulk",
+            json={"requester_code": agency_by_slug(YAMAGATA).code, "inquiries": block},
+        )
+        assert answer.status_code == 200, answer.text
+        items = answer.json()["items"]
+        assert [item["refused"]["code"] if item["refused"] else None for item in items] == [
+            "REC004",
+            "AUT002",
+            None,
+            "REC004",
+        ]
+        assert items[2]["result"]["inquiry_id"] == fresh["inquiry_id"]
+        assert items[2]["result"]["status_detail"] == "09"
+        recorded = hub.get(
+            f"/v1/records/{fresh['inquiry_id']}",
+            headers={"Authorization": f"Bearer {network.admin_token}"},
+        )
+        assert recorded.status_code == 200, recorded.text
+        refused = hub.post(
+            "/v1/inquiries/bulk",
+            json={"requester_code": agency_by_slug(ODAWARA).code, "inquiries": [inquiry()]},
+        )
+        assert refused.json()["code"] == "AUT002"
