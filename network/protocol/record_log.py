@@ -216,15 +216,15 @@ class Appender:
         return index
 
     async def append_many(self, rows: Sequence[Any], kind: LogEventKind) -> None:
-        """:meth:`append` for many event rows of one table, in order: the rows, their leaves
-        and the signed head after each leaf are inserted with one statement per table."""
+        """:meth:`append` for many event rows of one table, in order, with one signed head: the
+        head after the last leaf (a head for a size between is signed when asked for). The
+        rows, their leaves and the head are inserted with one statement per table."""
         if not rows:
             return
         log = self._log
         table = rows[0].__table__
         events: list[dict[str, Any]] = []
         leaves: list[dict[str, Any]] = []
-        heads: list[dict[str, Any]] = []
         for row in rows:
             index = log.tree.size
             row.leaf_index = index
@@ -240,18 +240,21 @@ class Appender:
                 }
             )
             log.tree.append(digest)
-            head = log.sign(log.tree.size, log.tree.root())
-            heads.append(
+        head = log.sign(log.tree.size, log.tree.root())
+        await insert_many(self._session, table, events)
+        await insert_many(self._session, log.leaf_model.__table__, leaves)
+        await insert_many(
+            self._session,
+            log.head_model.__table__,
+            [
                 {
                     "tree_size": head.tree_size,
                     "root_hash": head.root_hash,
                     "timestamp": head.timestamp,
                     "signature": head.signature,
                 }
-            )
-        await insert_many(self._session, table, events)
-        await insert_many(self._session, log.leaf_model.__table__, leaves)
-        await insert_many(self._session, log.head_model.__table__, heads)
+            ],
+        )
 
 
 class RecordLog:
