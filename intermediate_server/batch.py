@@ -55,7 +55,7 @@ MAX_FILE_BYTES = 16 * 1024 * 1024
 """Largest request file accepted (a full fixed-width file of 10,000 rows is about 2.2 MB)."""
 MAX_DETAILS = 1_000
 """Most problems an answer lists (the message gives the total)."""
-BLOCK_ROWS = 500
+BLOCK_ROWS = 250
 """Rows read, inquired (in one bulk inquiry through the hub) and written per step; progress is
 saved after each."""
 

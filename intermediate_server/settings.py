@@ -81,7 +81,7 @@ class IntermediateServerSettings(BaseSettings):
         default=2,
         ge=1,
         le=64,
-        description="Blocks of a batch job inquired at once (each block is up to 500 rows, "
+        description="Blocks of a batch job inquired at once (each block is up to 250 rows, "
         "sent to the hub as one bulk inquiry).",
     )
 
