@@ -58,6 +58,8 @@ from network.protocol.models import (
     MAX_CASE_REPORTS,
     Addendum,
     AtenaNumber,
+    BulkProvisionAnswer,
+    BulkProvisionRequest,
     CaseReport,
     CaseReports,
     DisclosureView,
@@ -434,6 +436,12 @@ def create_app(settings: IntermediateServerSettings) -> FastAPI:
     async def provide(body: ProvisionRequest, server: Server) -> ProvisionAnswer:
         """情報提供: answer from replicas only."""
         return await server.provide(body)
+
+    @app.post("/hub/provisions/bulk", tags=["hub"], dependencies=[Depends(hub_only)])
+    async def provide_many(body: BulkProvisionRequest, server: Server) -> BulkProvisionAnswer:
+        """情報提供 for a block of a bulk inquiry: each request answered as
+        ``POST /hub/provisions`` would, every provision recorded in one transaction."""
+        return BulkProvisionAnswer(answers=await server.provide_many(body.requests))
 
     @app.post("/hub/addenda", tags=["hub"], dependencies=[Depends(hub_only)])
     async def receive_addendum(body: Addendum, server: Server) -> Addendum:

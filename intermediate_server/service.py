@@ -14,7 +14,7 @@ from sqlalchemy import Table, bindparam, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from error_codes import FieldProblem, IpnsimError
+from error_codes import ErrorBody, FieldProblem, IpnsimError
 from intermediate_server.db import (
     LocalAddendum,
     LocalLogLeaf,
@@ -47,6 +47,9 @@ from network.protocol.models import (
     MANUAL_PENDING_CODE,
     Addendum,
     AddendumKind,
+    BulkInquiryItem,
+    BulkInquiryRequest,
+    BulkInquiryResult,
     CaseReport,
     CaseReports,
     ConditionKind,
@@ -494,41 +497,141 @@ class IntermediateService:
             person = await session.get(Person, order.atena_number)
         recorded_at_hub = False
         try:
-            if person is None:
-                raise IpnsimError("IDN002", atena_number=order.atena_number)
-            if person.pseudonym is None:
-                raise IpnsimError("IDN001", atena_number=order.atena_number)
-            request = InquiryRequest(
-                inquiry_id=inquiry_id,
-                requester_code=self.agency.code,
-                requester_pseudonym=person.pseudonym,
-                affair_code=order.affair_code,
-                procedure_code=order.procedure_code,
-                info_type_code=order.info_type_code,
-                provider_code=order.provider_code,
-                condition=order.condition,
-                requested_at=requested_at,
-                requester_non_disclosure=order.non_disclosure,
-            )
+            request = self._inquiry_request(order, person, inquiry_id, requested_at)
             forcing = {FORCE_OUTCOME_HEADER: forced_outcome} if forced_outcome else {}
             result = await self.hub.post("/v1/inquiries", request, InquiryResult, forcing)
             recorded_at_hub = True
         except IpnsimError as error:
             # The hub may have recorded an inquiry whose answer timed out.
             recorded_at_hub = error.code == "AVL004"
-            status_detail, status_info_type = outcome_statuses(error.code)
-            result = InquiryResult(
-                inquiry_id=inquiry_id,
-                requester_code=self.agency.code,
-                provider_code=order.provider_code,
-                info_type_code=order.info_type_code,
-                status_detail=status_detail,
-                status_info_type=status_info_type,
-                requested_at=requested_at,
-                error=error.body(),
-            )
+            result = self._unsent_result(order, inquiry_id, requested_at, error.body())
         await self._record_as_requester([(order, result)], reached_hub=recorded_at_hub)
         return result
+
+    async def inquire_many(
+        self, orders: Sequence[InquiryOrder]
+    ) -> list[InquiryResult | IpnsimError]:
+        """Send many inquiries through the hub in one request (a block of a 一括照会 job).
+
+        Each order's outcome is exactly what :meth:`inquire` gives it: its result, recorded
+        here as the requester (the block's records in one or two transactions), or the error
+        refusing it before anything was recorded.
+        """
+        outcomes: list[InquiryResult | IpnsimError | None] = []
+        sent: list[tuple[int, InquiryOrder, InquiryRequest]] = []
+        unsent: list[tuple[InquiryOrder, InquiryResult]] = []
+        async with self.sessions() as session:
+            people = {
+                person.atena_number: person
+                for (person,) in await _select_in(
+                    session,
+                    select(Person),
+                    Person.atena_number,
+                    (order.atena_number for order in orders),
+                )
+            }
+        for order in orders:
+            try:
+                self.catalogue.check_inquiry_codes(
+                    order.affair_code, order.procedure_code, order.info_type_code
+                )
+            except IpnsimError as error:
+                outcomes.append(error)
+                continue
+            inquiry_id = uuid.uuid4()
+            requested_at = utcnow()
+            try:
+                request = self._inquiry_request(
+                    order, people.get(order.atena_number), inquiry_id, requested_at
+                )
+            except IpnsimError as error:
+                result = self._unsent_result(order, inquiry_id, requested_at, error.body())
+                unsent.append((order, result))
+                outcomes.append(result)
+                continue
+            sent.append((len(outcomes), order, request))
+            outcomes.append(None)
+        reached: list[tuple[InquiryOrder, InquiryResult]] = []
+        if sent:
+            items: list[InquiryResult | ErrorBody]
+            try:
+                answer = await self.hub.post(
+                    "/v1/inquiries/bulk",
+                    BulkInquiryRequest(
+                        requester_code=self.agency.code,
+                        inquiries=[request for _, _, request in sent],
+                    ),
+                    BulkInquiryResult,
+                )
+                if len(answer.items) != len(sent):
+                    logger.warning(
+                        "hub answered %d results for %d inquiries", len(answer.items), len(sent)
+                    )
+                    raise IpnsimError("AVL003")
+                items = [_result_or_refusal(item) for item in answer.items]
+                timed_out = False
+            except IpnsimError as error:
+                items = [error.body()] * len(sent)
+                timed_out = error.code == "AVL004"
+            for (index, order, request), item in zip(sent, items, strict=True):
+                if isinstance(item, InquiryResult):
+                    reached.append((order, item))
+                else:
+                    result = self._unsent_result(
+                        order, request.inquiry_id, request.requested_at, item
+                    )
+                    (reached if timed_out else unsent).append((order, result))
+                    item = result
+                outcomes[index] = item
+        if reached:
+            await self._record_as_requester(reached, reached_hub=True)
+        if unsent:
+            await self._record_as_requester(unsent, reached_hub=False)
+        done = [outcome for outcome in outcomes if outcome is not None]
+        assert len(done) == len(outcomes)
+        return done
+
+    def _inquiry_request(
+        self,
+        order: InquiryOrder,
+        person: Person | None,
+        inquiry_id: uuid.UUID,
+        requested_at: dt.datetime,
+    ) -> InquiryRequest:
+        """The inquiry to send the hub for ``order``; IDN002/IDN001 if the person is unknown
+        or has no 符号 yet."""
+        return InquiryRequest(
+            inquiry_id=inquiry_id,
+            requester_code=self.agency.code,
+            requester_pseudonym=_pseudonym_of(order.atena_number, person),
+            affair_code=order.affair_code,
+            procedure_code=order.procedure_code,
+            info_type_code=order.info_type_code,
+            provider_code=order.provider_code,
+            condition=order.condition,
+            requested_at=requested_at,
+            requester_non_disclosure=order.non_disclosure,
+        )
+
+    def _unsent_result(
+        self,
+        order: InquiryOrder,
+        inquiry_id: uuid.UUID,
+        requested_at: dt.datetime,
+        error: ErrorBody,
+    ) -> InquiryResult:
+        """The result of an inquiry the hub did not answer, failed with ``error``."""
+        status_detail, status_info_type = outcome_statuses(error.code)
+        return InquiryResult(
+            inquiry_id=inquiry_id,
+            requester_code=self.agency.code,
+            provider_code=order.provider_code,
+            info_type_code=order.info_type_code,
+            status_detail=status_detail,
+            status_info_type=status_info_type,
+            requested_at=requested_at,
+            error=error,
+        )
 
     async def fan_out(self, order: FanOutOrder, forced_outcome: str | None = None) -> FanOutResult:
         """一括照会先指定: one inquiry to every provider concerned, through the hub at once.
@@ -542,14 +645,10 @@ class IntermediateService:
         )
         async with self.sessions() as session:
             person = await session.get(Person, order.atena_number)
-        if person is None:
-            raise IpnsimError("IDN002", atena_number=order.atena_number)
-        if person.pseudonym is None:
-            raise IpnsimError("IDN001", atena_number=order.atena_number)
         request = FanOutRequest(
             fan_out_id=uuid.uuid4(),
             requester_code=self.agency.code,
-            requester_pseudonym=person.pseudonym,
+            requester_pseudonym=_pseudonym_of(order.atena_number, person),
             affair_code=order.affair_code,
             procedure_code=order.procedure_code,
             info_type_code=order.info_type_code,
@@ -574,8 +673,8 @@ class IntermediateService:
         leaf of the record log, all in one transaction."""
 
         async def write(session: AsyncSession, log: Appender) -> None:
-            for order, result in exchanges:
-                log.append(
+            await log.append_many(
+                [
                     LocalRecord(
                         inquiry_id=str(result.inquiry_id),
                         side=RecordSide.REQUESTER.value,
@@ -598,20 +697,22 @@ class IntermediateService:
                         reached_hub=reached_hub,
                         recorded_at=utcnow(),
                         trace_id=current_trace_id(),
-                    ),
-                    LogEventKind.RECORD,
-                )
+                    )
+                    for order, result in exchanges
+                ],
+                LogEventKind.RECORD,
+            )
 
         await self.log.write(self.sessions, write)
         for _order, result in exchanges:
             if result.error is not None and result.error.code == MANUAL_PENDING_CODE:
                 await self.manual.store_pending(result)
 
-    async def _append(self, row: LocalRecord, kind: LogEventKind) -> None:
-        """Write one event row as the next leaf of this server's record log."""
+    async def _append_many(self, rows: Sequence[LocalRecord], kind: LogEventKind) -> None:
+        """Write event rows as the next leaves of this server's record log, in one transaction."""
 
         async def write(session: AsyncSession, log: Appender) -> None:
-            log.append(row, kind)
+            await log.append_many(rows, kind)
 
         await self.log.write(self.sessions, write)
 
@@ -649,116 +750,131 @@ class IntermediateService:
 
     async def provide(self, request: ProvisionRequest) -> ProvisionAnswer:
         """Answer from replicas only, and record the provision as the provider."""
-        async with self.sessions() as session:
-            person = await session.scalar(
-                select(Person).where(Person.pseudonym == request.provider_pseudonym)
-            )
-            replica = None
-            missing = IpnsimError("RPL001")
-            if person is not None:
-                replica = await self._select_replica(
-                    session, person.atena_number, request.info_type_code, request.condition
-                )
-                if replica is None:
-                    missing = await self._why_no_replica(
-                        session, person.atena_number, request.info_type_code, request.condition
-                    )
-        provided_at = utcnow()
-        if replica is None:
-            answer = ProvisionAnswer(
-                inquiry_id=request.inquiry_id, provided_at=provided_at, error=missing.body()
-            )
-        elif replica.manual_response:
-            held = await self.manual.hold(request, replica)  # 自動応答不可: staff answer
-            answer = held.model_copy(update={"provider_non_disclosure": replica.non_disclosure})
-        else:
-            answer = replica_answer(request.inquiry_id, provided_at, replica)
-        error_code = answer.error.code if answer.error else None
-        status_detail, status_info_type = outcome_statuses(error_code)
-        await self._append(
-            LocalRecord(
-                inquiry_id=str(request.inquiry_id),
-                side=RecordSide.PROVIDER.value,
-                atena_number=person.atena_number if person else None,
-                requester_code=request.requester_code,
-                requester_name=request.requester_name,
-                provider_code=self.agency.code,
-                provider_name=self.agency.name_ja,
-                affair_code=request.affair_code,
-                procedure_code=request.procedure_code,
-                info_type_code=request.info_type_code,
-                item_codes=[item.code for item in answer.items],
-                requested_at=request.requested_at,
-                provided_at=provided_at,
-                status_detail=status_detail.value,
-                status_info_type=status_info_type.value,
-                error_code=error_code,
-                requester_non_disclosure=request.requester_non_disclosure,
-                provider_non_disclosure=answer.provider_non_disclosure,
-                reached_hub=True,
-                recorded_at=utcnow(),
-                trace_id=current_trace_id(),
-            ),
-            LogEventKind.RECORD,
-        )
-        logger.info(
-            "provided inquiry %s for %s: %s",
-            request.inquiry_id,
-            request.requester_code,
-            error_code or "items",
-        )
+        [answer] = await self.provide_many([request])
         return answer
 
-    async def _why_no_replica(
+    async def provide_many(self, requests: Sequence[ProvisionRequest]) -> list[ProvisionAnswer]:
+        """Answer each request from replicas only, as :meth:`provide` does, and record every
+        provision as the provider in one transaction (the replicas read in a few queries)."""
+        today = self.today()
+        async with self.sessions() as session:
+            people: dict[str, str] = {
+                pseudonym: atena_number
+                for pseudonym, atena_number in await _select_in(
+                    session,
+                    select(Person.pseudonym, Person.atena_number),
+                    Person.pseudonym,
+                    (request.provider_pseudonym for request in requests),
+                )
+            }
+            info_types = {request.info_type_code for request in requests}
+            replicas: dict[tuple[str, str], list[Replica]] = {}
+            for (row,) in await _select_in(
+                session,
+                select(Replica).where(
+                    Replica.info_type_code.in_(info_types), Replica.publication_start <= today
+                ),
+                Replica.atena_number,
+                people.values(),
+            ):
+                replicas.setdefault((row.atena_number, row.info_type_code), []).append(row)
+        answers: list[ProvisionAnswer] = []
+        records: list[LocalRecord] = []
+        for request in requests:
+            atena_number = people.get(request.provider_pseudonym)
+            rows = replicas.get((atena_number or "", request.info_type_code), [])
+            replica = self._choose_replica(rows, request.condition, today)
+            provided_at = utcnow()
+            if replica is None:
+                missing = self._why_no_replica(rows, request.condition, today)
+                answer = ProvisionAnswer(
+                    inquiry_id=request.inquiry_id, provided_at=provided_at, error=missing.body()
+                )
+            elif replica.manual_response:
+                held = await self.manual.hold(request, replica)  # 自動応答不可: staff answer
+                answer = held.model_copy(update={"provider_non_disclosure": replica.non_disclosure})
+            else:
+                answer = replica_answer(request.inquiry_id, provided_at, replica)
+            answers.append(answer)
+            records.append(self._provider_record(request, atena_number, answer, provided_at))
+        await self._append_many(records, LogEventKind.RECORD)
+        for request, answer in zip(requests, answers, strict=True):
+            logger.info(
+                "provided inquiry %s for %s: %s",
+                request.inquiry_id,
+                request.requester_code,
+                answer.error.code if answer.error else "items",
+            )
+        return answers
+
+    def _provider_record(
         self,
-        session: AsyncSession,
-        atena_number: str,
-        info_type_code: str,
-        condition: InquiryCondition,
+        request: ProvisionRequest,
+        atena_number: str | None,
+        answer: ProvisionAnswer,
+        provided_at: dt.datetime,
+    ) -> LocalRecord:
+        """This server's copy of the record of one provision, as the provider."""
+        error_code = answer.error.code if answer.error else None
+        status_detail, status_info_type = outcome_statuses(error_code)
+        return LocalRecord(
+            inquiry_id=str(request.inquiry_id),
+            side=RecordSide.PROVIDER.value,
+            atena_number=atena_number,
+            requester_code=request.requester_code,
+            requester_name=request.requester_name,
+            provider_code=self.agency.code,
+            provider_name=self.agency.name_ja,
+            affair_code=request.affair_code,
+            procedure_code=request.procedure_code,
+            info_type_code=request.info_type_code,
+            item_codes=[item.code for item in answer.items],
+            requested_at=request.requested_at,
+            provided_at=provided_at,
+            status_detail=status_detail.value,
+            status_info_type=status_info_type.value,
+            error_code=error_code,
+            requester_non_disclosure=request.requester_non_disclosure,
+            provider_non_disclosure=answer.provider_non_disclosure,
+            reached_hub=True,
+            recorded_at=utcnow(),
+            trace_id=current_trace_id(),
+        )
+
+    def _why_no_replica(
+        self, rows: Sequence[Replica], condition: InquiryCondition, today: dt.date
     ) -> IpnsimError:
         """The code that explains best why no published replica matches the condition.
 
         A tombstone matching it says the provider withdrew the data (RPL005); a live replica
         whose publication period has ended says the data is stale (RPL007); else RPL001.
         """
-        if await self._select_replica(
-            session, atena_number, info_type_code, condition, deleted=True
-        ):
+        if self._choose_replica(rows, condition, today, deleted=True):
             return IpnsimError("RPL005")
-        ended = await self._select_replica(
-            session, atena_number, info_type_code, condition, publication_ended=True
-        )
+        ended = self._choose_replica(rows, condition, today, publication_ended=True)
         if ended is not None and ended.publication_end is not None:
             return IpnsimError("RPL007", publication_end=ended.publication_end.isoformat())
         return IpnsimError("RPL001")
 
-    async def _select_replica(
-        self,
-        session: AsyncSession,
-        atena_number: str,
-        info_type_code: str,
+    @staticmethod
+    def _choose_replica(
+        rows: Sequence[Replica],
         condition: InquiryCondition,
+        today: dt.date,
         deleted: bool = False,
         publication_ended: bool = False,
     ) -> Replica | None:
-        """The replica the condition asks for, among those published today.
+        """The replica the condition asks for, among ``rows`` (one person's replicas of one
+        info type published by ``today``), live ones only.
 
         With ``deleted``, the same choice among the deleted replicas (their tombstones) instead;
         with ``publication_ended``, among the live replicas whose publication period has ended.
         """
-        today = self.today()
-        rows = await session.scalars(
-            select(Replica).where(
-                Replica.atena_number == atena_number,
-                Replica.info_type_code == info_type_code,
-                Replica.deleted_at.is_not(None) if deleted else Replica.deleted_at.is_(None),
-                Replica.publication_start <= today,
-            )
-        )
         candidates = [
             row
             for row in rows
-            if (row.publication_end is not None and row.publication_end < today)
+            if (row.deleted_at is not None) == deleted
+            and (row.publication_end is not None and row.publication_end < today)
             == publication_ended
         ]
         if condition.kind is ConditionKind.FISCAL_YEAR:
@@ -884,6 +1000,23 @@ class _PersonItem:
         if registration.my_number is not None:
             self.my_number = registration.my_number
         self.acquire_pseudonym = self.acquire_pseudonym or registration.acquire_pseudonym
+
+
+def _pseudonym_of(atena_number: str, person: Person | None) -> str:
+    """The person's 符号; IDN002 if no person is registered under the atena number, IDN001 if
+    the 符号 was not obtained yet."""
+    if person is None:
+        raise IpnsimError("IDN002", atena_number=atena_number)
+    if person.pseudonym is None:
+        raise IpnsimError("IDN001", atena_number=atena_number)
+    return person.pseudonym
+
+
+def _result_or_refusal(item: BulkInquiryItem) -> InquiryResult | ErrorBody:
+    if item.result is not None:
+        return item.result
+    assert item.refused is not None
+    return item.refused
 
 
 def _at(error: IpnsimError, field: str, problem: str) -> IpnsimError:

@@ -78,10 +78,11 @@ class IntermediateServerSettings(BaseSettings):
         "database, 'batch-<agency code>' in the working directory.",
     )
     batch_concurrency: int = Field(
-        default=8,
+        default=2,
         ge=1,
         le=64,
-        description="Rows of a batch job inquired at once.",
+        description="Blocks of a batch job inquired at once (each block is up to 250 rows, "
+        "sent to the hub as one bulk inquiry).",
     )
 
     def batch_directory(self) -> Path:

@@ -21,6 +21,7 @@ from ipnsim.metrics import count_hub_inquiry, install_metrics
 from ipnsim.storage import create_engine, migrate, sessionmaker
 from ipnsim.tracing import install_tracing
 from network.admission import InFlightLimit
+from network.bulk_inquiry import inquire_bulk
 from network.catalogue_api import catalogue_router
 from network.console import STATIC_DIRECTORY, console_router
 from network.db import MIGRATIONS
@@ -37,6 +38,8 @@ from network.protocol.models import (
     FORCE_OUTCOME_HEADER,
     Addendum,
     AgencySummary,
+    BulkInquiryRequest,
+    BulkInquiryResult,
     CaseReports,
     DisclosureRequest,
     DisclosureView,
@@ -266,6 +269,17 @@ def create_app(settings: HubSettings) -> FastAPI:
         for result in outcome.results:
             count_hub_inquiry(result.provider_code, result.error.code if result.error else None)
         return outcome
+
+    @app.post("/v1/inquiries/bulk", tags=["inquiries"])
+    async def inquire_block(
+        body: BulkInquiryRequest, hub: Hub, caller: Caller
+    ) -> BulkInquiryResult:
+        """一括照会 block: up to 1,000 inquiries at once, each checked, converted, routed and
+        recorded as ``POST /v1/inquiries`` would; one item per inquiry, in order (its result,
+        or the error refusing it). Each provider is asked once for the block, and the block's
+        records are written in one transaction. Counts as one inquiry in flight."""
+        with in_flight.admit():
+            return await inquire_bulk(hub, caller, body)
 
     @app.post("/v1/manual-responses", tags=["inquiries"])
     async def complete_manual(body: ProvisionAnswer, hub: Hub, caller: Caller) -> InquiryResult:

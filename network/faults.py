@@ -171,6 +171,10 @@ class FaultTable:
             return Plan()
         return active.plan(timeout, self.clock())
 
+    def affects(self, provider_code: str) -> bool:
+        """Whether inquiries to this provider now meet a fault or a forced outcome."""
+        return _forced_outcome.get() is not None or provider_code in self._faults
+
     def unavailable(self, provider_code: str) -> str | None:
         """The code of a provider that is down or offline now (for addenda); None if it is up."""
         active = self._faults.get(provider_code)
@@ -241,6 +245,10 @@ def load_faults_file(path: Path, table: FaultTable) -> list[ProviderFault]:
     return faults
 
 
+FAULTED_CONCURRENCY = 16
+"""Requests of one bulk inquiry in flight at once to a provider with a fault in force."""
+
+
 class FaultInjectingRouter(ProviderRouter):
     """The hub's router with the fault table applied before each provider is asked."""
 
@@ -261,6 +269,24 @@ class FaultInjectingRouter(ProviderRouter):
             )
             raise self.table.error(plan.error_code, provider, self.timeout, request)
         return await super().provide(provider, request)
+
+    async def provide_many(
+        self, provider: AgencyEntry, requests: list[ProvisionRequest]
+    ) -> list[ProvisionAnswer | IpnsimError]:
+        """With a fault in force for the provider (or an outcome forced), each request goes
+        its own way, as a single inquiry would; else all in one request."""
+        if not self.table.affects(provider.code):
+            return await super().provide_many(provider, requests)
+        limit = asyncio.Semaphore(FAULTED_CONCURRENCY)
+
+        async def one(request: ProvisionRequest) -> ProvisionAnswer | IpnsimError:
+            async with limit:
+                try:
+                    return await self.provide(provider, request)
+                except IpnsimError as error:
+                    return error
+
+        return list(await asyncio.gather(*(one(request) for request in requests)))
 
     async def deliver_addendum(self, provider: AgencyEntry, addendum: Addendum) -> None:
         code = self.table.unavailable(provider.code)

@@ -51,6 +51,20 @@ class PseudonymRepository:
         )
         return set(rows)
 
+    async def resolve_many(self, pseudonyms: Iterable[str]) -> list[IssuedPseudonym]:
+        """The issued 符号 among ``pseudonyms`` (one query per 5,000)."""
+        wanted = list(pseudonyms)
+        found: list[IssuedPseudonym] = []
+        for start in range(0, len(wanted), IN_CHUNK):
+            found.extend(
+                await self.session.scalars(
+                    select(IssuedPseudonym).where(
+                        IssuedPseudonym.pseudonym.in_(wanted[start : start + IN_CHUNK])
+                    )
+                )
+            )
+        return found
+
     async def find_many(self, agency_code: str, person_keys: Iterable[str]) -> dict[str, str]:
         """The 符号 already issued to one agency, by person key (one query per 5,000 keys)."""
         keys = list(person_keys)
@@ -76,6 +90,20 @@ class RecordRepository:
 
     async def get(self, inquiry_id: uuid.UUID) -> HubRecord | None:
         return await self.session.get(HubRecord, str(inquiry_id))
+
+    async def existing(self, inquiry_ids: Iterable[uuid.UUID]) -> set[str]:
+        """Those of ``inquiry_ids`` already recorded (one query per 5,000)."""
+        wanted = [str(inquiry_id) for inquiry_id in inquiry_ids]
+        found: set[str] = set()
+        for start in range(0, len(wanted), IN_CHUNK):
+            found.update(
+                await self.session.scalars(
+                    select(HubRecord.inquiry_id).where(
+                        HubRecord.inquiry_id.in_(wanted[start : start + IN_CHUNK])
+                    )
+                )
+            )
+        return found
 
     async def outcome(self, inquiry_id: str) -> HubOutcome | None:
         return await self.session.get(HubOutcome, inquiry_id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import TypeVar
 
 import httpx
 from opentelemetry import trace
@@ -11,10 +12,34 @@ from pydantic import BaseModel, ValidationError
 from error_codes import ErrorBody, IpnsimError
 from ipnsim.http import is_timeout
 from ipnsim.tracing import client_span, outgoing_headers
-from network.protocol.models import Addendum, InquiryResult, ProvisionAnswer, ProvisionRequest
+from network.protocol.models import (
+    Addendum,
+    BulkProvisionAnswer,
+    BulkProvisionRequest,
+    InquiryResult,
+    ProvisionAnswer,
+    ProvisionRequest,
+)
 from network.registry import AgencyEntry
 
 logger = logging.getLogger("ipnsim.hub.routing")
+
+
+A = TypeVar("A", ProvisionAnswer, BulkProvisionAnswer)
+
+
+def _answer(provider: AgencyEntry, response: httpx.Response, model: type[A]) -> A:
+    """The provider's answer read as ``model``; AVL005 if it is not one."""
+    try:
+        return model.model_validate_json(response.content)
+    except ValidationError:
+        logger.warning(
+            "provider %s answered %s with a body that is not a %s",
+            provider.code,
+            response.status_code,
+            model.__name__,
+        )
+        raise IpnsimError("AVL005", provider_code=provider.code) from None
 
 
 class ProviderRouter:
@@ -27,19 +52,28 @@ class ProviderRouter:
     async def provide(self, provider: AgencyEntry, request: ProvisionRequest) -> ProvisionAnswer:
         """Ask the provider for the replica; ``AVL001``/``AVL002``/``AVL005`` when that fails."""
         response = await self._post(provider, "/hub/provisions", request)
-        try:
-            answer = ProvisionAnswer.model_validate_json(response.content)
-        except ValidationError:
-            logger.warning(
-                "provider %s answered %s with a body that is not a provision answer",
-                provider.code,
-                response.status_code,
-            )
-            raise IpnsimError("AVL005", provider_code=provider.code) from None
+        answer = _answer(provider, response, ProvisionAnswer)
         if answer.inquiry_id != request.inquiry_id:
             logger.warning("provider %s answered for another inquiry", provider.code)
             raise IpnsimError("AVL005", provider_code=provider.code)
         return answer
+
+    async def provide_many(
+        self, provider: AgencyEntry, requests: list[ProvisionRequest]
+    ) -> list[ProvisionAnswer | IpnsimError]:
+        """Ask the provider for many replicas in one request; per request its answer, or the
+        error a single request would have met (the same for all when the call fails)."""
+        try:
+            response = await self._post(
+                provider, "/hub/provisions/bulk", BulkProvisionRequest(requests=requests)
+            )
+            answers = _answer(provider, response, BulkProvisionAnswer).answers
+            if [answer.inquiry_id for answer in answers] != [r.inquiry_id for r in requests]:
+                logger.warning("provider %s answered for other inquiries", provider.code)
+                raise IpnsimError("AVL005", provider_code=provider.code)
+        except IpnsimError as error:
+            return [error] * len(requests)
+        return list(answers)
 
     async def deliver_addendum(self, provider: AgencyEntry, addendum: Addendum) -> None:
         """Append the addendum to the provider's copy of the record."""

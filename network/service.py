@@ -100,6 +100,24 @@ class _Exchange:
     started: float = field(default_factory=time.perf_counter)
 
 
+def answered(exchange: _Exchange, answer: ProvisionAnswer) -> None:
+    """The provider answered the exchange (with items or with its error)."""
+    exchange.answer = answer
+    exchange.provider_reached = True
+    exchange.error_body = answer.error
+
+
+def failed(exchange: _Exchange, error: IpnsimError) -> None:
+    """The exchange failed with ``error``, to be recorded; a duplicate inquiry id (REC004) is
+    raised instead, as nothing may be recorded under it again."""
+    if error.code == "REC004" and not isinstance(error, InjectedFault):
+        raise error
+    # A provider that timed out or answered garbage may still have recorded the
+    # provision: it must receive any addendum, so count it as reached.
+    exchange.provider_reached = error.code in {"AVL002", "AVL005"}
+    exchange.error_body = error.body()
+
+
 class HubService:
     """The hub's behaviour. Each method owns its own short transactions."""
 
@@ -213,17 +231,12 @@ class HubService:
         try:
             provider, provision = await self._prepare(exchange)
             self._hop(exchange, "forwarded", provider_pseudonym=provision.provider_pseudonym)
-            exchange.answer = await self.router.provide(provider, provision)
-            self._hop(exchange, "provided", items=len(exchange.answer.items))
-            exchange.provider_reached = True
-            exchange.error_body = exchange.answer.error
+            answered(exchange, await self.router.provide(provider, provision))
+            self._hop(
+                exchange, "provided", items=len(exchange.answer.items if exchange.answer else [])
+            )
         except IpnsimError as error:
-            if error.code == "REC004" and not isinstance(error, InjectedFault):
-                raise
-            # A provider that timed out or answered garbage may still have recorded the
-            # provision: it must receive any addendum, so count it as reached.
-            exchange.provider_reached = error.code in {"AVL002", "AVL005"}
-            exchange.error_body = error.body()
+            failed(exchange, error)
         return await self._record(exchange)
 
     async def _prepare(self, exchange: _Exchange) -> tuple[AgencyEntry, ProvisionRequest]:
@@ -231,26 +244,32 @@ class HubService:
         async with self.sessions() as session:
             if await RecordRepository(session).get(request.inquiry_id) is not None:
                 raise IpnsimError("REC004", inquiry_id=str(request.inquiry_id))
-            pseudonyms = PseudonymRepository(session)
-            owner = await self._owner(pseudonyms, request.requester_pseudonym)
-            if owner is None or owner[0] != exchange.requester.code:
-                raise IpnsimError("IDN003")
-            person = exchange.person_key = owner[1]
-            provider = self.registry.get(request.provider_code)
-            exchange.provider = provider
-            if not self.permissions.allows(
-                exchange.requester.kind,
-                request.affair_code,
-                request.procedure_code,
-                request.info_type_code,
-                provider.kind,
-            ):
-                raise IpnsimError("PRM001", info_type_code=request.info_type_code)
-            self._hop(exchange, "permitted")
-            converted = await self._pseudonym(pseudonyms, provider.code, person)
-            if converted is None:
-                raise IpnsimError("IDN004", provider_code=provider.code)
-            self._hop(exchange, "converted", provider_pseudonym=converted)
+            return await self._check_and_convert(PseudonymRepository(session), exchange)
+
+    async def _check_and_convert(
+        self, pseudonyms: PseudonymRepository, exchange: _Exchange
+    ) -> tuple[AgencyEntry, ProvisionRequest]:
+        """Check the requester's 符号 and the permission, and convert the 符号 for the provider."""
+        request = exchange.request
+        owner = await self._owner(pseudonyms, request.requester_pseudonym)
+        if owner is None or owner[0] != exchange.requester.code:
+            raise IpnsimError("IDN003")
+        person = exchange.person_key = owner[1]
+        provider = self.registry.get(request.provider_code)
+        exchange.provider = provider
+        if not self.permissions.allows(
+            exchange.requester.kind,
+            request.affair_code,
+            request.procedure_code,
+            request.info_type_code,
+            provider.kind,
+        ):
+            raise IpnsimError("PRM001", info_type_code=request.info_type_code)
+        self._hop(exchange, "permitted")
+        converted = await self._pseudonym(pseudonyms, provider.code, person)
+        if converted is None:
+            raise IpnsimError("IDN004", provider_code=provider.code)
+        self._hop(exchange, "converted", provider_pseudonym=converted)
         return provider, ProvisionRequest(
             inquiry_id=request.inquiry_id,
             requester_code=exchange.requester.code,
@@ -309,13 +328,26 @@ class HubService:
         return pseudonym
 
     async def _record(self, exchange: _Exchange) -> InquiryResult:
+        record = self._record_row(exchange)
+
+        async def write(session: AsyncSession, log: Appender) -> None:
+            log.append(record, LogEventKind.RECORD)
+
+        try:
+            await self.log.write(self.sessions, write)
+        except IntegrityError:
+            raise IpnsimError("REC004", inquiry_id=str(exchange.request.inquiry_id)) from None
+        return self._recorded(exchange, record)
+
+    def _record_row(self, exchange: _Exchange) -> HubRecord:
+        """The hub's copy of the record of one exchange."""
         request = exchange.request
         answer = exchange.answer
         error_code = exchange.error_body.code if exchange.error_body else None
         status_detail, status_info_type = outcome_statuses(error_code)
         items = answer.items if answer is not None and answer.error is None else []
         provider = exchange.provider
-        record = HubRecord(
+        return HubRecord(
             inquiry_id=str(request.inquiry_id),
             person_key=exchange.person_key,
             requester_code=exchange.requester.code,
@@ -338,13 +370,13 @@ class HubService:
             trace_id=current_trace_id(),
         )
 
-        async def write(session: AsyncSession, log: Appender) -> None:
-            log.append(record, LogEventKind.RECORD)
-
-        try:
-            await self.log.write(self.sessions, write)
-        except IntegrityError:
-            raise IpnsimError("REC004", inquiry_id=str(request.inquiry_id)) from None
+    def _recorded(self, exchange: _Exchange, record: HubRecord) -> InquiryResult:
+        """The result of one exchange whose record was written (and a line in the log)."""
+        request = exchange.request
+        answer = exchange.answer
+        error_code = record.error_code
+        status_detail, status_info_type = outcome_statuses(error_code)
+        items = answer.items if answer is not None and answer.error is None else []
         logger.info(
             "inquiry %s %s→%s %s: %s%s",
             request.inquiry_id,

@@ -351,6 +351,56 @@ class FanOutResult(_Wire):
     results: list[InquiryResult]
 
 
+MAX_BULK_INQUIRIES = 1_000
+"""Most inquiries one bulk inquiry (or bulk provision) request may carry: one block of a
+一括照会 job."""
+
+
+class BulkInquiryRequest(_Wire):
+    """A block of a 一括照会 job: requester's intermediate server → hub, many inquiries at once.
+
+    Each inquiry is checked, converted, routed and recorded exactly as ``POST /v1/inquiries``
+    would; the hub asks each provider once for all of the block's inquiries to it and writes
+    the block's records in one transaction.
+    """
+
+    requester_code: AgencyCode
+    inquiries: list[InquiryRequest] = Field(min_length=1, max_length=MAX_BULK_INQUIRIES)
+
+
+class BulkInquiryItem(_Wire):
+    """One inquiry of a bulk: its result (recorded at the hub), or the error refusing it before
+    anything was recorded (the error a single inquiry would have been answered with)."""
+
+    result: InquiryResult | None = None
+    refused: ErrorBody | None = None
+
+    @model_validator(mode="after")
+    def _result_or_refusal(self) -> Self:
+        if (self.result is None) == (self.refused is None):
+            raise ValueError("an item carries either a result or a refusal")
+        return self
+
+
+class BulkInquiryResult(_Wire):
+    """One item per inquiry of a :class:`BulkInquiryRequest`, in its order."""
+
+    items: list[BulkInquiryItem]
+
+
+class BulkProvisionRequest(_Wire):
+    """The provision requests of one bulk inquiry to one provider: hub → provider's
+    intermediate server. Each is answered as ``POST /hub/provisions`` would."""
+
+    requests: list[ProvisionRequest] = Field(min_length=1, max_length=MAX_BULK_INQUIRIES)
+
+
+class BulkProvisionAnswer(_Wire):
+    """One answer per request of a :class:`BulkProvisionRequest`, in its order."""
+
+    answers: list[ProvisionAnswer]
+
+
 class RecordSide(StrEnum):
     """Which of the three copies of a provision record this is."""
 

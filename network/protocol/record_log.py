@@ -41,6 +41,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
+from ipnsim.storage import insert_many
 from network.protocol.merkle import MerkleTree, canonical_bytes, leaf_hash
 from network.protocol.models import (
     ConsistencyProof,
@@ -290,6 +291,47 @@ class Appender:
             )
         )
         return index
+
+    async def append_many(self, rows: Sequence[Any], kind: LogEventKind) -> None:
+        """:meth:`append` for many event rows of one table, in order, with one signed head: the
+        head after the last leaf (a head for a size between is signed when asked for). The
+        rows, their leaves and the head are inserted with one statement per table."""
+        if not rows:
+            return
+        log = self._log
+        table = rows[0].__table__
+        events: list[dict[str, Any]] = []
+        leaves: list[dict[str, Any]] = []
+        for row in rows:
+            index = log.tree.size
+            row.leaf_index = index
+            values = {column.key: getattr(row, column.key) for column in table.columns}
+            digest = event_leaf_hash(table_event(table, values, kind))
+            events.append(values)
+            leaves.append(
+                {
+                    "leaf_index": index,
+                    "kind": kind.value,
+                    "inquiry_id": row.inquiry_id,
+                    "leaf_hash": digest.hex(),
+                }
+            )
+            log.tree.append(digest)
+        head = log.sign(log.tree.size, log.tree.root())
+        await insert_many(self._session, table, events)
+        await insert_many(self._session, log.leaf_model.__table__, leaves)
+        await insert_many(
+            self._session,
+            log.head_model.__table__,
+            [
+                {
+                    "tree_size": head.tree_size,
+                    "root_hash": head.root_hash,
+                    "timestamp": head.timestamp,
+                    "signature": head.signature,
+                }
+            ],
+        )
 
 
 class RecordLog:

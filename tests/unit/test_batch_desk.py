@@ -66,6 +66,16 @@ class FakeInquiries:
             items=[ReplicaItem(code="I001", value="2026")],
         )
 
+    async def inquire_many(self, orders: list[InquiryOrder]) -> list[InquiryResult | IpnsimError]:
+        """A block: each order as :meth:`inquire` answers it; a defect fails the block."""
+        outcomes: list[InquiryResult | IpnsimError] = []
+        for order in orders:
+            try:
+                outcomes.append(await self.inquire(order))
+            except IpnsimError as error:
+                outcomes.append(error)
+        return outcomes
+
 
 def request_file(*atena_numbers: str) -> bytes:
     return b"".join(
@@ -116,7 +126,13 @@ def run(database: str, directory: Path, scenario: Scenario) -> None:
         try:
             await migrate(engine, MIGRATIONS)
             fake = FakeInquiries()
-            desk = BatchDesk(sessionmaker(engine), fake, directory, concurrency=2)  # type: ignore[arg-type]
+            desk = BatchDesk(  # one row a block: a defect fails one row
+                sessionmaker(engine),
+                fake,  # type: ignore[arg-type]
+                directory,
+                concurrency=2,
+                block_rows=1,
+            )
             await desk.recover()
             try:
                 await scenario(desk, fake)
