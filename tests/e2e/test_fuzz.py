@@ -38,8 +38,8 @@ from tests.e2e.conftest import small_network
 pytestmark = pytest.mark.e2e
 
 EXAMPLES_PER_OPERATION = 5
-"""Examples per operation and generation mode: enough to reach every validation branch the
-schema describes, few enough for the whole fuzz to take about a minute."""
+"""Examples per operation and generation mode: a sample of each operation's valid and invalid
+inputs (the same every run), small enough for the whole fuzz to take about a minute."""
 
 CHECKS = [
     not_a_server_error,
