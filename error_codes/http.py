@@ -14,11 +14,12 @@ from fastapi import APIRouter, FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from error_codes.catalogue import CATALOGUE, Category, Origin
-from error_codes.errors import FieldProblem, IpnsimError
+from error_codes.errors import ErrorBody, FieldProblem, IpnsimError
 
 logger = logging.getLogger("ipnsim.errors")
 
@@ -147,6 +148,61 @@ def install_error_handling(
 
     app.add_middleware(BodySizeLimit, limit=body_limit, path_limits=path_limits)
     app.include_router(errors_router())
+    document_errors(app)
+
+
+_SCHEMAS = "#/components/schemas/"
+_ERROR_CONTENT = {"application/json": {"schema": {"$ref": _SCHEMAS + "ErrorBody"}}}
+_METHODS = {"get", "put", "post", "delete", "patch", "head", "options"}
+
+
+def document_errors(app: FastAPI) -> None:
+    """Declare in ``app``'s OpenAPI document the error answers it really gives.
+
+    FastAPI documents a 422 with its own ``HTTPValidationError``, which no service sends: a
+    failed validation is answered ``VAL001`` as an :class:`~error_codes.ErrorBody`, like every
+    other failure. So each operation's 422 and its other declared error answers get the
+    ``ErrorBody`` schema, and a ``default`` answer says that any other status (401 AUT001, 404,
+    413 VAL003, 503 AVL…) carries one too.
+    """
+    build = app.openapi
+    documented: list[dict[str, Any]] = []
+
+    def openapi() -> dict[str, Any]:
+        if documented:
+            return documented[0]
+        document = build()
+        _, definitions = models_json_schema(
+            [(ErrorBody, "serialization")], ref_template=_SCHEMAS + "{model}"
+        )
+        schemas = document.setdefault("components", {}).setdefault("schemas", {})
+        for name, definition in definitions.get("$defs", {}).items():
+            schemas.setdefault(name, definition)
+        for path_item in document.get("paths", {}).values():
+            for method, operation in path_item.items():
+                if method not in _METHODS:
+                    continue
+                responses = operation.setdefault("responses", {})
+                for status, response in responses.items():
+                    if status == "422":
+                        response["description"] = "VAL001: a field of the request is invalid."
+                        response["content"] = dict(_ERROR_CONTENT)
+                    elif status[:1] in {"4", "5"} and not response.get("content"):
+                        response["content"] = dict(_ERROR_CONTENT)
+                responses.setdefault(
+                    "default",
+                    {
+                        "description": "Any other failure: its error-classification code "
+                        "(エラー分類コード), explained at /v1/errors/{code}.",
+                        "content": dict(_ERROR_CONTENT),
+                    },
+                )
+        for unused in ("HTTPValidationError", "ValidationError"):
+            schemas.pop(unused, None)
+        documented.append(document)
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 class ErrorExplanation(BaseModel):

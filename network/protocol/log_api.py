@@ -19,6 +19,13 @@ from network.protocol.models import (
 )
 from network.protocol.record_log import MAX_ENTRIES, RecordLog
 
+MAX_INDEX = 2**53 - 1
+"""Largest leaf index or tree size a request may name (one a JSON number holds exactly); a
+larger one is refused as VAL001 rather than overflowing the database's integers."""
+
+Index = Annotated[int, Query(ge=0, le=MAX_INDEX)]
+Size = Annotated[int, Query(ge=1, le=MAX_INDEX)]
+
 
 def _out_of_range(field: str, problem: str) -> IpnsimError:
     return IpnsimError("VAL001", field=field, problem=problem)
@@ -53,9 +60,9 @@ def log_router(
     @router.get("/proof/inclusion")
     async def inclusion(
         log: Log,
-        leaf_index: Annotated[int | None, Query(ge=0)] = None,
+        leaf_index: Index | None = None,
         inquiry_id: uuid.UUID | None = None,
-        tree_size: Annotated[int | None, Query(ge=1)] = None,
+        tree_size: Size | None = None,
     ) -> InclusionProof:
         """Audit path (RFC 9162 §2.1.3) of one leaf, given by ``leaf_index`` or by
         ``inquiry_id`` (its first leaf: the record), in the tree of ``tree_size`` leaves (the
@@ -79,8 +86,8 @@ def log_router(
     @router.get("/proof/consistency")
     async def consistency(
         log: Log,
-        first: Annotated[int, Query(ge=1)],
-        second: Annotated[int | None, Query(ge=1)] = None,
+        first: Size,
+        second: Size | None = None,
     ) -> ConsistencyProof:
         """Consistency proof (RFC 9162 §2.1.4) from the tree of ``first`` leaves to the tree of
         ``second`` leaves (the whole log by default), with the signed head of ``second``."""
@@ -96,8 +103,8 @@ def log_router(
     @router.get("/entries", dependencies=list(entries_dependencies))
     async def entries(
         log: Log,
-        start: Annotated[int, Query(ge=0)] = 0,
-        end: Annotated[int | None, Query(ge=0)] = None,
+        start: Index = 0,
+        end: Index | None = None,
     ) -> LogEntries:
         """Leaves start ≤ index < end (at most 1000) exactly as stored, with their events and
         the signed heads of those sizes: what a verifier recomputes the log from."""

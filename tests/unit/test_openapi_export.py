@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 KEY_PATHS = {
     "hub.json": {
         ("/v1/inquiries", "post"),
@@ -56,3 +58,28 @@ def test_openapi_writes_a_valid_document_per_service(tmp_path: Path) -> None:
         assert wanted <= present, (name, wanted - present)
         assert name in result.stdout
     assert not list(tmp_path.glob("*.sqlite3")), "no database is created"
+
+
+def test_every_error_answer_is_documented_as_an_error_body(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each operation declares its failures with the ErrorBody every service really sends:
+    VAL001 as 422 (not FastAPI's HTTPValidationError), the route's own error statuses, and a
+    ``default`` for any other; so a client generated from the document can read them."""
+    from ipnsim.openapi_commands import openapi_documents
+
+    monkeypatch.chdir(tmp_path)  # the apps' default signing keys are written there
+    error_body = {"$ref": "#/components/schemas/ErrorBody"}
+    for stem, document in openapi_documents().items():
+        assert "HTTPValidationError" not in json.dumps(document), stem
+        assert "code" in document["components"]["schemas"]["ErrorBody"]["properties"]
+        for path, item in document["paths"].items():
+            for method, operation in item.items():
+                responses = operation["responses"]
+                assert responses["default"]["content"]["application/json"]["schema"] == error_body
+                for status, response in responses.items():
+                    if status[0] in "45":
+                        schema = response["content"]["application/json"]["schema"]
+                        assert schema == error_body, (stem, method, path, status)
+    lookup = openapi_documents()["resident-registry"]["paths"]["/v1/lookup"]["post"]
+    assert lookup["responses"]["409"]["content"]["application/json"]["schema"] == error_body
