@@ -11,6 +11,7 @@ from pydantic import BaseModel, ValidationError
 
 from error_codes import ErrorBody, ForwardedError, IpnsimError
 from ipnsim.http import is_timeout
+from ipnsim.sandboxes import sandbox_headers
 
 logger = logging.getLogger("ipnsim.intermediate.hub")
 
@@ -35,7 +36,7 @@ class HubClient:
             response = await self.client.post(
                 self.base + path,
                 content=body.model_dump_json(),
-                headers=self.headers | dict(headers or {}),
+                headers=self.headers | sandbox_headers() | dict(headers or {}),
             )
         except httpx.TransportError as exc:
             if is_timeout(exc):

@@ -10,6 +10,7 @@ from pydantic import Field, HttpUrl, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
+from ipnsim.sandboxes import MAX_SANDBOXES
 from network.protocol.models import AgencyCode
 from network.protocol.record_log import key_file_beside
 
@@ -82,6 +83,12 @@ class IntermediateServerSettings(BaseSettings):
         ge=1,
         le=64,
         description="Rows of a batch job inquired at once.",
+    )
+    max_sandboxes: int = Field(
+        default=MAX_SANDBOXES,
+        ge=1,
+        le=1000,
+        description="Sandboxes (X-Ipnsim-Sandbox) kept at most; one more is refused with SBX002.",
     )
 
     def batch_directory(self) -> Path:

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ValidationError
 
 from error_codes import ErrorBody, IpnsimError
 from ipnsim.http import is_timeout
+from ipnsim.sandboxes import sandbox_headers
 from network.protocol.models import Addendum, InquiryResult, ProvisionAnswer, ProvisionRequest
 from network.registry import AgencyEntry
 
@@ -81,7 +82,8 @@ class ProviderRouter:
                 headers={
                     "Authorization": f"Bearer {provider.credential}",
                     "Content-Type": "application/json",
-                },
+                }
+                | sandbox_headers(),
             )
         except httpx.TransportError as exc:
             if is_timeout(exc):
