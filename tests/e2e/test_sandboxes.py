@@ -5,6 +5,7 @@ data is left as it was. Runs on SQLite and on PostgreSQL (the ``network`` fixtur
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from pathlib import Path
 
@@ -226,3 +227,69 @@ def test_operator_only_at_the_hub(net: RunningNetwork) -> None:
     response = httpx.get(net.network.hub.url + "/v1/sandboxes")
     assert response.status_code == 401
     assert response.json()["code"] == "AUT001"
+
+
+def test_every_shipped_scenario_passes_in_a_sandbox_leaving_the_default_data(
+    net: RunningNetwork,
+) -> None:
+    """Fan-out, idempotent retries, held inquiries answered or declined by staff (the hub's
+    delivery of the final result), mistaken-person addenda: all within the sandbox."""
+    key = new_key("all")
+    try:
+        before = run(snapshot(net, None))
+        result = ipnsim(
+            "--sandbox",
+            key,
+            "scenario",
+            "run",
+            str(SCENARIO.parent),
+            data_dir=net.data_dir,
+            timeout=240,
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert run(snapshot(net, None)) == before
+        in_sandbox = run(snapshot(net, key))
+        assert len(set(in_sandbox["hub records"]) - set(before["hub records"])) > 5  # type: ignore[arg-type]
+    finally:
+        run(delete_everywhere(net, key))
+
+
+def test_a_batch_job_runs_in_the_sandbox_that_started_it(
+    net: RunningNetwork, tmp_path: Path
+) -> None:
+    key = new_key("batch")
+    atena_file = tmp_path / "atena.csv"
+    atena_file.write_text(
+        f"統合宛名番号\r\n{net.atena('yamagata', 'moved_in')}\r\n", encoding="cp932"
+    )
+    try:
+        before = run(snapshot(net, None))
+        made = ipnsim(
+            "batch", "make", str(atena_file), "--procedure", "JT01010000000214",
+            "--agency", "yamagata", "--provider", "14206", "--fiscal-year", "2026",
+            "-o", str(tmp_path), "--json", data_dir=net.data_dir,
+        )  # fmt: skip
+        assert made.returncode == 0, made.stderr
+        submitted = ipnsim(
+            "--sandbox", key, "batch", "submit", json.loads(made.stdout)[0]["path"],
+            "--agency", "yamagata", "--wait", "--json", data_dir=net.data_dir,
+        )  # fmt: skip
+        assert submitted.returncode == 0, submitted.stderr
+        job = json.loads(submitted.stdout)
+        assert (job["state"], job["rows_provided"]) == ("completed", 1)
+
+        def jobs(*sandbox: str) -> set[str]:
+            listed = ipnsim(
+                *sandbox, "batch", "list", "--agency", "yamagata", "--json", data_dir=net.data_dir
+            )
+            assert listed.returncode == 0, listed.stderr
+            return {entry["job_id"] for entry in json.loads(listed.stdout)}
+
+        assert job["job_id"] in jobs("--sandbox", key)
+        assert job["job_id"] not in jobs()
+        # The job's inquiry went through the hub inside the sandbox, and only there.
+        in_sandbox = run(snapshot(net, key))
+        assert len(set(in_sandbox["hub records"]) - set(before["hub records"])) == 1  # type: ignore[arg-type]
+        assert run(snapshot(net, None)) == before
+    finally:
+        run(delete_everywhere(net, key))
