@@ -90,12 +90,16 @@ class SandboxMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        value = next((v for name, v in scope["headers"] if name == _HEADER), None)
-        if value is None:
+        given: bytes | None = None
+        for name, value in scope["headers"]:
+            if name == _HEADER:
+                given = value
+                break
+        if given is None:
             await self.app(scope, receive, send)
             return
         try:
-            key = valid_key(value.decode("latin-1"))
+            key = valid_key(given.decode("latin-1"))
         except IpnsimError as error:
             await error_response(error)(scope, receive, send)
             return

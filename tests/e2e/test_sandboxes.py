@@ -190,6 +190,12 @@ def test_an_invalid_sandbox_key_is_refused_with_sbx001(net: RunningNetwork) -> N
     assert result.returncode == 2
     assert "invalid sandbox key 'UPPER'" in result.stderr
     assert "Traceback" not in result.stderr
+    unnamed = ipnsim("reset", data_dir=net.data_dir)
+    assert unnamed.returncode == 2
+    assert "name the sandbox: --sandbox KEY (or IPNSIM_SANDBOX), or --all" in unnamed.stderr
+    both = ipnsim("reset", "--sandbox", "a", "--all", data_dir=net.data_dir)
+    assert both.returncode == 2
+    assert "not both" in both.stderr
 
 
 def test_sandboxes_are_bounded_with_sbx002(net: RunningNetwork) -> None:
