@@ -8,11 +8,11 @@ import pathlib
 import shutil
 import uuid
 from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Body, Depends, FastAPI, Header, Path, Query, Request, Response, status
 from fastapi.responses import FileResponse
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from error_codes import IpnsimError
 from error_codes.http import install_error_handling
@@ -127,7 +127,7 @@ def create_app(settings: IntermediateServerSettings) -> FastAPI:
         hub = HubClient(client, str(settings.hub_url), credential, settings.hub_timeout)
 
         async def open_world(
-            log: RecordLog, world_engine: Any, batch_dir: pathlib.Path
+            log: RecordLog, world_engine: AsyncEngine, batch_dir: pathlib.Path
         ) -> ServerWorld:
             server = IntermediateService(
                 sessionmaker(world_engine),
@@ -157,7 +157,7 @@ def create_app(settings: IntermediateServerSettings) -> FastAPI:
             )
             return ServerWorld(server, keys, batch, journal, tasks)
 
-        async def open_sandbox(key: str, sandbox_engine: Any) -> ServerWorld:
+        async def open_sandbox(key: str, sandbox_engine: AsyncEngine) -> ServerWorld:
             log = local_record_log(settings.code, signing_key)
             return await open_world(log, sandbox_engine, sandbox_batch_directory(key))
 
@@ -181,16 +181,18 @@ def create_app(settings: IntermediateServerSettings) -> FastAPI:
             return None if opened is None else opened.journal
 
         app.state.current_journal = current_journal
-        store = SandboxStore(
-            settings.database_url, MIGRATIONS, Base.metadata, engine, settings.max_sandboxes
-        )
-        original_drop = store.drop
 
-        async def drop(key: str) -> None:
-            await original_drop(key)
+        async def drop_batch_files(key: str) -> None:
             await asyncio.to_thread(shutil.rmtree, sandbox_batch_directory(key), ignore_errors=True)
 
-        store.drop = drop  # type: ignore[method-assign]
+        store = SandboxStore(
+            settings.database_url,
+            MIGRATIONS,
+            Base.metadata,
+            engine,
+            settings.max_sandboxes,
+            on_drop=drop_batch_files,
+        )
         app.state.sandboxes = sandboxes = Sandboxes(store, open_sandbox, close_sandbox)
         logger.info("intermediate server of %s (%s) ready", agency.name_ja, agency.code)
         try:

@@ -120,8 +120,11 @@ class SandboxStore:
         metadata: MetaData,
         default_engine: AsyncEngine,
         limit: int = MAX_SANDBOXES,
+        on_drop: Callable[[str], Awaitable[None]] | None = None,
     ) -> None:
+        """``on_drop`` removes whatever else the service keeps for a sandbox being deleted."""
         self.url = make_url(database_url)
+        self.on_drop = on_drop
         self.migrations = migrations
         self.metadata = metadata
         self.default_engine = default_engine
@@ -235,6 +238,8 @@ class SandboxStore:
             path = self._path(f"sandbox-{key}")
             for suffix in ("", "-wal", "-shm", "-journal"):
                 path.with_name(path.name + suffix).unlink(missing_ok=True)
+        if self.on_drop is not None:
+            await self.on_drop(key)
         logger.info("sandbox %s deleted", key)
 
     # --- PostgreSQL ---------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, Header, Path, Query, Request
 from fastapi.responses import PlainTextResponse
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from error_codes import IpnsimError
 from error_codes.http import install_error_handling
@@ -72,7 +72,9 @@ logger = logging.getLogger("ipnsim.hub")
 class HubWorld:
     """The hub's objects on one database (the default one or a sandbox's)."""
 
-    def __init__(self, service: HubService, usage: UsageService, redelivery: asyncio.Task[None]):
+    def __init__(
+        self, service: HubService, usage: UsageService, redelivery: asyncio.Task[None]
+    ) -> None:
         self.service = service
         self.usage = usage
         self.redelivery = redelivery
@@ -104,7 +106,7 @@ def create_app(settings: HubSettings) -> FastAPI:
         client = make_client(settings.provider_timeout)
         router = FaultInjectingRouter(client, settings.provider_timeout, faults)
 
-        async def open_world(log: RecordLog, world_engine: Any) -> HubWorld:
+        async def open_world(log: RecordLog, world_engine: AsyncEngine) -> HubWorld:
             service = HubService(
                 sessionmaker(world_engine),
                 registry,
@@ -123,7 +125,7 @@ def create_app(settings: HubSettings) -> FastAPI:
             )
             return HubWorld(service, usage, redelivery)
 
-        async def open_sandbox(key: str, sandbox_engine: Any) -> HubWorld:
+        async def open_sandbox(key: str, sandbox_engine: AsyncEngine) -> HubWorld:
             return await open_world(hub_record_log(signing_key), sandbox_engine)
 
         default = await open_world(record_log, engine)
@@ -157,7 +159,7 @@ def create_app(settings: HubSettings) -> FastAPI:
 
     app.include_router(catalogue_router(shared_catalogue, permissions))
 
-    async def world(request: Request) -> "HubWorld | None":
+    async def world(request: Request) -> HubWorld | None:
         """The request's sandbox (None: the default database)."""
         key = current_sandbox.get()
         if key is None:
