@@ -41,6 +41,8 @@ class Category(StrEnum):
     """A request repeated under the same Idempotency-Key (冪等キー)."""
     BATCH = "batch"
     """一括照会: a request file, or a batch job of the requester's intermediate server."""
+    SANDBOX = "sandbox"
+    """サンドボックス: the X-Ipnsim-Sandbox key of a request, or a service's sandboxes."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -745,6 +747,33 @@ _CODES: tuple[ErrorCode, ...] = (
         "The batch job '{job_id}' has no file '{file}'.",
         "The file name is mistyped, or the file was refused when it was sent.",
         "Read the job (GET /v1/batch-jobs/<job id>) for the names of its files.",
+    ),
+    # --- sandboxes -----------------------------------------------------------------------------
+    ErrorCode(
+        "SBX001",
+        Origin.ANY,
+        Category.SANDBOX,
+        False,
+        422,
+        "サンドボックスキー「{key}」が不正です。",
+        "The sandbox key '{key}' is invalid.",
+        "The X-Ipnsim-Sandbox header (or the key in the path) is not 1 to 32 lower-case "
+        "letters, digits and '-' starting with a letter or digit.",
+        "Use a key such as 'ci-1234' or 'worker-gw0'.",
+    ),
+    ErrorCode(
+        "SBX002",
+        Origin.ANY,
+        Category.SANDBOX,
+        False,
+        409,
+        "サンドボックス数が上限「{limit}」に達しているため、「{key}」を作成できません。",
+        "The sandbox '{key}' cannot be created: the service already keeps its limit of "
+        "{limit} sandboxes.",
+        "Every sandbox used since it was last deleted is kept, and the service keeps a bounded "
+        "number of them.",
+        "Delete sandboxes no longer needed (DELETE /v1/sandboxes/<key>, or 'ipnsim sandbox "
+        "delete'), then retry.",
     ),
     # --- internal ------------------------------------------------------------------------------
     ErrorCode(

@@ -32,6 +32,7 @@ CATEGORY_TITLES: dict[Category, str] = {
     Category.MANUAL_RESPONSE: "Manual response: answered by the provider's staff (自動応答不可)",
     Category.IDEMPOTENCY: "Idempotency: a request repeated under its key (冪等キー)",
     Category.BATCH: "Batch: 一括照会 request files and jobs (一括照会)",
+    Category.SANDBOX: "Sandbox: isolated copies of the data for parallel tests (サンドボックス)",
 }
 """Heading of each category's table."""
 

@@ -4,18 +4,20 @@ import asyncio
 import contextlib
 import hmac
 import logging
+import pathlib
+import shutil
 import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Body, Depends, FastAPI, Header, Path, Query, Request, Response, status
 from fastapi.responses import FileResponse
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from error_codes import IpnsimError
 from error_codes.http import install_error_handling
 from intermediate_server.batch import MAX_FILE_BYTES, BatchDesk
-from intermediate_server.db import MIGRATIONS
+from intermediate_server.db import MIGRATIONS, Base
 from intermediate_server.hub_client import HubClient
 from intermediate_server.idempotency import (
     IDEMPOTENCY_KEY_HEADER,
@@ -48,6 +50,13 @@ from intermediate_server.settings import IntermediateServerSettings
 from ipnsim.clock import clock_router
 from ipnsim.http import bearer_token, make_client
 from ipnsim.metrics import install_metrics
+from ipnsim.sandboxes import (
+    Sandboxes,
+    SandboxMiddleware,
+    SandboxStore,
+    current_sandbox,
+    sandbox_router,
+)
 from ipnsim.storage import create_engine, migrate, sessionmaker
 from ipnsim.tracing import install_tracing
 from network.protocol.batch_file import ENCODINGS, Variant, result_file_name
@@ -81,55 +90,121 @@ FILE_NAME = r"^[0-9A-Za-z][0-9A-Za-z_.-]{0,99}$"
 """A request file's name in a job: letters, digits, '_', '.' and '-' (e.g. P640R110_…_0001.DAT)."""
 
 
+class ServerWorld:
+    """An intermediate server's objects on one database (the default one or a sandbox's), with
+    its background tasks: the request journal's writer and the manual-response sweep."""
+
+    def __init__(
+        self,
+        server: IntermediateService,
+        idempotency_keys: IdempotencyKeys,
+        batch: BatchDesk,
+        journal: RequestJournal,
+        tasks: tuple[asyncio.Task[None], ...],
+    ) -> None:
+        self.server = server
+        self.idempotency_keys = idempotency_keys
+        self.batch = batch
+        self.journal = journal
+        self.tasks = tasks
+
+    async def close(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self.journal.flush()
+        await self.batch.close()
+
+
 def create_app(settings: IntermediateServerSettings) -> FastAPI:
     """Build one agency's intermediate server from its settings."""
     engine = create_engine(settings.database_url)
     credential = settings.credential.get_secret_value()
     agency = AgencyIdentity(code=settings.code, name_ja=settings.name_ja)
-    record_log = local_record_log(settings.code, load_or_create_key(settings.signing_key_file()))
+    signing_key = load_or_create_key(settings.signing_key_file())
+    record_log = local_record_log(settings.code, signing_key)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await migrate(engine, MIGRATIONS)
         client = make_client(settings.hub_timeout)
         hub = HubClient(client, str(settings.hub_url), credential, settings.hub_timeout)
-        app.state.service = server = IntermediateService(
-            sessionmaker(engine),
-            agency,
-            hub,
-            catalogue(),
-            manual_hold_seconds=settings.manual_response_seconds,
-            log=record_log,
-        )
-        await record_log.load(server.sessions)
-        app.state.idempotency_keys = IdempotencyKeys(
-            sessionmaker(engine),
-            abandoned_after=settings.idempotency_abandoned_after,
-        )
-        app.state.batch = batch = BatchDesk(
-            sessionmaker(engine),
-            server,
-            settings.batch_directory(),
-            settings.batch_concurrency,
-        )
-        await batch.recover()
-        app.state.journal = journal = RequestJournal(sessionmaker(engine))
-        journalling = asyncio.create_task(journal.flush_forever())
-        sweep = asyncio.create_task(
-            server.manual.sweep_forever(
-                min(settings.manual_sweep_seconds, settings.manual_response_seconds / 2)
+
+        async def open_world(
+            log: RecordLog, world_engine: AsyncEngine, batch_dir: pathlib.Path
+        ) -> ServerWorld:
+            server = IntermediateService(
+                sessionmaker(world_engine),
+                agency,
+                hub,
+                catalogue(),
+                manual_hold_seconds=settings.manual_response_seconds,
+                log=log,
             )
+            await log.load(server.sessions)
+            keys = IdempotencyKeys(
+                sessionmaker(world_engine),
+                abandoned_after=settings.idempotency_abandoned_after,
+            )
+            batch = BatchDesk(
+                sessionmaker(world_engine), server, batch_dir, settings.batch_concurrency
+            )
+            await batch.recover()
+            journal = RequestJournal(sessionmaker(world_engine))
+            tasks = (
+                asyncio.create_task(journal.flush_forever()),
+                asyncio.create_task(
+                    server.manual.sweep_forever(
+                        min(settings.manual_sweep_seconds, settings.manual_response_seconds / 2)
+                    )
+                ),
+            )
+            return ServerWorld(server, keys, batch, journal, tasks)
+
+        async def open_sandbox(key: str, sandbox_engine: AsyncEngine) -> ServerWorld:
+            log = local_record_log(settings.code, signing_key)
+            return await open_world(log, sandbox_engine, sandbox_batch_directory(key))
+
+        async def close_sandbox(world: ServerWorld) -> None:
+            await world.close()
+
+        def sandbox_batch_directory(key: str) -> pathlib.Path:
+            return settings.batch_directory() / "sandboxes" / key
+
+        default = await open_world(record_log, engine, settings.batch_directory())
+        app.state.service = default.server
+        app.state.idempotency_keys = default.idempotency_keys
+        app.state.batch = default.batch
+        app.state.journal = default.journal
+
+        def current_journal() -> RequestJournal | None:
+            key = current_sandbox.get()
+            if key is None:
+                return default.journal
+            opened = sandboxes.opened(key)
+            return None if opened is None else opened.journal
+
+        app.state.current_journal = current_journal
+
+        async def drop_batch_files(key: str) -> None:
+            await asyncio.to_thread(shutil.rmtree, sandbox_batch_directory(key), ignore_errors=True)
+
+        store = SandboxStore(
+            settings.database_url,
+            MIGRATIONS,
+            Base.metadata,
+            engine,
+            settings.max_sandboxes,
+            on_drop=drop_batch_files,
         )
+        app.state.sandboxes = sandboxes = Sandboxes(store, open_sandbox, close_sandbox)
         logger.info("intermediate server of %s (%s) ready", agency.name_ja, agency.code)
         try:
             yield
         finally:
-            for task in (sweep, journalling):
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-            await journal.flush()
-            await batch.close()
+            await sandboxes.close()
+            await default.close()
             await client.aclose()
             await engine.dispose()
 
@@ -145,8 +220,20 @@ def create_app(settings: IntermediateServerSettings) -> FastAPI:
     app.add_middleware(JournalMiddleware)
     install_metrics(app)
     install_tracing(app, "intermediate_server", agency.code)
+    app.add_middleware(SandboxMiddleware)
+
+    async def world(request: Request) -> ServerWorld | None:
+        """The request's sandbox (None: the default database)."""
+        key = current_sandbox.get()
+        if key is None:
+            return None
+        sandboxes: Sandboxes[ServerWorld] = request.app.state.sandboxes
+        return await sandboxes.world(key)
 
     async def service(request: Request) -> IntermediateService:
+        sandbox = await world(request)
+        if sandbox is not None:
+            return sandbox.server
         server: IntermediateService = request.app.state.service
         return server
 
@@ -155,16 +242,22 @@ def create_app(settings: IntermediateServerSettings) -> FastAPI:
         if token is None or not hmac.compare_digest(token.encode(), credential.encode()):
             raise IpnsimError("AUT001")
 
-    def batch_desk(request: Request) -> BatchDesk:
+    async def batch_desk(request: Request) -> BatchDesk:
+        sandbox = await world(request)
+        if sandbox is not None:
+            return sandbox.batch
         desk: BatchDesk = request.app.state.batch
         return desk
 
-    def current_log(request: Request) -> tuple[RecordLog, async_sessionmaker[AsyncSession]]:
-        server: IntermediateService = request.app.state.service
+    async def current_log(
+        request: Request,
+    ) -> tuple[RecordLog, async_sessionmaker[AsyncSession]]:
+        server = await service(request)
         return server.log, server.sessions
 
     app.include_router(log_router(current_log))
     app.include_router(clock_router())
+    app.include_router(sandbox_router(lambda request: request.app.state.sandboxes))
 
     Server = Annotated[IntermediateService, Depends(service)]
     Batch = Annotated[BatchDesk, Depends(batch_desk)]
@@ -269,7 +362,10 @@ def create_app(settings: IntermediateServerSettings) -> FastAPI:
         forced = forced_outcome(force_outcome)
         if idempotency_key is None:
             return await server.inquire(body, forced)
-        keys: IdempotencyKeys = request.app.state.idempotency_keys
+        sandbox = await world(request)
+        keys: IdempotencyKeys = (
+            request.app.state.idempotency_keys if sandbox is None else sandbox.idempotency_keys
+        )
         outcome = await keys.run_once(
             idempotency_key, fingerprint(body, forced), lambda: server.inquire(body, forced)
         )
@@ -426,7 +522,8 @@ def create_app(settings: IntermediateServerSettings) -> FastAPI:
     ) -> list[JournalEntryView]:
         """受付記録: the requests the business system sent here, newest first, each with its
         verdict; for a refused one, its code and every field that failed and why."""
-        journal: RequestJournal = request.app.state.journal
+        sandbox = await world(request)
+        journal: RequestJournal = request.app.state.journal if sandbox is None else sandbox.journal
         return [
             JournalEntryView.model_validate(entry, from_attributes=True)
             for entry in await journal.entries(limit, refused_only, before)

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ValidationError
 
 from error_codes import ErrorBody, ForwardedError, IpnsimError
 from ipnsim.http import is_timeout
+from ipnsim.sandboxes import sandbox_headers
 from ipnsim.tracing import client_span, outgoing_headers
 
 logger = logging.getLogger("ipnsim.intermediate.hub")
@@ -38,7 +39,9 @@ class HubClient:
                 response = await self.client.post(
                     self.base + path,
                     content=body.model_dump_json(),
-                    headers=outgoing_headers(self.headers | dict(headers or {})),
+                    headers=outgoing_headers(
+                        self.headers | sandbox_headers() | dict(headers or {})
+                    ),
                 )
             except httpx.TransportError as exc:
                 if is_timeout(exc):

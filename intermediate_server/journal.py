@@ -170,7 +170,8 @@ class JournalMiddleware:
             await self.app(scope, receive, send)
             return
         method: str = scope["method"]
-        journal: RequestJournal | None = getattr(scope["app"].state, "journal", None)
+        state = scope["app"].state
+        journal: RequestJournal | None = getattr(state, "journal", None)
         started = time.perf_counter()
         status = 500
         chunks: list[bytes] = []
@@ -179,7 +180,11 @@ class JournalMiddleware:
         noted = False
 
         def note() -> None:
-            nonlocal noted
+            nonlocal noted, journal
+            current = getattr(state, "current_journal", None)
+            if current is not None:
+                # The journal of the request's sandbox (X-Ipnsim-Sandbox), opened by now.
+                journal = current()
             if journal is None or noted:
                 return
             noted = True

@@ -10,6 +10,7 @@ from pydantic import Field, HttpUrl, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
+from ipnsim.sandboxes import MAX_SANDBOXES
 from network.protocol.models import AgencyCode
 from network.protocol.record_log import key_file_beside
 
@@ -83,6 +84,12 @@ class IntermediateServerSettings(BaseSettings):
         le=64,
         description="Blocks of a batch job inquired at once (each block is up to 250 rows, "
         "sent to the hub as one bulk inquiry).",
+    )
+    max_sandboxes: int = Field(
+        default=MAX_SANDBOXES,
+        ge=1,
+        le=1000,
+        description="Sandboxes (X-Ipnsim-Sandbox) kept at most; one more is refused with SBX002.",
     )
 
     def batch_directory(self) -> Path:

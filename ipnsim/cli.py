@@ -23,13 +23,20 @@ from ipnsim.cli_support import (
     AsJson,
     DataDir,
     agency_service,
+    check_sandbox_key,
     console,
     fail,
     load_network,
     print_json,
     run,
 )
-from ipnsim.client import AgencyClient, HubOperatorClient, ServiceError, ServiceUnreachable
+from ipnsim.client import (
+    AgencyClient,
+    HubOperatorClient,
+    ServiceError,
+    ServiceUnreachable,
+    use_sandbox,
+)
 from ipnsim.error_commands import errors_app
 from ipnsim.fault_commands import fault_app
 from ipnsim.launcher import DEFAULT_DATA_DIR, DEFAULT_PORT, Launcher, LaunchError, NetworkFile
@@ -39,6 +46,8 @@ from ipnsim.openapi_commands import openapi_command
 from ipnsim.person_commands import card_app, clock_app, portal_app, purge_command
 from ipnsim.registry_commands import lookup_command
 from ipnsim.replica_commands import validate_replica
+from ipnsim.sandbox_commands import reset_command, sandbox_app
+from ipnsim.sandboxes import SANDBOX_ENV
 from ipnsim.scenario_commands import scenario_app
 from ipnsim.stats_commands import stats_app
 from ipnsim.verify_commands import verify_command
@@ -55,6 +64,25 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+
+
+@app.callback()
+def main_options(
+    sandbox: Annotated[
+        str | None,
+        typer.Option(
+            "--sandbox",
+            envvar=SANDBOX_ENV,
+            help="Work in this sandbox: an isolated copy of the reference data on every service "
+            "(created on first use), so parallel pipelines sharing one network never see each "
+            "other's people, replicas or records. 1-32 of a-z, 0-9 and '-'.",
+        ),
+    ] = None,
+) -> None:
+    """A working simulator of Japan's My Number information-provision network."""
+    use_sandbox(None if sandbox is None else check_sandbox_key(sandbox))
+
+
 # --- up / serve -----------------------------------------------------------------------------
 
 
@@ -710,6 +738,8 @@ app.add_typer(batch_app, name="batch")
 validate_app.command("replica")(validate_replica)
 app.add_typer(validate_app, name="validate")
 app.add_typer(scenario_app, name="scenario")
+app.add_typer(sandbox_app, name="sandbox")
+app.command("reset")(reset_command)
 app.command("lookup")(lookup_command)
 app.command("openapi")(openapi_command)
 

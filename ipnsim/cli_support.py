@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import sys
 from collections.abc import Coroutine
 from pathlib import Path
@@ -21,6 +22,7 @@ from rich.markup import escape
 from error_codes import ErrorBody
 from ipnsim.client import AgencyClient, ServiceError, ServiceUnreachable
 from ipnsim.launcher import LaunchError, NetworkFile, load_network_file
+from ipnsim.sandboxes import KEY_PATTERN
 
 T = TypeVar("T")
 
@@ -66,6 +68,17 @@ def run(work: Coroutine[Any, Any, T], *, explained_at: bool = True) -> T:
         raise typer.Exit(1) from None
     except ServiceUnreachable as error:
         fail(f"{error}\nIs the network running? Start it with 'ipnsim up'.", 3)
+
+
+def check_sandbox_key(key: str) -> str:
+    """``key`` if it is a valid sandbox key; a clear message and exit 2 if not."""
+    if not re.fullmatch(KEY_PATTERN, key):
+        fail(
+            f"invalid sandbox key {key!r}: use 1 to 32 lower-case letters, digits and '-', "
+            "starting with a letter or digit (e.g. ci-1234)",
+            2,
+        )
+    return key
 
 
 def load_network(data_dir: Path) -> NetworkFile:

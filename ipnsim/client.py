@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator, Sequence
+from enum import Enum
 from types import TracebackType
 from typing import Any, Literal, Self, TypeVar
 
@@ -24,6 +25,7 @@ from intermediate_server.schemas import (
     ReplicaView,
 )
 from ipnsim.http import make_client
+from ipnsim.sandboxes import SANDBOX_HEADER, SandboxInfo
 from network.protocol.models import (
     Addendum,
     AgencySummary,
@@ -65,10 +67,45 @@ class ServiceUnreachable(Exception):
     """A service could not be reached or answered something that is not ipnsim's."""
 
 
+class Inherit(Enum):
+    """A client's sandbox when none is given: the one :func:`use_sandbox` chose (if any)."""
+
+    SANDBOX = "inherit"
+
+
+_default_sandbox: str | None = None
+
+
+def use_sandbox(key: str | None) -> None:
+    """Make every client created from now on without a ``sandbox`` of its own work in this
+    sandbox (the command line's ``--sandbox`` / IPNSIM_SANDBOX); None: the default database."""
+    global _default_sandbox
+    _default_sandbox = key
+
+
+def chosen_sandbox() -> str | None:
+    """The sandbox :func:`use_sandbox` chose, if any."""
+    return _default_sandbox
+
+
 class _ServiceClient:
-    def __init__(self, base_url: str, token: str | None = None, timeout: float = 30.0) -> None:
+    """``sandbox``: every request is made in this sandbox (header X-Ipnsim-Sandbox); None,
+    the default database; by default the one :func:`use_sandbox` chose."""
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str | None = None,
+        timeout: float = 30.0,
+        sandbox: str | Inherit | None = Inherit.SANDBOX,
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self.headers = {"Authorization": f"Bearer {token}"} if token else {}
+        if isinstance(sandbox, Inherit):
+            sandbox = _default_sandbox
+        if sandbox is not None:
+            self.headers[SANDBOX_HEADER] = sandbox
+        self.sandbox = sandbox
         self.http = make_client(timeout, max_connections=50)
 
     async def __aenter__(self) -> Self:
@@ -143,6 +180,24 @@ class _ServiceClient:
     async def health(self) -> Health:
         result: Health = await self._call("GET", "/health", Health)
         return result
+
+    async def sandboxes(self) -> list[SandboxInfo]:
+        """The sandboxes the service keeps."""
+        result: list[SandboxInfo] = await self._call("GET", "/v1/sandboxes", list[SandboxInfo])
+        return result
+
+    async def reset_sandbox(self, key: str) -> SandboxInfo:
+        """Return one sandbox to the reference data set (creating it if need be)."""
+        result: SandboxInfo = await self._call("POST", f"/v1/sandboxes/{key}/reset", SandboxInfo)
+        return result
+
+    async def delete_sandbox(self, key: str) -> None:
+        """Delete one sandbox and its data."""
+        await self._call("DELETE", f"/v1/sandboxes/{key}", None)
+
+    async def take_reference(self) -> None:
+        """Take the service's default database as it is now as the reference data set."""
+        await self._call("POST", "/v1/sandboxes/reference", None)
 
 
 class AgencyClient(_ServiceClient):

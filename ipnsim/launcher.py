@@ -308,9 +308,14 @@ class Launcher:
         temporary.replace(path)
 
     def mark_seeded(self) -> None:
+        """Note in ``network.json`` that the network is seeded, and have every running service
+        take its data as it is now as the reference data set that sandboxes start from."""
         assert self.network is not None
         self.network.seeded = True
         self._write(self.network)
+        take_reference(
+            self.network, [s.name for s in self.network.services if s.name in self.processes]
+        )
 
     def _environment(self, service: ServiceInfo) -> dict[str, str]:
         assert self.network is not None
@@ -476,3 +481,23 @@ def tail(path: Path, lines: int = 15) -> str:
         return "\n".join(path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
     except OSError:
         return "(no log)"
+
+
+def take_reference(network: NetworkFile, names: Sequence[str] | None = None) -> None:
+    """Have the hub and every intermediate server (of ``names``, default all) take its
+    default database as the reference data set (POST /v1/sandboxes/reference)."""
+    with httpx.Client(timeout=120.0) as client:
+        for service in network.services:
+            if service.role not in {"hub", "agency"} or (
+                names is not None and service.name not in names
+            ):
+                continue
+            response = client.post(
+                service.url + "/v1/sandboxes/reference",
+                headers={"Authorization": f"Bearer {network.admin_token}"},
+            )
+            if response.status_code != 204:
+                raise LaunchError(
+                    f"{service.name} did not take the reference data set: "
+                    f"{response.status_code} {response.text[:200]}"
+                )

@@ -12,12 +12,19 @@ Options (command line, or ini keys of the same name with ``_`` instead of ``-``)
 - ``--ipnsim-population``: people in the synthetic population of a network the plugin starts.
 - ``--ipnsim-seed``: seed of that population.
 - ``--ipnsim-agencies``: comma-separated agency slugs to start (default: every agency).
+
+``ipnsim_sandbox`` gives a test a network view in a sandbox of its own (a fresh copy of the
+reference data, deleted after the test), so that tests running in parallel (pytest-xdist
+workers, or several pipelines sharing one network) never see each other's data.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import os
 import tempfile
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,14 +46,30 @@ class IpnsimNetwork:
     network: NetworkFile
     data_dir: Path
     started_here: bool
+    sandbox: str | None = None
+    """The sandbox every client of this view works in (None: the default data)."""
 
     def agency(self, slug: str) -> AgencyClient:
         """A client of the agency's intermediate server (slug or 16-digit code)."""
-        return AgencyClient(self.network.agency(slug).url)
+        return AgencyClient(self.network.agency(slug).url, sandbox=self.sandbox)
 
     def hub(self) -> HubOperatorClient:
         """A client of the hub, with the operator's token."""
-        return HubOperatorClient(self.network.hub.url, self.network.admin_token)
+        return HubOperatorClient(
+            self.network.hub.url, self.network.admin_token, sandbox=self.sandbox
+        )
+
+    async def delete_sandbox(self) -> None:
+        """Delete this view's sandbox on the hub and every intermediate server."""
+        if self.sandbox is None:
+            return
+        async with HubOperatorClient(
+            self.network.hub.url, self.network.admin_token, sandbox=None
+        ) as hub:
+            await hub.delete_sandbox(self.sandbox)
+        for service in self.network.agencies:
+            async with AgencyClient(service.url, sandbox=None) as client:
+                await client.delete_sandbox(self.sandbox)
 
     def code(self, slug: str) -> str:
         """The 16-digit agency code of a slug."""
@@ -131,6 +154,20 @@ def ipnsim_network(pytestconfig: pytest.Config) -> Iterator[IpnsimNetwork]:
             yield IpnsimNetwork(started, Path(directory), True)
         finally:
             launcher.stop()
+
+
+@pytest.fixture
+def ipnsim_sandbox(ipnsim_network: IpnsimNetwork) -> Iterator[IpnsimNetwork]:
+    """The network as seen from a sandbox of this test's own: a fresh copy of the reference
+    data (the seeded data) on every service, deleted when the test ends. Its ``agency`` and
+    ``hub`` clients send the header X-Ipnsim-Sandbox; ``sandbox`` is the key."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main").lower()
+    key = f"t-{worker}-{uuid.uuid4().hex[:10]}"[:32]
+    view = dataclasses.replace(ipnsim_network, sandbox=key)
+    try:
+        yield view
+    finally:
+        asyncio.run(view.delete_sandbox())
 
 
 @pytest.fixture

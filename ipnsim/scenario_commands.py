@@ -13,8 +13,8 @@ from typing import Annotated
 
 import typer
 
-from ipnsim.cli_support import DataDir, console, fail
-from ipnsim.client import ServiceUnreachable
+from ipnsim.cli_support import DataDir, check_sandbox_key, console, fail
+from ipnsim.client import Inherit, ServiceUnreachable
 from ipnsim.launcher import DEFAULT_DATA_DIR, LaunchError, load_network_file
 from ipnsim.scenarios import (
     Scenario,
@@ -84,12 +84,22 @@ def run_scenarios(
         ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")] = False,
+    sandbox: Annotated[
+        str | None,
+        typer.Option(
+            "--sandbox",
+            help="Run in this sandbox (its own copy of the reference data, created on first "
+            "use); default: the global --sandbox / IPNSIM_SANDBOX, else the default data.",
+        ),
+    ] = None,
     data_dir: DataDir = DEFAULT_DATA_DIR,
 ) -> None:
     """Run every scenario given, step by step, and check each step's expectations.
 
     Every file is checked before any runs. Exits 0 when every step passed, 1 when one failed.
     """
+    if sandbox is not None:
+        check_sandbox_key(sandbox)
     files = scenario_paths(paths)
     if not files:
         fail("no scenario files found", 2)
@@ -106,7 +116,11 @@ def run_scenarios(
         network = load_network_file(data_dir)
     except LaunchError as error:
         fail(str(error), 2)
-    runner = ScenarioRunner(network, on_step=None if as_json else _print_step)
+    runner = ScenarioRunner(
+        network,
+        on_step=None if as_json else _print_step,
+        sandbox=Inherit.SANDBOX if sandbox is None else sandbox,
+    )
     outcomes: list[ScenarioOutcome] = []
     for path, scenario in scenarios:
         if not as_json:

@@ -32,7 +32,7 @@ from intermediate_server.schemas import (
     PersonRegistration,
     ReplicaRegistration,
 )
-from ipnsim.client import HubOperatorClient, ServiceError, ServiceUnreachable
+from ipnsim.client import HubOperatorClient, Inherit, ServiceError, ServiceUnreachable
 from ipnsim.launcher import NetworkFile
 from ipnsim.manual_commands import StaffClient
 from network.protocol.models import (
@@ -437,19 +437,27 @@ class ScenarioRunner:
     """Runs scenarios against the network of ``network.json``, step by step."""
 
     def __init__(
-        self, network: NetworkFile, on_step: Callable[[StepOutcome], None] | None = None
+        self,
+        network: NetworkFile,
+        on_step: Callable[[StepOutcome], None] | None = None,
+        sandbox: str | Inherit | None = Inherit.SANDBOX,
     ) -> None:
+        """``sandbox``: run every step in this sandbox (X-Ipnsim-Sandbox); by default, the one
+        the command line chose (``--sandbox``), else the default database."""
         self.network = network
         self.on_step = on_step
+        self.sandbox = sandbox
         self._personas: PersonaCatalogue | None = None
         self._population: Any = None
 
     def hub(self) -> HubOperatorClient:
-        return HubOperatorClient(self.network.hub.url, self.network.admin_token)
+        return HubOperatorClient(
+            self.network.hub.url, self.network.admin_token, sandbox=self.sandbox
+        )
 
     def agency(self, slug: str) -> ScenarioClient:
         try:
-            return ScenarioClient(self.network.agency(slug).url)
+            return ScenarioClient(self.network.agency(slug).url, sandbox=self.sandbox)
         except KeyError as error:
             raise StepFailed(str(error.args[0])) from None
 

@@ -52,7 +52,10 @@ async def seed_network(
     total = sum(map(len, registrations.values())) + sum(map(len, replicas.values()))
     done = 0
     limit = asyncio.Semaphore(concurrency)
-    clients = {service.name: AgencyClient(service.url) for service in network.agencies}
+    # Seeding fills the default database, whatever sandbox the command line chose.
+    clients = {
+        service.name: AgencyClient(service.url, sandbox=None) for service in network.agencies
+    }
 
     def person_json(registration: Registration) -> bytes:
         person = people[registration.person_key]
@@ -153,7 +156,7 @@ async def wait_until_healthy(network: NetworkFile, seconds: float) -> None:
     """Wait until every service of ``network`` answers ``/health``; ServiceUnreachable if not."""
     deadline = time.monotonic() + seconds
     for service in network.services:
-        async with AgencyClient(service.url, timeout=2.0) as client:
+        async with AgencyClient(service.url, timeout=2.0, sandbox=None) as client:
             while True:
                 try:
                     await client.health()

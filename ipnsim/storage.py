@@ -108,9 +108,15 @@ SQLITE_POOL_SIZE = 32
 """SQLite connections a service keeps open (and as many more it may open for a while)."""
 
 
-def create_engine(url: str) -> AsyncEngine:
-    """An async engine; SQLite gets WAL, durable commits, foreign keys and a busy timeout."""
-    engine = create_async_engine(url, **_pool_settings(url))
+def create_engine(url: str, schema: str | None = None) -> AsyncEngine:
+    """An async engine; SQLite gets WAL, durable commits, foreign keys and a busy timeout.
+
+    ``schema`` (PostgreSQL only) is the schema the engine's tables live in (its search path).
+    """
+    options: dict[str, Any] = dict(_pool_settings(url))
+    if schema is not None:
+        options["connect_args"] = {"server_settings": {"search_path": schema}}
+    engine = create_async_engine(url, **options)
     if engine.dialect.name == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     if engine.dialect.driver == "aiosqlite":

@@ -31,8 +31,10 @@ from rich.progress import Progress
 from rich.table import Table
 
 from ipnsim.cli_support import DataDir, console, errors, fail
+from ipnsim.client import chosen_sandbox
 from ipnsim.launcher import DEFAULT_DATA_DIR, LaunchError, NetworkFile, ServiceInfo
 from ipnsim.launcher import load_network_file as _load_network_file
+from ipnsim.sandboxes import SANDBOX_HEADER
 from network.protocol.log_audit import (
     LogVerification,
     Verification,
@@ -112,6 +114,9 @@ async def fetch_log(
     """The log's key, its stored entries, every stored signed head (the latest included) and
     its signed retention purges."""
     headers = {"Authorization": f"Bearer {admin_token}"} if service.role == "hub" else {}
+    sandbox = chosen_sandbox()
+    if sandbox is not None:
+        headers[SANDBOX_HEADER] = sandbox  # the log of the sandbox of --sandbox
     entries: list[LogEntry] = []
     heads: list[SignedTreeHead] = []
     async with httpx.AsyncClient(base_url=service.url, headers=headers, timeout=30) as client:

@@ -11,21 +11,28 @@ from typing import Annotated, Any, Literal
 from fastapi import Depends, FastAPI, Header, Path, Query, Request
 from fastapi.responses import PlainTextResponse, StreamingResponse
 from fastapi.staticfiles import StaticFiles
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from error_codes import IpnsimError
 from error_codes.http import install_error_handling
 from ipnsim.clock import clock_router
 from ipnsim.http import bearer_token, make_client
 from ipnsim.metrics import count_hub_inquiry, install_metrics
+from ipnsim.sandboxes import (
+    Sandboxes,
+    SandboxMiddleware,
+    SandboxStore,
+    current_sandbox,
+    sandbox_router,
+)
 from ipnsim.storage import create_engine, migrate, sessionmaker
 from ipnsim.tracing import install_tracing
 from network.admission import InFlightLimit
 from network.bulk_inquiry import inquire_bulk
 from network.catalogue_api import catalogue_router
 from network.console import STATIC_DIRECTORY, console_router
-from network.db import MIGRATIONS
-from network.events import sse_stream
+from network.db import MIGRATIONS, Base
+from network.events import FlowEvents, sse_stream
 from network.fan_out import fan_out
 from network.faults import FaultInjectingRouter, FaultTable, forcing, load_faults_file
 from network.manual import complete_manual_response
@@ -80,6 +87,27 @@ from network.usage import UsageService, usage_csv
 logger = logging.getLogger("ipnsim.hub")
 
 
+class HubWorld:
+    """The hub's objects on one database (the default one or a sandbox's)."""
+
+    def __init__(
+        self,
+        service: HubService,
+        usage: UsageService,
+        portal: PortalService,
+        redelivery: asyncio.Task[None],
+    ) -> None:
+        self.service = service
+        self.usage = usage
+        self.portal = portal
+        self.redelivery = redelivery
+
+    async def close(self) -> None:
+        self.redelivery.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self.redelivery
+
+
 def create_app(settings: HubSettings) -> FastAPI:
     """Build the hub from its settings; the registry and permission table are read now."""
     registry = Registry.load(settings.registry_file)
@@ -92,37 +120,59 @@ def create_app(settings: HubSettings) -> FastAPI:
     in_flight = InFlightLimit(settings.max_inquiries_in_flight)
     if settings.faults_file is not None:
         load_faults_file(settings.faults_file, faults)
-    record_log = hub_record_log(load_or_create_key(settings.signing_key_file()))
+    signing_key = load_or_create_key(settings.signing_key_file())
+    record_log = hub_record_log(signing_key)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await migrate(engine, MIGRATIONS)
         client = make_client(settings.provider_timeout)
-        service = HubService(
-            sessionmaker(engine),
-            registry,
-            permissions,
-            shared_catalogue,
-            FaultInjectingRouter(client, settings.provider_timeout, faults),
-            settings.secret.get_secret_value().encode(),
-            log=record_log,
+        router = FaultInjectingRouter(client, settings.provider_timeout, faults)
+        flow_events = FlowEvents()  # one live flow for every sandbox
+
+        async def open_world(log: RecordLog, world_engine: AsyncEngine) -> HubWorld:
+            service = HubService(
+                sessionmaker(world_engine),
+                registry,
+                permissions,
+                shared_catalogue,
+                router,
+                settings.secret.get_secret_value().encode(),
+                log=log,
+                events=flow_events,
+            )
+            await log.load(service.sessions)
+            usage = UsageService(
+                sessionmaker(world_engine), registry, shared_catalogue.procedures.keys()
+            )
+            redelivery = asyncio.create_task(
+                service.redeliver_forever(settings.addendum_retry_seconds)
+            )
+            portal = PortalService(
+                sessionmaker(world_engine), settings.secret.get_secret_value().encode()
+            )
+            return HubWorld(service, usage, portal, redelivery)
+
+        async def open_sandbox(key: str, sandbox_engine: AsyncEngine) -> HubWorld:
+            return await open_world(hub_record_log(signing_key), sandbox_engine)
+
+        default = await open_world(record_log, engine)
+        app.state.service = default.service
+        app.state.usage = default.usage
+        app.state.portal = default.portal
+        app.state.sandboxes = sandboxes = Sandboxes(
+            SandboxStore(
+                settings.database_url, MIGRATIONS, Base.metadata, engine, settings.max_sandboxes
+            ),
+            open_sandbox,
+            HubWorld.close,
         )
-        await record_log.load(service.sessions)
-        app.state.service = service
-        app.state.portal = PortalService(
-            sessionmaker(engine), settings.secret.get_secret_value().encode()
-        )
-        app.state.usage = UsageService(
-            sessionmaker(engine), registry, shared_catalogue.procedures.keys()
-        )
-        redelivery = asyncio.create_task(service.redeliver_forever(settings.addendum_retry_seconds))
         logger.info("hub ready with %d agencies", len(registry.agencies))
         try:
             yield
         finally:
-            redelivery.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await redelivery
+            await sandboxes.close()
+            await default.close()
             await client.aclose()
             await engine.dispose()
 
@@ -136,10 +186,22 @@ def create_app(settings: HubSettings) -> FastAPI:
     install_error_handling(app)
     install_metrics(app)
     install_tracing(app, "hub")
+    app.add_middleware(SandboxMiddleware)
 
     app.include_router(catalogue_router(shared_catalogue, permissions))
 
+    async def world(request: Request) -> HubWorld | None:
+        """The request's sandbox (None: the default database)."""
+        key = current_sandbox.get()
+        if key is None:
+            return None
+        sandboxes: Sandboxes[HubWorld] = request.app.state.sandboxes
+        return await sandboxes.world(key)
+
     async def service(request: Request) -> HubService:
+        sandbox = await world(request)
+        if sandbox is not None:
+            return sandbox.service
         hub: HubService = request.app.state.service
         return hub
 
@@ -159,14 +221,17 @@ def create_app(settings: HubSettings) -> FastAPI:
         if token is None or not hmac.compare_digest(token.encode(), admin_token.encode()):
             raise IpnsimError("AUT001")
 
-    def current_log(
+    async def current_log(
         request: Request,
     ) -> tuple[RecordLog, async_sessionmaker[AsyncSession]]:
-        hub: HubService = request.app.state.service
+        hub = await service(request)
         return hub.log, hub.sessions
 
     app.include_router(log_router(current_log, [Depends(operator)]))
     app.include_router(clock_router([Depends(operator)]))
+    app.include_router(
+        sandbox_router(lambda request: request.app.state.sandboxes, [Depends(operator)])
+    )
 
     Hub = Annotated[HubService, Depends(service)]
     Caller = Annotated[AgencyEntry, Depends(agency)]
@@ -320,7 +385,10 @@ def create_app(settings: HubSettings) -> FastAPI:
         days (UTC), counted by provider, error code and day of the inquiry."""
         return await hub.error_statistics(days)
 
-    def usage_service(request: Request) -> UsageService:
+    async def usage_service(request: Request) -> UsageService:
+        sandbox = await world(request)
+        if sandbox is not None:
+            return sandbox.usage
         usage: UsageService = request.app.state.usage
         return usage
 
@@ -376,7 +444,10 @@ def create_app(settings: HubSettings) -> FastAPI:
         still verifies. Nothing else can be deleted (the append-only triggers)."""
         return await hub.purge_expired()
 
-    def portal_service(request: Request) -> PortalService:
+    async def portal_service(request: Request) -> PortalService:
+        sandbox = await world(request)
+        if sandbox is not None:
+            return sandbox.portal
         portal: PortalService = request.app.state.portal
         return portal
 

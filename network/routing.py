@@ -11,6 +11,7 @@ from pydantic import BaseModel, ValidationError
 
 from error_codes import ErrorBody, IpnsimError
 from ipnsim.http import is_timeout
+from ipnsim.sandboxes import sandbox_headers
 from ipnsim.tracing import client_span, outgoing_headers
 from network.protocol.models import (
     Addendum,
@@ -124,6 +125,7 @@ class ProviderRouter:
                         "Authorization": f"Bearer {provider.credential}",
                         "Content-Type": "application/json",
                     }
+                    | sandbox_headers()
                 ),
             )
         except httpx.TransportError as exc:

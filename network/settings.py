@@ -7,6 +7,7 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from ipnsim.sandboxes import MAX_SANDBOXES
 from network.protocol.record_log import key_file_beside
 
 
@@ -56,6 +57,12 @@ class HubSettings(BaseSettings):
         ge=1,
         description="Inquiries the hub handles at once; one more is refused at once with AVL007 "
         "(HTTP 503, Retry-After) and not routed.",
+    )
+    max_sandboxes: int = Field(
+        default=MAX_SANDBOXES,
+        ge=1,
+        le=1000,
+        description="Sandboxes (X-Ipnsim-Sandbox) kept at most; one more is refused with SBX002.",
     )
     log_key_file: Path | None = Field(
         default=None,

@@ -73,6 +73,7 @@ def test_services_import_only_the_protocol_error_codes_and_shared_plumbing() -> 
                     "ipnsim.clock",
                     "ipnsim.metrics",
                     "ipnsim.tracing",
+                    "ipnsim.sandboxes",
                 }:
                     offenders.append(f"{path.relative_to(ROOT)}: {line.strip()}")
     assert offenders == []

@@ -2,7 +2,7 @@
 intermediate server. (No ``from __future__ import annotations``: FastAPI reads these hints.)"""
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -32,7 +32,7 @@ def _out_of_range(field: str, problem: str) -> IpnsimError:
 
 
 def log_router(
-    current: Callable[[Request], tuple[RecordLog, async_sessionmaker[AsyncSession]]],
+    current: Callable[[Request], Awaitable[tuple[RecordLog, async_sessionmaker[AsyncSession]]]],
     entries_dependencies: Sequence[Any] = (),
 ) -> APIRouter:
     """The record log's endpoints (``/v1/log/…``) of a service; ``current`` finds the log
@@ -40,7 +40,7 @@ def log_router(
     router = APIRouter(prefix="/v1/log", tags=["record log"])
 
     async def ready(request: Request) -> tuple[RecordLog, async_sessionmaker[AsyncSession]]:
-        log, sessions = current(request)
+        log, sessions = await current(request)
         await log.refresh(sessions)
         return log, sessions
 

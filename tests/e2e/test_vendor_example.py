@@ -4,12 +4,14 @@ the plugin's fixtures, against a network the plugin starts for the session."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Callable
 
 import pytest
 
-from intermediate_server.schemas import InquiryOrder
-from ipnsim.client import AgencyClient
+from intermediate_server.schemas import InquiryOrder, PersonRegistration
+from ipnsim.client import AgencyClient, ServiceError
+from ipnsim.pytest_plugin import IpnsimNetwork
 from network.protocol.models import ConditionKind, InquiryCondition, PersonaCatalogue
 
 pytestmark = pytest.mark.e2e
@@ -41,3 +43,32 @@ def test_local_tax_of_a_resident_who_moved_in(
             assert record.error_code is None
 
     asyncio.run(ask())
+
+
+def test_each_test_has_a_sandbox_of_its_own(ipnsim_sandbox: IpnsimNetwork) -> None:
+    """Two tests (or two xdist workers) in their sandboxes: what one registers, the other and
+    the default data never see."""
+    other = dataclasses.replace(ipnsim_sandbox, sandbox=f"{ipnsim_sandbox.sandbox}-x"[:32])
+    default = dataclasses.replace(ipnsim_sandbox, sandbox=None)
+    atena = "991234567890123"
+
+    async def check() -> None:
+        try:
+            async with ipnsim_sandbox.agency("yamagata") as mine:
+                await mine.register_person(
+                    PersonRegistration(
+                        atena_number=atena, resident_code="99123456789", acquire_pseudonym=False
+                    )
+                )
+                assert (await mine.person(atena)).atena_number == atena
+            for view in (other, default):
+                async with view.agency("yamagata") as theirs:
+                    with pytest.raises(ServiceError) as unknown:
+                        await theirs.person(atena)
+                    assert unknown.value.body.code == "IDN002"
+        finally:
+            await other.delete_sandbox()
+
+    asyncio.run(check())
+    assert ipnsim_sandbox.sandbox is not None
+    assert ipnsim_sandbox.sandbox.startswith("t-")

@@ -37,6 +37,7 @@ PREFIXES = {
     Category.MANUAL_RESPONSE: "MAN",
     Category.IDEMPOTENCY: "IDM",
     Category.BATCH: "BAT",
+    Category.SANDBOX: "SBX",
 }
 
 # Codes that describe a state rather than a failure: MAN001 (pending) answers 202 Accepted.
