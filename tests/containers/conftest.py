@@ -13,6 +13,7 @@ images of the project) is removed at the end, whatever happens.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -311,6 +312,8 @@ def compose_network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Compos
         for leftover in set(images_after) - images_before:
             network.podman("rmi", "-f", leftover, check=False)
         shutil.rmtree(REPO / "dist" / "wheels", ignore_errors=True)
+        with contextlib.suppress(OSError):
+            (REPO / "dist").rmdir()  # only if the run left it empty
         leftovers = network.podman(
             "ps", "-a", "--filter", f"label=io.podman.compose.project={project}", "-q"
         ).stdout.split()
