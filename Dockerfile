@@ -18,7 +18,7 @@
 #   docker build -t localhost/ipnsim:latest .
 #   docker compose up -d --build          # or: podman-compose up -d --build
 #
-# Without a registry (podman, see CONTAINERS.md): make a Debian base image with debootstrap and
+# Without a registry (podman, see docs/containers.md): make a Debian base image with debootstrap and
 # pass it as BASE; Debian 12's python3 is 3.11, and python3-venv provides pip inside the venv.
 #
 #   debootstrap --variant=minbase --include=python3,python3-venv,ca-certificates bookworm ROOTFS

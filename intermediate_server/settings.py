@@ -56,6 +56,25 @@ class IntermediateServerSettings(BaseSettings):
         "must exceed the hub timeout; four times the hub timeout by default.",
     )
 
+    allow_demo_secrets: bool = Field(
+        default=False,
+        description="Accept a placeholder credential (containing 'change-me'), such as the demo "
+        "values of docker-compose.yml; for local demos only.",
+    )
+
+    @model_validator(mode="after")
+    def _no_placeholder_credential(self) -> Self:
+        """Refuse to start with a placeholder credential left in place (fail fast)."""
+        credential = self.credential.get_secret_value().lower()
+        if not self.allow_demo_secrets and any(
+            mark in credential for mark in ("change-me", "changeme", "change_me")
+        ):
+            raise ValueError(
+                "IPNSIM_AGENCY_CREDENTIAL is a placeholder ('change-me'): set the credential "
+                "the hub registered, or IPNSIM_AGENCY_ALLOW_DEMO_SECRETS=true for a local demo"
+            )
+        return self
+
     @model_validator(mode="after")
     def _abandon_only_after_the_hub_gave_up(self) -> Self:
         if self.idempotency_abandoned_seconds is None:

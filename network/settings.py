@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Self
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ipnsim.sandboxes import MAX_SANDBOXES
@@ -70,8 +71,36 @@ class HubSettings(BaseSettings):
         "(PEM, mode 600). Default: beside the SQLite database, else beside the registry file.",
     )
 
+    allow_demo_secrets: bool = Field(
+        default=False,
+        description="Accept placeholder secrets (containing 'change-me'), such as the demo "
+        "values of docker-compose.yml; for local demos only.",
+    )
+
+    @model_validator(mode="after")
+    def _no_placeholder_secret(self) -> Self:
+        """Refuse to start with a placeholder secret left in place (fail fast)."""
+        if not self.allow_demo_secrets:
+            for name in ("secret", "admin_token"):
+                if is_placeholder(getattr(self, name).get_secret_value()):
+                    raise ValueError(
+                        f"IPNSIM_HUB_{name.upper()} is a placeholder ('change-me'): set a real "
+                        "secret, or IPNSIM_HUB_ALLOW_DEMO_SECRETS=true for a local demo"
+                    )
+        return self
+
     def signing_key_file(self) -> Path:
         """Where the record log's signing key is kept."""
         if self.log_key_file is not None:
             return self.log_key_file
         return key_file_beside(self.database_url) or (self.registry_file.parent / "hub-log-key.pem")
+
+
+PLACEHOLDER_MARKS = ("change-me", "changeme", "change_me")
+"""What a secret left at its documented default contains."""
+
+
+def is_placeholder(secret: str) -> bool:
+    """Whether ``secret`` is a placeholder value (例: ``demo-hub-secret-change-me``)."""
+    lowered = secret.lower()
+    return any(mark in lowered for mark in PLACEHOLDER_MARKS)

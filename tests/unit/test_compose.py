@@ -52,6 +52,13 @@ HUB_URL = f"http://hub:{CONTAINER_PORT}"
 HEALTH_URL = f"http://127.0.0.1:{CONTAINER_PORT}/health"
 HEALTH_TIMEOUT = 30.0
 SERVE_ROLES = ("hub", "agency", REGISTRY_ROLE)
+POSTGRES = "postgres"
+POSTGRES_URL = "postgresql+asyncpg://ipnsim:demo-postgres-password-change-me@postgres:5432/"
+
+
+def database_name(service_name: str) -> str:
+    """The service's database on the compose file's PostgreSQL server."""
+    return service_name.replace("-", "_")
 
 
 # --- reading the compose file ---------------------------------------------------------------
@@ -95,9 +102,9 @@ def environment(service: dict[str, Any]) -> dict[str, str]:
 
 
 def role(service: dict[str, Any]) -> str | None:
-    """``hub``, ``agency`` or ``registry`` for a ``serve`` service, None for any other command."""
-    command = service["command"]
-    if command[0] == "serve":
+    """``hub``, ``agency`` or ``registry`` for a ``serve`` service, None for any other."""
+    command = service.get("command")
+    if command and command[0] == "serve":
         assert command[1] in SERVE_ROLES
         return str(command[1])
     return None
@@ -175,6 +182,7 @@ def test_one_service_per_agency_plus_hub_registry_and_seed(
 ) -> None:
     agencies = default_agencies()
     assert set(services) == {
+        POSTGRES,
         "hub",
         REGISTRY_SERVICE,
         "seed",
@@ -216,6 +224,10 @@ def test_environment_is_that_of_the_launcher(
             if key.startswith("IPNSIM_") and key != RECORD_ENV
         }
         env = environment(services[info.name])
+        # The compose file's secrets are demo values, which the services accept only when told.
+        demo = {key for key in env if key.endswith("_ALLOW_DEMO_SECRETS")}
+        assert all(env.pop(key) == "true" for key in demo)
+        assert len(demo) == (0 if info.role == REGISTRY_ROLE else 1), info.name
         assert set(env) == set(expected), info.name
         if info.role == REGISTRY_ROLE:
             # No database: the population is generated from the network's seed and size.
@@ -224,7 +236,7 @@ def test_environment_is_that_of_the_launcher(
                 assert env[key] == expected[key], f"{info.name}: {key}"
             continue
         prefix = "IPNSIM_HUB_" if info.role == "hub" else "IPNSIM_AGENCY_"
-        assert env[f"{prefix}DATABASE_URL"] == f"sqlite+aiosqlite:////data/{info.name}.sqlite3"
+        assert env[f"{prefix}DATABASE_URL"] == POSTGRES_URL + database_name(info.name)
         assert env[f"{prefix}LOG_KEY_FILE"] == f"/data/{info.name}-log-key.pem"
         if info.role == "hub":
             assert env["IPNSIM_HUB_REGISTRY_FILE"] == f"{CONFIG_MOUNT}/hub-registry.json"
@@ -266,7 +278,11 @@ def test_healthchecks_and_start_order(services: dict[str, dict[str, Any]]) -> No
     for service in serve_services(services).values():
         health_command(service)
     for slug in agencies:
-        assert services[slug]["depends_on"] == {"hub": {"condition": "service_healthy"}}
+        assert services[slug]["depends_on"] == {
+            POSTGRES: {"condition": "service_healthy"},
+            "hub": {"condition": "service_healthy"},
+        }
+    assert services["hub"]["depends_on"] == {POSTGRES: {"condition": "service_healthy"}}
     assert "depends_on" not in services[REGISTRY_SERVICE], "the registry needs no other service"
     # The seed job waits (--wait) for every service of its network.json, so it depends on each.
     seed = services["seed"]
@@ -284,9 +300,10 @@ def test_healthchecks_and_start_order(services: dict[str, dict[str, Any]]) -> No
 
 
 def test_every_service_runs_the_one_image(services: dict[str, dict[str, Any]]) -> None:
-    images = {service.get("image") for service in services.values()}
+    ours = {name: service for name, service in services.items() if name != POSTGRES}
+    images = {service.get("image") for service in ours.values()}
     assert len(images) == 1
-    for service in services.values():
+    for service in ours.values():
         build = service["build"]
         assert build["context"] == "."
         assert "BASE" in build.get("args", {})
@@ -302,6 +319,8 @@ def test_every_command_is_an_entry_point_of_the_package(
     assert isinstance(commands, TyperGroup)
     runner = CliRunner()
     for name, service in services.items():
+        if name == POSTGRES:
+            continue
         command = [str(part) for part in service["command"]]
         assert command[0] in commands.commands, f"{name}: no command {command[0]!r}"
         result = runner.invoke(app, [*command, "--help"])
@@ -422,6 +441,36 @@ def test_secrets_are_demo_values(services: dict[str, dict[str, Any]]) -> None:
     assert "local demos only" in readme
 
 
+def test_postgresql_holds_one_database_per_service(services: dict[str, dict[str, Any]]) -> None:
+    """Official image by default (Debian's package without a registry), one database each."""
+    postgres = services[POSTGRES]
+    assert postgres["image"] == "${IPNSIM_POSTGRES_IMAGE:-postgres:16}"
+    assert "build" not in postgres and "ports" not in postgres, "PostgreSQL stays inside"
+    env = environment(postgres)
+    assert env["POSTGRES_PASSWORD"].startswith("demo-")
+    assert POSTGRES_URL.startswith(
+        f"postgresql+asyncpg://{env['POSTGRES_USER']}:{env['POSTGRES_PASSWORD']}@postgres:5432/"
+    )
+    assert postgres["healthcheck"]["test"][:2] == ["CMD", "pg_isready"]
+    assert postgres.get("restart") == "unless-stopped"
+    init = bind_mounts(postgres)["/docker-entrypoint-initdb.d"]
+    created = {
+        line.removeprefix("CREATE DATABASE ").rstrip(";")
+        for path in init.glob("*.sql")
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if line.startswith("CREATE DATABASE ")
+    }
+    urls = [
+        value
+        for service in services.values()
+        for key, value in environment(service).items()
+        if key.endswith("_DATABASE_URL")
+    ]
+    assert len(urls) == 1 + len(default_agencies())
+    assert {url.removeprefix(POSTGRES_URL) for url in urls} == created
+    assert named_volumes(postgres) == {"/var/lib/postgresql/data": "postgres-data"}
+
+
 def test_dockerfile_builds_one_offline_image_for_every_role() -> None:
     dockerfile = (REPO / "Dockerfile").read_text(encoding="utf-8")
     lines = [line.strip() for line in dockerfile.splitlines() if not line.startswith("#")]
@@ -528,7 +577,8 @@ def process_environment(
     mounts = bind_mounts(service)
     for key, value in environment(service).items():
         if key.endswith("_DATABASE_URL"):
-            assert value == f"sqlite+aiosqlite:////data/{name}.sqlite3"
+            # The container's PostgreSQL database becomes an SQLite file of the test.
+            assert value == POSTGRES_URL + database_name(name)
             value = f"sqlite+aiosqlite:///{tmp_path / f'{name}.sqlite3'}"
         elif key.endswith("_LOG_KEY_FILE"):
             assert value == f"/data/{name}-log-key.pem"
