@@ -29,6 +29,7 @@ from agencies.catalogue import ODAWARA, YAMAGATA, agency_by_slug
 from agencies.personas import LOCAL_TAX_INFO
 from agencies.population import persona_population
 from ipnsim.launcher import Launcher
+from ipnsim.sandboxes import SANDBOX_HEADER
 from network.protocol.record_log import RETENTION_PURGE_ENV
 from tests.e2e.conftest import postgres_url, small_network
 
@@ -130,7 +131,7 @@ def scheduled_net(
         yield network
 
 
-def inquire(net: Net, declare: bool = False) -> uuid.UUID:
+def inquire(net: Net, declare: bool = False, sandbox: str | None = None) -> uuid.UUID:
     population = persona_population(seed=0)
     person = population.persona_person("moved_in")
     assert net.launcher.network is not None
@@ -145,6 +146,7 @@ def inquire(net: Net, declare: bool = False) -> uuid.UUID:
             "provider_code": agency_by_slug(ODAWARA).code,
             "condition": {"kind": "fiscal_year", "fiscal_year": 2026},
         },
+        headers=in_sandbox(sandbox),
         timeout=30,
     )
     assert answer.status_code == 200 and answer.json()["error"] is None, answer.text
@@ -153,6 +155,7 @@ def inquire(net: Net, declare: bool = False) -> uuid.UUID:
         declared = httpx.post(
             yamagata + f"/v1/inquiries/{inquiry}/mistaken",
             json={"reason": "同姓同名の別人", "declared_by_user": "clerk01"},
+            headers=in_sandbox(sandbox),
             timeout=30,
         )
         assert declared.status_code == 200, declared.text
@@ -186,16 +189,25 @@ def purge(net: Net) -> dict[str, dict[str, Any]]:
     return {result["service"]: result for result in json.loads(done.stdout)}
 
 
-def copies(net: Net, inquiry: uuid.UUID) -> dict[str, bool]:
-    """Which services still keep a copy of the inquiry's record."""
+def in_sandbox(sandbox: str | None) -> dict[str, str]:
+    return {} if sandbox is None else {SANDBOX_HEADER: sandbox}
+
+
+def copies(net: Net, inquiry: uuid.UUID, sandbox: str | None = None) -> dict[str, bool]:
+    """Which services still keep a copy of the inquiry's record (in the sandbox, if given)."""
     assert net.launcher.network is not None
-    hub = httpx.get(net.hub + f"/v1/records/{inquiry}", headers=net.operator, timeout=10)
+    hub = httpx.get(
+        net.hub + f"/v1/records/{inquiry}",
+        headers=net.operator | in_sandbox(sandbox),
+        timeout=10,
+    )
     assert hub.status_code in (200, 404), hub.text
     kept = {"hub": hub.status_code == 200}
     for slug in (YAMAGATA, ODAWARA):
         records = httpx.get(
             net.launcher.network.agency(slug).url + "/v1/records",
             params={"inquiry_id": str(inquiry)},
+            headers=in_sandbox(sandbox),
             timeout=10,
         )
         assert records.status_code == 200, records.text
@@ -241,6 +253,11 @@ def test_the_purge_removes_only_expired_records_and_the_log_still_verifies(net: 
     assert all(
         result["purged_records"] == 0 and result["purge"] is None for result in again.values()
     )
+    shown = net.cli("records", "purge")  # the summary, one row per service
+    assert shown.returncode == 0, shown.stderr
+    for service in ("hub", agency_name(net, YAMAGATA), agency_name(net, ODAWARA)):
+        assert service in shown.stdout
+    assert "2027-02-28T15:0" in shown.stdout
     # Each intermediate server lists its signed purge like the hub.
     assert net.launcher.network is not None
     listed = httpx.get(
@@ -326,13 +343,18 @@ def test_tampering_after_a_purge_is_still_named(net: Net) -> None:
 def test_the_scheduled_purge_removes_expired_records_with_no_call(scheduled_net: Net) -> None:
     net = scheduled_net
     old = inquire(net, declare=True)
+    in_box = inquire(net, sandbox="retention")  # a sandbox's world purges by itself too
     set_clock(net, "2030-06-01T09:00:00+09:00")
     recent = inquire(net)
+    assert copies(net, in_box, "retention") == {"hub": True, YAMAGATA: True, ODAWARA: True}
     set_clock(net, "2034-03-01T00:00:00+09:00")  # nobody runs 'ipnsim records purge'
     deadline = time.monotonic() + 60
-    while any(copies(net, old).values()) and time.monotonic() < deadline:
+    while time.monotonic() < deadline and (
+        any(copies(net, old).values()) or any(copies(net, in_box, "retention").values())
+    ):
         time.sleep(0.5)
     assert copies(net, old) == {"hub": False, YAMAGATA: False, ODAWARA: False}
+    assert copies(net, in_box, "retention") == {"hub": False, YAMAGATA: False, ODAWARA: False}
     assert copies(net, recent) == {"hub": True, YAMAGATA: True, ODAWARA: True}
     status, report = verify(net)
     assert status == 0, report
