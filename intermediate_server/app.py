@@ -79,9 +79,15 @@ from network.protocol.models import (
     ProvisionRecord,
     ProvisionRequest,
     RecordSide,
+    RetentionPurgeResult,
     forced_outcome,
 )
-from network.protocol.record_log import RecordLog, load_or_create_key
+from network.protocol.record_log import (
+    RecordLog,
+    load_or_create_key,
+    purge_forever,
+    retention_purge_seconds,
+)
 
 logger = logging.getLogger("ipnsim.intermediate")
 
@@ -92,7 +98,8 @@ FILE_NAME = r"^[0-9A-Za-z][0-9A-Za-z_.-]{0,99}$"
 
 class ServerWorld:
     """An intermediate server's objects on one database (the default one or a sandbox's), with
-    its background tasks: the request journal's writer and the manual-response sweep."""
+    its background tasks: the request journal's writer, the manual-response sweep and the
+    scheduled retention purge."""
 
     def __init__(
         self,
@@ -124,6 +131,7 @@ def create_app(settings: IntermediateServerSettings) -> FastAPI:
     agency = AgencyIdentity(code=settings.code, name_ja=settings.name_ja)
     signing_key = load_or_create_key(settings.signing_key_file())
     record_log = local_record_log(settings.code, signing_key)
+    purge_seconds = retention_purge_seconds()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -159,6 +167,7 @@ def create_app(settings: IntermediateServerSettings) -> FastAPI:
                         min(settings.manual_sweep_seconds, settings.manual_response_seconds / 2)
                     )
                 ),
+                asyncio.create_task(purge_forever(server.purge_expired, purge_seconds)),
             )
             return ServerWorld(server, keys, batch, journal, tasks)
 
@@ -435,6 +444,13 @@ def create_app(settings: IntermediateServerSettings) -> FastAPI:
     ) -> list[ProvisionRecord]:
         """This server's copies of provision records (情報提供等の記録), newest first."""
         return await server.records(atena_number, inquiry_id)
+
+    @app.post("/v1/retention/purge", tags=["records"])
+    async def purge_expired(server: Server) -> RetentionPurgeResult:
+        """保存期間: purge this server's copies of the records inquired more than seven years
+        ago by the simulated clock, with their addenda and outcomes; their leaves stay in the
+        log, listed in a signed purge (``GET /v1/log/purges``), so the log still verifies."""
+        return await server.purge_expired()
 
     # --- 一括照会 (batch inquiries) -----------------------------------------------------------
 

@@ -3,7 +3,8 @@
 Its copies of the records (``provision_records``), their addenda, later outcomes
 (``record_outcomes``) and the record log that makes them tamper-evident (``record_log``,
 ``tree_heads``; :mod:`network.protocol.record_log`) are append-only: database triggers
-(migration 0005) refuse UPDATE and DELETE on them.
+(migration 0005) refuse UPDATE and DELETE on them, but for the retention purge (migration 0009):
+the copies of inquiries made more than seven years ago may be deleted, no others.
 """
 
 from __future__ import annotations
@@ -27,7 +28,12 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from ipnsim.storage import UtcDateTime
-from network.protocol.record_log import LogLeafColumns, TreeHeadColumns
+from network.protocol.record_log import (
+    LogLeafColumns,
+    RetentionHorizonColumns,
+    RetentionPurgeColumns,
+    TreeHeadColumns,
+)
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -157,6 +163,19 @@ class LocalTreeHead(TreeHeadColumns, Base):
     """This server's signed tree head at one size of its record log."""
 
     __tablename__ = "tree_heads"
+
+
+class LocalRetentionHorizon(RetentionHorizonColumns, Base):
+    """This server's retention horizon (保存期間): copies of inquiries made before it may be
+    purged, no others (migration 0009)."""
+
+    __tablename__ = "retention_horizon"
+
+
+class LocalRetentionPurge(RetentionPurgeColumns, Base):
+    """One signed purge of this server's expired copies: which leaves' events were removed."""
+
+    __tablename__ = "retention_purges"
 
 
 class ManualRequest(Base):

@@ -20,6 +20,8 @@ from intermediate_server.db import (
     LocalLogLeaf,
     LocalOutcome,
     LocalRecord,
+    LocalRetentionHorizon,
+    LocalRetentionPurge,
     LocalTreeHead,
     Person,
     Replica,
@@ -73,6 +75,7 @@ from network.protocol.models import (
     PseudonymRequest,
     RecordSide,
     ReplicaItem,
+    RetentionPurgeResult,
     outcome_statuses,
 )
 from network.protocol.record_log import Appender, EventTable, RecordLog
@@ -93,6 +96,9 @@ def local_record_log(agency_code: str, key: Ed25519PrivateKey | None = None) -> 
             EventTable(LocalAddendum, LogEventKind.ADDENDUM),
             EventTable(LocalOutcome, LogEventKind.OUTCOME),
         ],
+        clock=utcnow,
+        purge_model=LocalRetentionPurge,
+        horizon_model=LocalRetentionHorizon,
     )
 
 
@@ -920,6 +926,14 @@ class IntermediateService:
 
         await self.log.write(self.sessions, write)
         logger.info("addendum %s appended to %s copy", addendum.addendum_id, side.value)
+
+    # --- retention (保存期間) ---------------------------------------------------------------------
+
+    async def purge_expired(self) -> RetentionPurgeResult:
+        """Purge this server's copies (requester and provider) of every inquiry made more than
+        seven years ago by the simulated clock, with their addenda and outcomes; their leaves
+        stay in the log, listed in a signed purge."""
+        return await self.log.purge_expired(self.sessions)
 
     # --- records and disclosure ---------------------------------------------------------------
 

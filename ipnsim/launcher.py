@@ -29,6 +29,7 @@ from ipnsim.clock import CLOCK_FILE_ENV
 from ipnsim.logs import LOG_FORMAT_ENV
 from ipnsim.postgres import PostgresError, database_name, ensure_databases, service_database_url
 from ipnsim.tracing import TRACE_DIR_ENV
+from network.protocol.record_log import RETENTION_PURGE_ENV
 
 NETWORK_FILE = "network.json"
 DEFAULT_DATA_DIR = Path(".ipnsim")
@@ -322,7 +323,7 @@ class Launcher:
         env = {
             key: value
             for key, value in os.environ.items()
-            if not key.startswith("IPNSIM_") or key == RECORD_ENV
+            if not key.startswith("IPNSIM_") or key in (RECORD_ENV, RETENTION_PURGE_ENV)
         }
         database = self._database_url(service)
         log_key = str((self.data_dir / f"{service.name}-log-key.pem").resolve())

@@ -326,23 +326,41 @@ def clock_reset(data_dir: DataDir = DEFAULT_DATA_DIR, as_json: AsJson = False) -
 
 
 def purge_command(data_dir: DataDir = DEFAULT_DATA_DIR, as_json: AsJson = False) -> None:
-    """Purge the hub's records inquired more than 7 years ago by the simulated clock (保存期間);
-    the log keeps their leaf hashes and a signed list of them, so 'records verify' still
-    passes and still names any other removal."""
+    """Purge the records inquired more than 7 years ago by the simulated clock (保存期間) at
+    the hub and at every intermediate server (all three copies); each log keeps their leaf
+    hashes and a signed list of them, so 'records verify' still passes and still names any
+    other removal. Every service also purges by itself every IPNSIM_RETENTION_PURGE_SECONDS."""
     network = load_network(data_dir)
+    services = [network.hub, *network.agencies]
 
-    async def purge() -> RetentionPurgeResult:
-        async with PortalClient(network.hub.url, network.admin_token) as client:
-            result: RetentionPurgeResult = await client.call(
-                "POST", "/v1/retention/purge", RetentionPurgeResult
-            )
-            return result
+    async def purge() -> list[RetentionPurgeResult]:
+        results: list[RetentionPurgeResult] = []
+        for service in services:
+            token = network.admin_token if service.role == "hub" else None
+            async with PortalClient(service.url, token) as client:
+                results.append(
+                    await client.call("POST", "/v1/retention/purge", RetentionPurgeResult)
+                )
+        return results
 
-    result = run(purge())
+    results = run(purge())
     if as_json:
-        print_json(result)
+        print_json(
+            [
+                {"service": service.name} | result.model_dump(mode="json")
+                for service, result in zip(services, results, strict=True)
+            ]
+        )
         return
-    console.print(
-        f"purged {result.purged_records} records ({result.purged_leaves} log leaves) "
-        f"inquired before {result.horizon.isoformat()}"
-    )
+    table = Table(title="retention purge (保存期間 7 years)")
+    for column in ("service", "inquired before (UTC)", "records", "log leaves", "purge"):
+        table.add_column(column)
+    for service, result in zip(services, results, strict=True):
+        table.add_row(
+            service.name,
+            result.horizon.isoformat(timespec="seconds"),
+            str(result.purged_records),
+            str(result.purged_leaves),
+            f"#{result.purge.purge_number}" if result.purge else "-",
+        )
+    console.print(table)

@@ -78,7 +78,12 @@ from network.protocol.models import (
     UsageStatistics,
     forced_outcome,
 )
-from network.protocol.record_log import RecordLog, load_or_create_key
+from network.protocol.record_log import (
+    RecordLog,
+    load_or_create_key,
+    purge_forever,
+    retention_purge_seconds,
+)
 from network.registry import AgencyEntry, Registry
 from network.service import HubService, hub_record_log
 from network.settings import HubSettings
@@ -95,17 +100,19 @@ class HubWorld:
         service: HubService,
         usage: UsageService,
         portal: PortalService,
-        redelivery: asyncio.Task[None],
+        tasks: tuple[asyncio.Task[None], ...],
     ) -> None:
         self.service = service
         self.usage = usage
         self.portal = portal
-        self.redelivery = redelivery
+        self.tasks = tasks
+        """Its background tasks: the redelivery of addenda and the scheduled retention purge."""
 
     async def close(self) -> None:
-        self.redelivery.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self.redelivery
+        for task in self.tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
 
 def create_app(settings: HubSettings) -> FastAPI:
@@ -122,6 +129,7 @@ def create_app(settings: HubSettings) -> FastAPI:
         load_faults_file(settings.faults_file, faults)
     signing_key = load_or_create_key(settings.signing_key_file())
     record_log = hub_record_log(signing_key)
+    purge_seconds = retention_purge_seconds()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -145,13 +153,14 @@ def create_app(settings: HubSettings) -> FastAPI:
             usage = UsageService(
                 sessionmaker(world_engine), registry, shared_catalogue.procedures.keys()
             )
-            redelivery = asyncio.create_task(
-                service.redeliver_forever(settings.addendum_retry_seconds)
+            tasks = (
+                asyncio.create_task(service.redeliver_forever(settings.addendum_retry_seconds)),
+                asyncio.create_task(purge_forever(service.purge_expired, purge_seconds)),
             )
             portal = PortalService(
                 sessionmaker(world_engine), settings.secret.get_secret_value().encode()
             )
-            return HubWorld(service, usage, portal, redelivery)
+            return HubWorld(service, usage, portal, tasks)
 
         async def open_sandbox(key: str, sandbox_engine: AsyncEngine) -> HubWorld:
             return await open_world(hub_record_log(signing_key), sandbox_engine)

@@ -16,7 +16,12 @@ from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Unique
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from ipnsim.storage import UtcDateTime
-from network.protocol.record_log import LogLeafColumns, RetentionPurgeColumns, TreeHeadColumns
+from network.protocol.record_log import (
+    LogLeafColumns,
+    RetentionHorizonColumns,
+    RetentionPurgeColumns,
+    TreeHeadColumns,
+)
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -161,16 +166,10 @@ class PortalCard(Base):
     issued_at: Mapped[dt.datetime]
 
 
-class RetentionHorizon(Base):
-    """The retention horizon (保存期間): records inquired before it may be purged, no others.
-
-    One row; only the purge moves it, and only forward (a trigger refuses a step back or a
-    DELETE). The append-only triggers on the record tables allow a DELETE only below it."""
+class RetentionHorizon(RetentionHorizonColumns, Base):
+    """The hub's retention horizon (保存期間): records inquired before it may be purged."""
 
     __tablename__ = "retention_horizon"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
-    horizon: Mapped[dt.datetime]
 
 
 class HubRetentionPurge(RetentionPurgeColumns, Base):

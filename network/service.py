@@ -48,7 +48,7 @@ from network.protocol.models import (
     RetentionPurgeResult,
     outcome_statuses,
 )
-from network.protocol.record_log import Appender, EventTable, RecordLog, retention_horizon
+from network.protocol.record_log import Appender, EventTable, RecordLog
 from network.pseudonyms import IssuedPseudonymCache, person_key, pseudonym_for
 from network.registry import AgencyEntry, Registry
 from network.repository import (
@@ -578,23 +578,7 @@ class HubService:
                 delete(AddendumDelivery).where(AddendumDelivery.addendum_id.in_(addenda))
             )
 
-        horizon, purged, purge = await self.log.purge(
-            self.sessions, retention_horizon(utcnow()), deliveries
-        )
-        if purge is not None:
-            logger.info(
-                "retention purge %d: %d records inquired before %s (%d leaves)",
-                purge.purge_number,
-                purged,
-                purge.horizon,
-                len(purge.leaf_indexes),
-            )
-        return RetentionPurgeResult(
-            horizon=horizon,
-            purged_records=purged,
-            purged_leaves=len(purge.leaf_indexes) if purge else 0,
-            purge=purge,
-        )
+        return await self.log.purge_expired(self.sessions, deliveries)
 
     # --- disclosure ---------------------------------------------------------------------------
 

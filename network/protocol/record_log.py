@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+import sqlalchemy as sa
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -41,7 +42,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ipnsim.storage import insert_many
+from ipnsim.storage import UtcDateTime, insert_many
 from network.protocol.merkle import MerkleTree, canonical_bytes, leaf_hash
 from network.protocol.models import (
     ConsistencyProof,
@@ -51,6 +52,7 @@ from network.protocol.models import (
     LogEventKind,
     LogPublicKey,
     RetentionPurge,
+    RetentionPurgeResult,
     SignedTreeHead,
 )
 
@@ -65,6 +67,11 @@ ADVISORY_LOCK_KEY = 0x1A5E_0001
 _APPEND_ATTEMPTS = 5
 _PURGE_CHUNK = 5_000
 """Most inquiry ids in one ``IN (…)`` list of a purge."""
+RETENTION_PURGE_ENV = "IPNSIM_RETENTION_PURGE_SECONDS"
+"""How often every service runs the retention purge by itself (seconds; 0: never)."""
+DEFAULT_RETENTION_PURGE_SECONDS = 300.0
+PURGEABLE_TABLES = ("provision_records", "addenda", "record_outcomes")
+"""The record tables the retention purge removes rows from (guarded by the horizon)."""
 MAX_ENTRIES = 1000
 """Most leaves one entries request returns."""
 
@@ -150,6 +157,34 @@ def retention_horizon(now: dt.datetime) -> dt.datetime:
         return now.replace(year=year, day=28)
 
 
+def retention_purge_seconds() -> float:
+    """How often the scheduled retention purge runs (``IPNSIM_RETENTION_PURGE_SECONDS``; five
+    minutes by default, 0 disables it)."""
+    value = os.environ.get(RETENTION_PURGE_ENV, "").strip()
+    if not value:
+        return DEFAULT_RETENTION_PURGE_SECONDS
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise ValueError(f"{RETENTION_PURGE_ENV}={value!r} is not a number of seconds") from None
+    if seconds < 0 or seconds != seconds:
+        raise ValueError(f"{RETENTION_PURGE_ENV}={value!r} must be 0 (off) or more seconds")
+    return seconds
+
+
+async def purge_forever(purge: Callable[[], Awaitable[object]], interval: float) -> None:
+    """Run ``purge`` every ``interval`` seconds (not at all for 0), so that records expire as
+    the simulated clock moves without anyone asking; a failed run is logged and retried."""
+    if interval <= 0:
+        return
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await purge()
+        except Exception:
+            logger.exception("scheduled retention purge failed; retrying later")
+
+
 def load_or_create_key(path: Path) -> Ed25519PrivateKey:
     """The log's signing key kept at ``path`` (PEM, PKCS #8, mode 600), created on first use."""
     if not path.exists():
@@ -198,6 +233,15 @@ class TreeHeadColumns:
     root_hash: Mapped[str] = mapped_column(String(64))
     timestamp: Mapped[str] = mapped_column(String(40))
     signature: Mapped[str] = mapped_column(String(100))
+
+
+class RetentionHorizonColumns:
+    """Columns of ``retention_horizon`` (保存期間): records inquired before ``horizon`` may be
+    purged, no others. One row; only the purge moves it, and only forward (a trigger refuses a
+    step back or a DELETE). The record tables' triggers allow a DELETE only below it."""
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    horizon: Mapped[dt.datetime] = mapped_column(UtcDateTime())
 
 
 class RetentionPurgeColumns:
@@ -456,7 +500,7 @@ class RecordLog:
         The horizon stored in the database moves forward to ``horizon`` first (never back: an
         earlier one keeps the stored one), so the append-only triggers let exactly these rows
         go. ``before_delete`` removes rows that refer to the purged inquiries' events and are
-        not themselves leaves. Returns the horizon used, how many records were purged, and
+        not themselves leaves. Returns the horizon used, how many inquiries were purged, and
         the signed purge (None when nothing had expired).
         """
         if self.purge_model is None or self.horizon_model is None:
@@ -484,7 +528,9 @@ class RecordLog:
                 used = stored.horizon
             await session.flush()
             expired = list(
-                await session.scalars(select(records.inquiry_id).where(records.requested_at < used))
+                await session.scalars(
+                    select(records.inquiry_id).where(records.requested_at < used).distinct()
+                )
             )
             if not expired:
                 return used, 0, None
@@ -525,6 +571,32 @@ class RecordLog:
             return used, len(expired), purge
 
         return await self.write(sessions, work)
+
+    async def purge_expired(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        before_delete: Callable[[AsyncSession, list[str]], Awaitable[None]] | None = None,
+    ) -> RetentionPurgeResult:
+        """Purge every inquiry made more than :data:`RETENTION_YEARS` years ago by the log's
+        clock (the simulated one): :meth:`purge` at :func:`retention_horizon` of now."""
+        horizon, purged, purge = await self.purge(
+            sessions, retention_horizon(self.clock()), before_delete
+        )
+        if purge is not None:
+            logger.info(
+                "record log %s: retention purge %d: %d inquiries made before %s (%d leaves)",
+                self.log_id,
+                purge.purge_number,
+                purged,
+                purge.horizon,
+                len(purge.leaf_indexes),
+            )
+        return RetentionPurgeResult(
+            horizon=horizon,
+            purged_records=purged,
+            purged_leaves=len(purge.leaf_indexes) if purge else 0,
+            purge=purge,
+        )
 
     def sign_purge(
         self, purge_number: int, horizon: dt.datetime, leaf_indexes: list[int]
@@ -697,17 +769,22 @@ def append_only_statements(dialect: str, table: str) -> list[str]:
 RETENTION_REFUSAL = "DELETE refused: not past the retention horizon"
 
 
-def retention_statements(dialect: str, table: str, records: str = "provision_records") -> list[str]:
+def retention_statements(
+    dialect: str,
+    table: str,
+    records: str = "provision_records",
+    keys: Sequence[str] = ("inquiry_id",),
+) -> list[str]:
     """DDL of triggers that keep ``table`` append-only except for the retention purge: UPDATE
-    is refused, and DELETE too unless the row's inquiry (in ``records``) was made before the
-    stored retention horizon (``retention_horizon``). Replaces :func:`append_only_statements`
-    on the record tables."""
+    is refused, and DELETE too unless the row's inquiry (its row in ``records``, matched on
+    ``keys``) was made before the stored retention horizon (``retention_horizon``). Replaces
+    :func:`append_only_statements` on the record tables."""
+    match = " AND ".join(f"r.{key} = OLD.{key}" for key in keys)
     if dialect == "postgresql":
         requested = (
             "requested := OLD.requested_at;"
             if table == records
-            else f"SELECT r.requested_at INTO requested FROM {records} r "
-            "WHERE r.inquiry_id = OLD.inquiry_id;"
+            else f"SELECT r.requested_at INTO requested FROM {records} r WHERE {match};"
         )
         function = f"ipnsim_retention_{table}"
         return [
@@ -729,7 +806,7 @@ def retention_statements(dialect: str, table: str, records: str = "provision_rec
     requested = (
         "OLD.requested_at"
         if table == records
-        else f"(SELECT r.requested_at FROM {records} r WHERE r.inquiry_id = OLD.inquiry_id)"
+        else f"(SELECT r.requested_at FROM {records} r WHERE {match})"
     )
     return [
         f"CREATE TRIGGER {table}_no_update BEFORE UPDATE ON {table} "
@@ -784,6 +861,51 @@ def drop_horizon_statements(dialect: str) -> list[str]:
         "DROP TRIGGER IF EXISTS retention_horizon_no_back",
         "DROP TRIGGER IF EXISTS retention_horizon_no_delete",
     ]
+
+
+def create_retention_tables(operations: Any) -> None:
+    """Create ``retention_horizon`` and ``retention_purges`` (``operations``: Alembic's
+    ``op``), the tables of :class:`RetentionHorizonColumns` and
+    :class:`RetentionPurgeColumns`."""
+    operations.create_table(
+        "retention_horizon",
+        sa.Column("id", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("horizon", UtcDateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    operations.create_table(
+        "retention_purges",
+        sa.Column("purge_number", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("horizon", sa.String(length=40), nullable=False),
+        sa.Column("purged_at", sa.String(length=40), nullable=False),
+        sa.Column("tree_size", sa.Integer(), nullable=False),
+        sa.Column("leaf_indexes", sa.JSON(), nullable=False),
+        sa.Column("signature", sa.String(length=100), nullable=False),
+        sa.PrimaryKeyConstraint("purge_number"),
+    )
+
+
+def guard_retention_statements(dialect: str, keys: Sequence[str] = ("inquiry_id",)) -> list[str]:
+    """DDL that turns the append-only triggers of :data:`PURGEABLE_TABLES` into the retention
+    ones (:func:`retention_statements`, a child row matched to its record on ``keys``), lets the
+    horizon move only forward and keeps ``retention_purges`` append-only."""
+    statements: list[str] = []
+    for table in PURGEABLE_TABLES:
+        statements += drop_append_only_statements(dialect, table)
+        statements += retention_statements(dialect, table, keys=keys)
+    statements += horizon_forward_only_statements(dialect)
+    statements += append_only_statements(dialect, "retention_purges")
+    return statements
+
+
+def unguard_retention_statements(dialect: str) -> list[str]:
+    """DDL that undoes :func:`guard_retention_statements`: plain append-only triggers again."""
+    statements = drop_append_only_statements(dialect, "retention_purges")
+    statements += drop_horizon_statements(dialect)
+    for table in PURGEABLE_TABLES:
+        statements += drop_retention_statements(dialect, table)
+        statements += append_only_statements(dialect, table)
+    return statements
 
 
 def drop_append_only_statements(dialect: str, table: str) -> list[str]:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from pathlib import Path
 
@@ -12,7 +13,14 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from ipnsim.clock import SimulatedClock
 from network.protocol.log_audit import ProblemKind, audit_log, purged_inquiries
 from network.protocol.models import LogEntry
-from network.protocol.record_log import RecordLog, retention_horizon
+from network.protocol.record_log import (
+    DEFAULT_RETENTION_PURGE_SECONDS,
+    RETENTION_PURGE_ENV,
+    RecordLog,
+    purge_forever,
+    retention_horizon,
+    retention_purge_seconds,
+)
 from tests.unit.test_log_audit import INQUIRIES, honest_log
 
 UTC = dt.UTC
@@ -90,3 +98,43 @@ def test_a_purge_covers_no_leaf_removed_besides() -> None:
     verdict = audit_log("hub", "hub", stored, heads, log.public_key().public_key, purges=[purge])
     assert verdict.problem is not None
     assert (verdict.problem.kind, verdict.problem.leaf_index) == (ProblemKind.REMOVED, 3)
+
+
+def test_the_scheduled_purge_interval_is_read_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv(RETENTION_PURGE_ENV, raising=False)
+    assert retention_purge_seconds() == DEFAULT_RETENTION_PURGE_SECONDS
+    monkeypatch.setenv(RETENTION_PURGE_ENV, "2.5")
+    assert retention_purge_seconds() == 2.5
+    monkeypatch.setenv(RETENTION_PURGE_ENV, "0")
+    assert retention_purge_seconds() == 0
+    for wrong in ("soon", "-1", "nan"):
+        monkeypatch.setenv(RETENTION_PURGE_ENV, wrong)
+        with pytest.raises(ValueError, match=RETENTION_PURGE_ENV):
+            retention_purge_seconds()
+
+
+def test_the_scheduled_purge_runs_again_after_a_failure_and_never_when_off() -> None:
+    calls: list[int] = []
+
+    async def scenario() -> None:
+        third = asyncio.Event()
+
+        async def purge() -> None:
+            calls.append(len(calls))
+            if len(calls) == 3:
+                third.set()
+            if len(calls) == 1:
+                raise RuntimeError("the database went away")
+
+        await purge_forever(purge, 0)  # off: returns at once, without a run
+        assert calls == []
+        task = asyncio.create_task(purge_forever(purge, 0.01))
+        await asyncio.wait_for(third.wait(), timeout=10)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(scenario())
+    assert calls[:3] == [0, 1, 2]

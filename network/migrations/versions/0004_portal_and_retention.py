@@ -18,20 +18,15 @@ from alembic import op
 
 from ipnsim.storage import UtcDateTime
 from network.protocol.record_log import (
-    append_only_statements,
-    drop_append_only_statements,
-    drop_horizon_statements,
-    drop_retention_statements,
-    horizon_forward_only_statements,
-    retention_statements,
+    create_retention_tables,
+    guard_retention_statements,
+    unguard_retention_statements,
 )
 
 revision: str = "0004"
 down_revision: str | None = "0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
-
-PURGEABLE_TABLES = ("provision_records", "addenda", "record_outcomes")
 
 
 def upgrade() -> None:
@@ -46,45 +41,16 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("card_id"),
     )
     op.create_index("ix_portal_cards_person_key", "portal_cards", ["person_key"], unique=False)
-    op.create_table(
-        "retention_horizon",
-        sa.Column("id", sa.Integer(), autoincrement=False, nullable=False),
-        sa.Column("horizon", UtcDateTime(), nullable=False),
-        sa.PrimaryKeyConstraint("id"),
-    )
-    op.create_table(
-        "retention_purges",
-        sa.Column("purge_number", sa.Integer(), autoincrement=False, nullable=False),
-        sa.Column("horizon", sa.String(length=40), nullable=False),
-        sa.Column("purged_at", sa.String(length=40), nullable=False),
-        sa.Column("tree_size", sa.Integer(), nullable=False),
-        sa.Column("leaf_indexes", sa.JSON(), nullable=False),
-        sa.Column("signature", sa.String(length=100), nullable=False),
-        sa.PrimaryKeyConstraint("purge_number"),
-    )
-    for table in PURGEABLE_TABLES:
-        for statement in drop_append_only_statements(dialect, table):
-            bind.execute(sa.text(statement))
-        for statement in retention_statements(dialect, table):
-            bind.execute(sa.text(statement))
-    for statement in horizon_forward_only_statements(dialect):
-        bind.execute(sa.text(statement))
-    for statement in append_only_statements(dialect, "retention_purges"):
+    create_retention_tables(op)
+    for statement in guard_retention_statements(dialect):
         bind.execute(sa.text(statement))
 
 
 def downgrade() -> None:
     bind = op.get_bind()
     dialect = bind.dialect.name
-    for statement in drop_append_only_statements(dialect, "retention_purges"):
+    for statement in unguard_retention_statements(dialect):
         bind.execute(sa.text(statement))
-    for statement in drop_horizon_statements(dialect):
-        bind.execute(sa.text(statement))
-    for table in PURGEABLE_TABLES:
-        for statement in drop_retention_statements(dialect, table):
-            bind.execute(sa.text(statement))
-        for statement in append_only_statements(dialect, table):
-            bind.execute(sa.text(statement))
     op.drop_table("retention_purges")
     op.drop_table("retention_horizon")
     op.drop_index("ix_portal_cards_person_key", table_name="portal_cards")
