@@ -122,7 +122,6 @@ def console_router(
             records_counted=len(records),
         )
 
-    @router.api_route("/console/api/agencies/{agency_code}/{path:path}", methods=["GET", "POST"])
     async def agency_action(agency_code: str, path: str, request: Request) -> Response:
         """Pass a terminal's action on to the agency's intermediate server (AGY001 if the
         agency is unknown; VAL006 for anything the terminal may not do)."""
@@ -151,4 +150,12 @@ def console_router(
             media_type=answer.headers.get("content-type", "application/json"),
         )
 
+    for method in ("GET", "POST"):
+        # One operation per method: each needs its own operation id in the OpenAPI document.
+        router.add_api_route(
+            "/console/api/agencies/{agency_code}/{path:path}",
+            agency_action,
+            methods=[method],
+            operation_id=f"console_agency_action_{method.lower()}",
+        )
     return router
