@@ -404,7 +404,7 @@ def sandbox_router(
         await current(request).delete(valid_key(key))
         return Response(status_code=204)
 
-    @router.post("/reference")
+    @router.post("/reference", status_code=204)
     async def take_reference(request: Request) -> Response:
         """Take the default database as it is now as the reference data set that sandboxes
         are created from and reset to (``ipnsim up`` does so once seeding is done)."""
