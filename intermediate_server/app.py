@@ -141,6 +141,7 @@ def create_app(settings: IntermediateServerSettings) -> FastAPI:
                 catalogue(),
                 manual_hold_seconds=settings.manual_response_seconds,
                 log=log,
+                tax_release=settings.tax_release(),
             )
             await log.load(server.sessions)
             keys = IdempotencyKeys(

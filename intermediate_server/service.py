@@ -39,6 +39,7 @@ from intermediate_server.schemas import (
     ReplicaRegistration,
     ReplicaView,
 )
+from intermediate_server.tax_release import TaxRelease
 from ipnsim.storage import insert_many, utcnow
 from ipnsim.tracing import current_trace_id
 from network.protocol.layouts import Catalogue
@@ -126,12 +127,14 @@ class IntermediateService:
         today: Callable[[], dt.date] = today_in_japan,
         manual_hold_seconds: float = DEFAULT_HOLD_SECONDS,
         log: RecordLog | None = None,
+        tax_release: TaxRelease | None = None,
     ) -> None:
         self.sessions = sessions
         self.agency = agency
         self.hub = hub
         self.catalogue = catalogue
         self.today = today
+        self.tax_release = tax_release or TaxRelease()
         self.log = log or local_record_log(agency.code)
         self.manual = ManualDesk(sessions, agency.code, hub, manual_hold_seconds, log=self.log)
 
@@ -785,7 +788,12 @@ class IntermediateService:
             rows = replicas.get((atena_number or "", request.info_type_code), [])
             replica = self._choose_replica(rows, request.condition, today)
             provided_at = utcnow()
-            if replica is None:
+            unreleased = self.tax_release.refusal(request)  # the June release (6月公開)
+            if unreleased is not None:
+                answer = ProvisionAnswer(
+                    inquiry_id=request.inquiry_id, provided_at=provided_at, error=unreleased.body()
+                )
+            elif replica is None:
                 missing = self._why_no_replica(rows, request.condition, today)
                 answer = ProvisionAnswer(
                     inquiry_id=request.inquiry_id, provided_at=provided_at, error=missing.body()
