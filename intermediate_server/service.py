@@ -24,11 +24,22 @@ from intermediate_server.db import (
     Person,
     Replica,
 )
+from intermediate_server.dependants import (
+    DUPLICATE_DEPENDANT_INFO,
+    FINDER_AFFAIR,
+    FINDER_PROCEDURE,
+    asked_year,
+    claimed,
+    finder_answer,
+    summarise_claims,
+)
 from intermediate_server.hub_client import HubClient
 from intermediate_server.manual import DEFAULT_HOLD_SECONDS, ManualDesk, replica_answer
 from intermediate_server.replica_layout import layout_problems
 from intermediate_server.schemas import (
     BulkResult,
+    DependantClaims,
+    DependantClaimsOrder,
     FanOutOrder,
     InquiryOrder,
     MistakenDeclaration,
@@ -59,6 +70,7 @@ from network.protocol.models import (
     DisclosureView,
     FanOutRequest,
     FanOutResult,
+    FanOutScope,
     InfoTypeStatus,
     InquiryCondition,
     InquiryRequest,
@@ -669,6 +681,30 @@ class IntermediateService:
         )
         return answer
 
+    async def find_dependant_claims(self, order: DependantClaimsOrder) -> DependantClaims:
+        """扶養重複照会 (**ours**): ask, through the hub, every other municipality that knows
+        the person whether some taxpayer there claims them as a dependant in the fiscal year.
+
+        One fan-out (scope ``holding``) of procedure JT01610000000003 for
+        扶養親族重複照会回答: the permission table decides who may ask, and each exchange is
+        recorded at the requester, the hub and the provider like any inquiry.
+        """
+        answer = await self.fan_out(
+            FanOutOrder(
+                atena_number=order.atena_number,
+                affair_code=FINDER_AFFAIR,
+                procedure_code=FINDER_PROCEDURE,
+                info_type_code=DUPLICATE_DEPENDANT_INFO,
+                scope=FanOutScope.HOLDING,
+                condition=InquiryCondition(
+                    kind=ConditionKind.FISCAL_YEAR, fiscal_year=order.fiscal_year
+                ),
+                non_disclosure=order.non_disclosure,
+                user_id=order.user_id,
+            )
+        )
+        return summarise_claims(answer, order.fiscal_year)
+
     async def _record_as_requester(
         self, exchanges: Sequence[tuple[InquiryOrder, InquiryResult]], reached_hub: bool
     ) -> None:
@@ -781,6 +817,16 @@ class IntermediateService:
                 people.values(),
             ):
                 replicas.setdefault((row.atena_number, row.info_type_code), []).append(row)
+            claims = await claimed(
+                session,
+                (
+                    (people.get(request.provider_pseudonym, ""), year)
+                    for request in requests
+                    if request.info_type_code == DUPLICATE_DEPENDANT_INFO
+                    and (year := asked_year(request)) is not None
+                ),
+                today,
+            )
         answers: list[ProvisionAnswer] = []
         records: list[LocalRecord] = []
         for request in requests:
@@ -789,7 +835,11 @@ class IntermediateService:
             replica = self._choose_replica(rows, request.condition, today)
             provided_at = utcnow()
             unreleased = self.tax_release.refusal(request)  # the June release (6月公開)
-            if unreleased is not None:
+            if request.info_type_code == DUPLICATE_DEPENDANT_INFO:  # 扶養重複照会
+                answer = finder_answer(
+                    request.inquiry_id, provided_at, atena_number, asked_year(request), claims
+                )
+            elif unreleased is not None:
                 answer = ProvisionAnswer(
                     inquiry_id=request.inquiry_id, provided_at=provided_at, error=unreleased.body()
                 )
