@@ -118,7 +118,9 @@ _BULK_ATTEMPTS = 3
 
 
 def today_in_japan() -> dt.date:
-    return dt.datetime.now(JST).date()
+    """Today in Japan by the simulated clock (模擬時計): publication periods and release dates
+    follow ``ipnsim clock set``."""
+    return utcnow().astimezone(JST).date()
 
 
 @dataclass(frozen=True)
@@ -834,7 +836,7 @@ class IntermediateService:
             rows = replicas.get((atena_number or "", request.info_type_code), [])
             replica = self._choose_replica(rows, request.condition, today)
             provided_at = utcnow()
-            unreleased = self.tax_release.refusal(request)  # the June release (6月公開)
+            unreleased = self.tax_release.refusal(request, today)  # the June release (6月公開)
             if request.info_type_code == DUPLICATE_DEPENDANT_INFO:  # 扶養重複照会
                 answer = finder_answer(
                     request.inquiry_id, provided_at, atena_number, asked_year(request), claims

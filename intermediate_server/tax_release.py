@@ -12,11 +12,10 @@ after the date), whatever replicas are already registered.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from error_codes import IpnsimError
-from ipnsim.storage import utcnow
 from network.protocol.models import ConditionKind, ProvisionRequest
 
 LOCAL_TAX_INFO = "TM00000000000002"
@@ -24,8 +23,6 @@ LOCAL_TAX_INFO = "TM00000000000002"
 
 NOT_RELEASED_CODE = "RPL010"
 """The code of an inquiry for a fiscal year whose local tax is not released yet."""
-
-JST = dt.timezone(dt.timedelta(hours=9), "JST")
 
 
 def parse_month_day(text: str) -> tuple[int, int]:
@@ -46,8 +43,6 @@ class TaxRelease:
     """The release day of every fiscal year N, in N (Japan time)."""
     overrides: Mapping[int, dt.date] = field(default_factory=dict)
     """A release date of its own for some fiscal years (a late assessment, a test)."""
-    now: Callable[[], dt.datetime] = utcnow
-    """The simulated clock."""
 
     def release_date(self, fiscal_year: int) -> dt.date:
         """The first day (Japan time) on which fiscal year ``fiscal_year`` is provided."""
@@ -57,8 +52,9 @@ class TaxRelease:
         month, day = self.month_day
         return dt.date(fiscal_year, month, day)
 
-    def refusal(self, request: ProvisionRequest) -> IpnsimError | None:
-        """``RPL010`` for a local-tax inquiry of a fiscal year not released yet, else None."""
+    def refusal(self, request: ProvisionRequest, today: dt.date) -> IpnsimError | None:
+        """``RPL010`` for a local-tax inquiry of a fiscal year not released yet on ``today``
+        (Japan time, by the simulated clock), else None."""
         condition = request.condition
         if (
             request.info_type_code != LOCAL_TAX_INFO
@@ -67,7 +63,7 @@ class TaxRelease:
         ):
             return None
         released = self.release_date(condition.fiscal_year)
-        if self.now().astimezone(JST).date() >= released:
+        if today >= released:
             return None
         return IpnsimError(
             NOT_RELEASED_CODE,

@@ -13,8 +13,6 @@ from intermediate_server.settings import IntermediateServerSettings
 from intermediate_server.tax_release import TaxRelease, parse_month_day
 from network.protocol.models import InquiryCondition, ProvisionRequest
 
-JST = dt.timezone(dt.timedelta(hours=9))
-
 
 def request(info_type: str, condition: InquiryCondition) -> ProvisionRequest:
     return ProvisionRequest(
@@ -31,28 +29,34 @@ def request(info_type: str, condition: InquiryCondition) -> ProvisionRequest:
     )
 
 
-def at(*when: int) -> TaxRelease:
-    return TaxRelease(now=lambda: dt.datetime(*when, tzinfo=JST))
-
-
 def test_fiscal_year_n_is_refused_until_1_june_japan_time() -> None:
     year_2026 = InquiryCondition(kind="fiscal_year", fiscal_year=2026)
-    refused = at(2026, 5, 31, 23, 59).refusal(request("TM00000000000002", year_2026))
+    release = TaxRelease()
+    refused = release.refusal(request("TM00000000000002", year_2026), dt.date(2026, 5, 31))
     assert refused is not None and refused.code == "RPL010"
     assert refused.params == {"fiscal_year": "2026", "release_date": "2026-06-01"}
-    assert at(2026, 6, 1, 0, 0).refusal(request("TM00000000000002", year_2026)) is None
+    assert release.refusal(request("TM00000000000002", year_2026), dt.date(2026, 6, 1)) is None
+
+
+def test_today_in_japan_follows_the_simulated_clock() -> None:
+    from intermediate_server.service import today_in_japan
+    from ipnsim.clock import clock
+
     # 1 June 00:30 in Japan is still 31 May in UTC: Japan time decides.
-    early_utc = TaxRelease(now=lambda: dt.datetime(2026, 5, 31, 15, 30, tzinfo=dt.UTC))
-    assert early_utc.refusal(request("TM00000000000002", year_2026)) is None
+    clock.set(dt.datetime(2026, 5, 31, 15, 30, tzinfo=dt.UTC))
+    try:
+        assert today_in_japan() == dt.date(2026, 6, 1)
+    finally:
+        clock.reset()
 
 
 def test_only_local_tax_for_a_fiscal_year_is_held_back() -> None:
-    may = at(2026, 5, 1)
-    assert may.refusal(request("TM00000000000002", InquiryCondition())) is None
+    may, release = dt.date(2026, 5, 1), TaxRelease()
+    assert release.refusal(request("TM00000000000002", InquiryCondition()), may) is None
     previous = InquiryCondition(kind="fiscal_year", fiscal_year=2025)
-    assert may.refusal(request("TM00000000000002", previous)) is None
+    assert release.refusal(request("TM00000000000002", previous), may) is None
     care = InquiryCondition(kind="fiscal_year", fiscal_year=2026)
-    assert may.refusal(request("TM00000000000031", care)) is None
+    assert release.refusal(request("TM00000000000031", care), may) is None
 
 
 def test_settings_configure_the_day_and_per_year_dates() -> None:
