@@ -31,6 +31,9 @@ CARE_INSURED = "care_insured"
 INTRACTABLE_DISEASE = "intractable_disease"
 MANUAL_RESPONSE_HOLD = "manual_response_hold"
 STALE_REPLICA = "stale_replica"
+DEPENDANT_CLAIMED_NOWHERE_ELSE = "dependant_claimed_nowhere_else"
+DEPENDANT_CLAIMED_IN_ONE_OTHER = "dependant_claimed_in_one_other"
+DEPENDANT_CLAIMED_IN_TWO_OTHERS = "dependant_claimed_in_two_others"
 
 PERSONA_NAMES = (
     MOVED_IN,
@@ -47,6 +50,9 @@ PERSONA_NAMES = (
     INTRACTABLE_DISEASE,
     MANUAL_RESPONSE_HOLD,
     STALE_REPLICA,
+    DEPENDANT_CLAIMED_NOWHERE_ELSE,
+    DEPENDANT_CLAIMED_IN_ONE_OTHER,
+    DEPENDANT_CLAIMED_IN_TWO_OTHERS,
 )
 """The fixed personas every population has, whatever the seed and size, in catalogue order."""
 
@@ -81,6 +87,10 @@ CHILD_ALLOWANCE_INFO = "TM00000000000051"
 """児童手当関係情報."""
 INTRACTABLE_DISEASE_INFO = "TM00000000000082"
 """難病関係情報."""
+DEPENDANT_CLAIM_INFO = "TM00000000000062"
+"""扶養親族申告情報 (**ours**): one dependant claimed by a taxpayer, by the holder's atena number."""
+DUPLICATE_DEPENDANT_INFO = "TM00000000000063"
+"""扶養親族重複照会回答 (**ours**): whether the person is claimed as a dependant there."""
 
 # Affairs (事務) and procedures (事務手続) of network/protocol/data, used by the inquiries below.
 NHI_AFFAIR = "JM01000000121000"
@@ -95,6 +105,8 @@ LOCAL_TAX_AFFAIR = "JM01000000161000"
 """地方税の賦課徴収."""
 DEPENDANT_INCOME_PROCEDURE = "JT01610000000001"
 """個人住民税の賦課における扶養親族の所得の確認."""
+DUPLICATE_DEPENDANT_PROCEDURE = "JT01610000000003"
+"""個人住民税の賦課における扶養親族の重複の確認 (the duplicate-dependant finder's exchanges)."""
 CARE_AFFAIR = "JM01000000231000"
 """介護保険."""
 CARE_TAX_PROCEDURE = "JT02310000000214"
@@ -404,6 +416,61 @@ _TEXTS: dict[str, _PersonaText] = {
         REPLICA_FRESHNESS_FEATURE,
     ),
 }
+
+
+def _finder(provider: str) -> _InquiryPlan:
+    """The duplicate-dependant finder's exchange from 山形市 with one municipality."""
+    return _InquiryPlan(
+        "yamagata",
+        provider,
+        LOCAL_TAX_AFFAIR,
+        DUPLICATE_DEPENDANT_PROCEDURE,
+        DUPLICATE_DEPENDANT_INFO,
+        0,
+        _SUCCESS,
+    )
+
+
+_TEXTS |= {
+    DEPENDANT_CLAIMED_NOWHERE_ELSE: _PersonaText(
+        "Aged 70 or over, lived in Odawara on 1 January and moved to Yamagata this spring;"
+        " a child in Yamagata claims them as a dependant, and no taxpayer elsewhere does."
+        " Odawara knows them (it assesses their own tax) but holds no claim.",
+        "70歳以上。1月1日は小田原市に住み、今年の春に山形市へ転入した人。山形市の子が扶養親族として"
+        "申告しており、他の市町村の納税義務者は申告していない（小田原市は本人を知るが申告は無い）。",
+        "Duplicate-dependant finder from Yamagata: no other municipality (Odawara answers not"
+        " claimed).",
+        "扶養重複照会（山形市から）：他の市町村での申告は無い（小田原市は「申告無し」と回答）。",
+        _finder("odawara"),
+    ),
+    DEPENDANT_CLAIMED_IN_ONE_OTHER: _PersonaText(
+        "Aged 70 or over, has always lived in Yamagata; a child living in Odawara claims them"
+        " as a dependant in Odawara's assessment (Odawara registers them as a non-resident,"
+        " 住登外者).",
+        "70歳以上。ずっと山形市に住んでいる人。小田原市に住む子が小田原市の課税で扶養親族として"
+        "申告している（小田原市は住登外者として登録）。",
+        "Duplicate-dependant finder from Yamagata: one other municipality, Odawara.",
+        "扶養重複照会（山形市から）：他の一つの市町村（小田原市）で申告されている。",
+        _finder("odawara"),
+    ),
+    DEPENDANT_CLAIMED_IN_TWO_OTHERS: _PersonaText(
+        "Aged 70 or over, has always lived in Yamagata; a child in Odawara and another in"
+        " Fukuoka both claim them as a dependant for the same fiscal years.",
+        "70歳以上。ずっと山形市に住んでいる人。小田原市の子と福岡市の子が同じ年度に二重に"
+        "扶養親族として申告している。",
+        "Duplicate-dependant finder from Yamagata: two other municipalities, Fukuoka and Odawara.",
+        "扶養重複照会（山形市から）：他の二つの市町村（福岡市・小田原市）で申告されている。",
+        _finder("fukuoka"),
+    ),
+}
+
+FINDER_CLAIMANTS: dict[str, tuple[str, ...]] = {
+    DEPENDANT_CLAIMED_NOWHERE_ELSE: (),
+    DEPENDANT_CLAIMED_IN_ONE_OTHER: ("odawara",),
+    DEPENDANT_CLAIMED_IN_TWO_OTHERS: ("fukuoka", "odawara"),
+}
+"""For each finder persona, the municipalities other than 山形市 (where they live) whose
+taxpayers claim them as a dependant: what the finder from 山形市 must return, in code order."""
 
 
 def _inquiry(plan: _InquiryPlan, fiscal_year: int, person_key: str) -> PersonaInquiry:

@@ -406,6 +406,21 @@ _CODES: tuple[ErrorCode, ...] = (
         "Ask the provider to register its current data; ask for another fiscal year or period "
         "if older data is what you need.",
     ),
+    ErrorCode(
+        "RPL010",
+        Origin.PROVIDER_SERVER,
+        Category.REPLICA,
+        True,
+        404,
+        "課税年度「{fiscal_year}」の地方税関係情報は「{release_date}」まで公開されません。",
+        "Local-tax information for fiscal year {fiscal_year} is not released until {release_date}.",
+        "Municipalities assess the year's inhabitant tax in spring and release the fiscal "
+        "year's local-tax information in June (by default 1 June, Japan time; each provider's "
+        "IPNSIM_AGENCY_LOCAL_TAX_RELEASE). The inquiry asked for the fiscal year before its "
+        "release date at the provider.",
+        "Ask again on or after the release date, or ask for the previous fiscal year if that is "
+        "what the procedure needs.",
+    ),
     # --- availability --------------------------------------------------------------------------
     ErrorCode(
         "AVL001",

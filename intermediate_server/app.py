@@ -30,6 +30,8 @@ from intermediate_server.journal import JOURNAL_PATH, JournalMiddleware, Request
 from intermediate_server.schemas import (
     BatchJobView,
     BulkResult,
+    DependantClaims,
+    DependantClaimsOrder,
     FanOutOrder,
     InquiryOrder,
     JournalEntryView,
@@ -149,6 +151,7 @@ def create_app(settings: IntermediateServerSettings) -> FastAPI:
                 catalogue(),
                 manual_hold_seconds=settings.manual_response_seconds,
                 log=log,
+                tax_release=settings.tax_release(),
             )
             await log.load(server.sessions)
             keys = IdempotencyKeys(
@@ -396,6 +399,12 @@ def create_app(settings: IntermediateServerSettings) -> FastAPI:
         """一括照会先指定: the same inquiry to every provider concerned (by scope or list), sent
         concurrently by the hub; one result per provider, each recorded as its own inquiry."""
         return await server.fan_out(body, forced_outcome(force_outcome))
+
+    @app.post("/v1/dependant-claims", tags=["inquiries"])
+    async def find_dependant_claims(body: DependantClaimsOrder, server: Server) -> DependantClaims:
+        """扶養重複照会 (ours): which other municipalities' taxpayers claim the person as a
+        dependant in the fiscal year; the municipalities only, each exchange recorded."""
+        return await server.find_dependant_claims(body)
 
     @app.get("/v1/inquiries/{inquiry_id}", tags=["inquiries"])
     async def get_inquiry(inquiry_id: uuid.UUID, server: Server) -> InquiryResult:

@@ -334,3 +334,42 @@ class JournalEntryView(BaseModel):
         default_factory=list, description="For a refused request: each field that failed, and why."
     )
     duration_ms: float
+
+
+class DependantClaimsOrder(_Body):
+    """扶養重複照会 (**ours**): which other municipalities' taxpayers claim this person as a
+    dependant (扶養親族) in the assessment of ``fiscal_year``."""
+
+    atena_number: AtenaNumber
+    fiscal_year: int = Field(ge=1900, le=2999, description="課税年度 asked about.")
+    non_disclosure: bool = Field(default=False, description="照会側不開示: hide from the person.")
+    user_id: UserId = Field(default="system", description="情報照会者ユーザーID.")
+
+
+class ClaimingMunicipality(_Body):
+    """A municipality asked by the finder (its code and name only)."""
+
+    code: AgencyCode
+    name_ja: str
+    inquiry_id: uuid.UUID
+    """The exchange with it, under which every copy of its record is kept."""
+
+
+class UnansweredMunicipality(ClaimingMunicipality):
+    """A municipality that could not say (unreachable, refused …): neither claimed nor not."""
+
+    error_code: str
+    message_en: str
+
+
+class DependantClaims(_Body):
+    """The finder's answer: the municipalities only, never a taxpayer or a replica."""
+
+    fan_out_id: uuid.UUID
+    fiscal_year: int
+    claimed_by: list[ClaimingMunicipality]
+    """Municipalities where some taxpayer claims the person, in code order."""
+    not_claimed_by: list[ClaimingMunicipality]
+    """Municipalities asked that hold no such claim."""
+    unanswered: list[UnansweredMunicipality]
+    """Municipalities that could not answer: ask again."""

@@ -26,11 +26,22 @@ from intermediate_server.db import (
     Person,
     Replica,
 )
+from intermediate_server.dependants import (
+    DUPLICATE_DEPENDANT_INFO,
+    FINDER_AFFAIR,
+    FINDER_PROCEDURE,
+    asked_year,
+    claimed,
+    finder_answer,
+    summarise_claims,
+)
 from intermediate_server.hub_client import HubClient
 from intermediate_server.manual import DEFAULT_HOLD_SECONDS, ManualDesk, replica_answer
 from intermediate_server.replica_layout import layout_problems
 from intermediate_server.schemas import (
     BulkResult,
+    DependantClaims,
+    DependantClaimsOrder,
     FanOutOrder,
     InquiryOrder,
     MistakenDeclaration,
@@ -41,6 +52,7 @@ from intermediate_server.schemas import (
     ReplicaRegistration,
     ReplicaView,
 )
+from intermediate_server.tax_release import TaxRelease
 from ipnsim.storage import insert_many, utcnow
 from ipnsim.tracing import current_trace_id
 from network.protocol.layouts import Catalogue
@@ -60,6 +72,7 @@ from network.protocol.models import (
     DisclosureView,
     FanOutRequest,
     FanOutResult,
+    FanOutScope,
     InfoTypeStatus,
     InquiryCondition,
     InquiryRequest,
@@ -111,7 +124,9 @@ _BULK_ATTEMPTS = 3
 
 
 def today_in_japan() -> dt.date:
-    return dt.datetime.now(JST).date()
+    """Today in Japan by the simulated clock (模擬時計): publication periods and release dates
+    follow ``ipnsim clock set``."""
+    return utcnow().astimezone(JST).date()
 
 
 @dataclass(frozen=True)
@@ -132,12 +147,14 @@ class IntermediateService:
         today: Callable[[], dt.date] = today_in_japan,
         manual_hold_seconds: float = DEFAULT_HOLD_SECONDS,
         log: RecordLog | None = None,
+        tax_release: TaxRelease | None = None,
     ) -> None:
         self.sessions = sessions
         self.agency = agency
         self.hub = hub
         self.catalogue = catalogue
         self.today = today
+        self.tax_release = tax_release or TaxRelease()
         self.log = log or local_record_log(agency.code)
         self.manual = ManualDesk(sessions, agency.code, hub, manual_hold_seconds, log=self.log)
 
@@ -672,6 +689,30 @@ class IntermediateService:
         )
         return answer
 
+    async def find_dependant_claims(self, order: DependantClaimsOrder) -> DependantClaims:
+        """扶養重複照会 (**ours**): ask, through the hub, every other municipality that knows
+        the person whether some taxpayer there claims them as a dependant in the fiscal year.
+
+        One fan-out (scope ``holding``) of procedure JT01610000000003 for
+        扶養親族重複照会回答: the permission table decides who may ask, and each exchange is
+        recorded at the requester, the hub and the provider like any inquiry.
+        """
+        answer = await self.fan_out(
+            FanOutOrder(
+                atena_number=order.atena_number,
+                affair_code=FINDER_AFFAIR,
+                procedure_code=FINDER_PROCEDURE,
+                info_type_code=DUPLICATE_DEPENDANT_INFO,
+                scope=FanOutScope.HOLDING,
+                condition=InquiryCondition(
+                    kind=ConditionKind.FISCAL_YEAR, fiscal_year=order.fiscal_year
+                ),
+                non_disclosure=order.non_disclosure,
+                user_id=order.user_id,
+            )
+        )
+        return summarise_claims(answer, order.fiscal_year)
+
     async def _record_as_requester(
         self, exchanges: Sequence[tuple[InquiryOrder, InquiryResult]], reached_hub: bool
     ) -> None:
@@ -784,6 +825,16 @@ class IntermediateService:
                 people.values(),
             ):
                 replicas.setdefault((row.atena_number, row.info_type_code), []).append(row)
+            claims = await claimed(
+                session,
+                (
+                    (people.get(request.provider_pseudonym, ""), year)
+                    for request in requests
+                    if request.info_type_code == DUPLICATE_DEPENDANT_INFO
+                    and (year := asked_year(request)) is not None
+                ),
+                today,
+            )
         answers: list[ProvisionAnswer] = []
         records: list[LocalRecord] = []
         for request in requests:
@@ -791,7 +842,16 @@ class IntermediateService:
             rows = replicas.get((atena_number or "", request.info_type_code), [])
             replica = self._choose_replica(rows, request.condition, today)
             provided_at = utcnow()
-            if replica is None:
+            unreleased = self.tax_release.refusal(request, today)  # the June release (6月公開)
+            if request.info_type_code == DUPLICATE_DEPENDANT_INFO:  # 扶養重複照会
+                answer = finder_answer(
+                    request.inquiry_id, provided_at, atena_number, asked_year(request), claims
+                )
+            elif unreleased is not None:
+                answer = ProvisionAnswer(
+                    inquiry_id=request.inquiry_id, provided_at=provided_at, error=unreleased.body()
+                )
+            elif replica is None:
                 missing = self._why_no_replica(rows, request.condition, today)
                 answer = ProvisionAnswer(
                     inquiry_id=request.inquiry_id, provided_at=provided_at, error=missing.body()

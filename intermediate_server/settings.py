@@ -10,6 +10,7 @@ from pydantic import Field, HttpUrl, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
+from intermediate_server.tax_release import TaxRelease, parse_month_day
 from ipnsim.sandboxes import MAX_SANDBOXES
 from network.protocol.models import AgencyCode
 from network.protocol.record_log import key_file_beside
@@ -97,6 +98,28 @@ class IntermediateServerSettings(BaseSettings):
         "Default: beside a SQLite database file, '<database name>-batch'; with another "
         "database, 'batch-<agency code>' in the working directory.",
     )
+    local_tax_release: str = Field(
+        default="06-01",
+        pattern=r"^\d{2}-\d{2}$",
+        description="The day (MM-DD, Japan time) from which local-tax information of fiscal "
+        "year N is provided, in year N (the June release, 6月公開); an inquiry for the fiscal "
+        "year before it is answered RPL010.",
+    )
+    local_tax_release_dates: dict[int, dt.date] = Field(
+        default_factory=dict,
+        description="Release dates of particular fiscal years, overriding local_tax_release, "
+        'as JSON: {"2026": "2026-06-10"}.',
+    )
+
+    def tax_release(self) -> TaxRelease:
+        """The release rule of this provider's local-tax information."""
+        return TaxRelease(parse_month_day(self.local_tax_release), self.local_tax_release_dates)
+
+    @model_validator(mode="after")
+    def _release_day_exists(self) -> Self:
+        parse_month_day(self.local_tax_release)
+        return self
+
     batch_concurrency: int = Field(
         default=2,
         ge=1,

@@ -725,6 +725,56 @@ def personas(
         console.print(views.affair_tour_table(catalogue))
 
 
+dependants_app = typer.Typer(
+    name="dependants",
+    help="The duplicate-dependant finder (扶養重複照会, simulated).",
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    no_args_is_help=True,
+)
+
+
+@dependants_app.command("find")
+def dependants_find(
+    agency: Annotated[str, typer.Option(help="The asking municipality (slug or code).")],
+    year: Annotated[int, typer.Option(help="課税年度: the fiscal year of the assessment.")],
+    atena: Atena = None,
+    persona: Persona = None,
+    user: User = "cli",
+    data_dir: DataDir = DEFAULT_DATA_DIR,
+    as_json: AsJson = False,
+) -> None:
+    """Which other municipalities hold a local-tax assessment in which some taxpayer claims
+    this person as a dependant (扶養親族) for the fiscal year: the municipalities only, never the
+    taxpayers. Every municipality that knows the person is asked through the hub, and each
+    exchange is recorded like an inquiry.
+
+    Exits 0 when every municipality answered, 1 when the request was refused (e.g. PRM001 for
+    an agency not permitted to ask) or some municipality could not answer.
+    """
+    from intermediate_server.schemas import DependantClaimsOrder
+
+    network = load_network(data_dir)
+    atena_number = resolve_atena(network, agency, atena, persona)
+    try:
+        order = DependantClaimsOrder(atena_number=atena_number, fiscal_year=year, user_id=user)
+    except ValueError as error:
+        fail(str(error), 2)
+
+    async def send() -> Any:
+        async with agency_service(network, agency) as client:
+            return await client.find_dependant_claims(order)
+
+    answer = run(send())
+    if as_json:
+        print_json(answer)
+    else:
+        console.print(views.dependant_claims_table(answer))
+    if answer.unanswered:
+        raise typer.Exit(1)
+
+
+app.add_typer(dependants_app, name="dependants")
 app.add_typer(records_app, name="records")
 app.add_typer(card_app, name="card")
 app.add_typer(portal_app, name="portal")

@@ -15,6 +15,8 @@ from error_codes import ErrorBody
 from error_codes.http import DEFAULT_BODY_LIMIT
 from intermediate_server.schemas import (
     BulkResult,
+    DependantClaims,
+    DependantClaimsOrder,
     FanOutOrder,
     InquiryOrder,
     JournalEntryView,
@@ -278,6 +280,13 @@ class AgencyClient(_ServiceClient):
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
         result: InquiryResult = await self._call(
             "POST", "/v1/inquiries", InquiryResult, order, headers=headers
+        )
+        return result
+
+    async def find_dependant_claims(self, order: DependantClaimsOrder) -> DependantClaims:
+        """扶養重複照会 (ours): the other municipalities claiming the person as a dependant."""
+        result: DependantClaims = await self._call(
+            "POST", "/v1/dependant-claims", DependantClaims, order
         )
         return result
 

@@ -197,6 +197,24 @@ class ClearFaultsStep(_Strict):
     agency: str | None = None
 
 
+class ClockStep(_Strict):
+    """Move the simulated clock (模擬時計) of every service, or put it back to the real time.
+
+    The clock is the network's, not a sandbox's: a scenario that sets it should end with
+    ``clock: {reset: true}``."""
+
+    set: dt.datetime | None = Field(default=None, description="ISO 8601 with a UTC offset.")
+    reset: bool = False
+
+    @model_validator(mode="after")
+    def _one_way(self) -> ClockStep:
+        if (self.set is None) == (not self.reset):
+            raise ValueError("give exactly one of set (a time) or reset: true")
+        if self.set is not None and self.set.tzinfo is None:
+            raise ValueError("set needs a UTC offset, e.g. 2026-06-01T09:00:00+09:00")
+        return self
+
+
 class ManualStep(_Strict):
     """The provider's staff answer or decline an inquiry held for them (自動応答不可)."""
 
@@ -218,6 +236,7 @@ STEP_KINDS = (
     "register_replica",
     "set_fault",
     "clear_faults",
+    "clock",
     "inquire",
     "fan_out",
     "declare_mistaken",
@@ -236,6 +255,7 @@ class Step(_Strict):
     register_replica: RegisterReplicaStep | None = None
     set_fault: FaultStep | None = None
     clear_faults: ClearFaultsStep | None = None
+    clock: ClockStep | None = None
     inquire: InquireStep | None = None
     fan_out: FanOutStep | None = None
     declare_mistaken: MistakenStep | None = None
@@ -630,6 +650,8 @@ class ScenarioRunner:
                 else:
                     await hub.clear_fault(self.code(action.agency))
             return Actual(text="faults cleared")
+        if isinstance(action, ClockStep):
+            return Actual(text=await self._move_clock(action))
         if isinstance(action, ManualStep):
             inquiry_id = context.inquiry_id(action.inquiry)
             async with self.agency(action.agency) as client:
@@ -650,6 +672,21 @@ class ScenarioRunner:
                 final = await client.inquiry_result(context.inquiry_id(action.inquiry))
             return Actual(result=final)
         raise AssertionError(f"unhandled step {step.kind}")  # pragma: no cover
+
+    async def _move_clock(self, action: ClockStep) -> str:
+        """Set or reset the clock of every service; what the hub's clock says afterwards."""
+        from ipnsim.clock import ClockSetting, ClockView
+        from ipnsim.person_commands import PortalClient
+
+        body = ClockSetting(now=action.set) if action.set is not None else None
+        method = "PUT" if body is not None else "DELETE"
+        shown: list[ClockView] = []
+        for service in [self.network.hub, *self.network.agencies]:
+            token = self.network.admin_token if service.role == "hub" else None
+            async with PortalClient(service.url, token) as client:
+                shown.append(await client.call(method, "/v1/clock", ClockView, body))
+        now = shown[0].now.astimezone(dt.timezone(dt.timedelta(hours=9)))
+        return f"clock {'set' if body else 'reset'}: {now.isoformat(timespec='seconds')}"
 
     async def _order(self, action: InquireStep, run_token: str) -> tuple[InquiryOrder, str]:
         """The order of an inquire or fan-out step, and the requester's slug."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
-from intermediate_server.schemas import JournalEntryView
+from intermediate_server.schemas import DependantClaims, JournalEntryView
 from ipnsim.launcher import NetworkFile
 from network.protocol.layouts import catalogue
 from network.protocol.models import FanOutResult, InquiryResult, PersonaCatalogue, ProvisionRecord
@@ -83,6 +83,38 @@ def fan_out_table(answer: FanOutResult) -> Table:
         )
     if not answer.results:
         table.caption = "no provider concerned: nobody else knows this person"
+    return table
+
+
+def dependant_claims_table(answer: DependantClaims) -> Table:
+    """The duplicate-dependant finder's answer: each municipality asked and what it said."""
+    claimed = ", ".join(m.name_ja or m.code for m in answer.claimed_by) or "none"
+    table = Table(title=f"扶養重複照会 FY{answer.fiscal_year}: claimed as a dependant in {claimed}")
+    for column in ("municipality", "code", "answer", "inquiry"):
+        table.add_column(column)
+    for municipality in answer.claimed_by:
+        table.add_row(
+            municipality.name_ja,
+            municipality.code,
+            "claimed (申告有り)",
+            str(municipality.inquiry_id),
+        )
+    for municipality in answer.not_claimed_by:
+        table.add_row(
+            municipality.name_ja,
+            municipality.code,
+            "not claimed (申告無し)",
+            str(municipality.inquiry_id),
+        )
+    for unanswered in answer.unanswered:
+        table.add_row(
+            unanswered.name_ja,
+            unanswered.code,
+            f"no answer: {unanswered.error_code} {unanswered.message_en}",
+            str(unanswered.inquiry_id),
+        )
+    if not (answer.claimed_by or answer.not_claimed_by or answer.unanswered):
+        table.caption = "no other municipality knows this person"
     return table
 
 

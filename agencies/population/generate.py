@@ -33,8 +33,13 @@ from agencies.personas import (
     CARE_INSURANCE_INFO,
     CARE_INSURED,
     CHILD_ALLOWANCE_INFO,
+    DEPENDANT_CLAIM_INFO,
+    DEPENDANT_CLAIMED_IN_ONE_OTHER,
+    DEPENDANT_CLAIMED_IN_TWO_OTHERS,
+    DEPENDANT_CLAIMED_NOWHERE_ELSE,
     DEPENDANT_CLAIMED_TWICE,
     DISABILITY_CERTIFICATE_INFO,
+    FINDER_CLAIMANTS,
     INDEPENDENCE_SUPPORT_INFO,
     INTRACTABLE_DISEASE,
     INTRACTABLE_DISEASE_INFO,
@@ -548,6 +553,26 @@ class _Builder:
         while home.address == home.stale_address:
             home.town, home.address = self._address_in(rng, ODAWARA)
 
+        # The duplicate-dependant finder: a parent in Yamagata claimed by children elsewhere.
+        finder_moves: dict[str, list[tuple[str, dt.date | None]]] = {
+            DEPENDANT_CLAIMED_NOWHERE_ELSE: [(ODAWARA, None), (YAMAGATA, spring())],
+            DEPENDANT_CLAIMED_IN_ONE_OTHER: [(YAMAGATA, None)],
+            DEPENDANT_CLAIMED_IN_TWO_OTHERS: [(YAMAGATA, None)],
+        }
+        for persona, moves in finder_moves.items():
+            parent = alone(persona, moves, ages=(70, 88))
+            for slug in FINDER_CLAIMANTS[persona] or (YAMAGATA,):
+                home = self.household(rng, [(slug, None)])
+                child = self.member(
+                    rng,
+                    home,
+                    _HEAD,
+                    rng.choice(("male", "female")),
+                    _born(rng, as_of, 40, 55),
+                    family=parent.family,
+                )
+                home.extra_claims = [(child, parent, year) for year in dates.years]
+
         for household in self.households:
             self.locate(household)
         arrived.extras.append(self.intractable(arrived, certified))
@@ -1059,6 +1084,11 @@ def _records(
         count = record_counts[slug] = record_counts.get(slug, 0) + 1
         return f"{prefix}-{count:06d}"
 
+    # A dependant is registered (as 住登外者 if need be) where a taxpayer claims them.
+    claimed_at: dict[str, set[str]] = {}
+    for claim in dependencies:
+        claimed_at.setdefault(claim.dependant_person_key, set()).add(claim.agency_slug)
+
     for household in builder.households:
         head = household.head
         head_name = f"{head.family[0]}\u3000{head.given[0]}"
@@ -1102,6 +1132,8 @@ def _records(
                     register(residence.municipality_slug)
             if member.at_digital_agency:
                 register(DIGITAL_AGENCY)
+            for claim_slug in sorted(claimed_at.get(key, ())):
+                register(claim_slug)
 
             replicas.append(
                 ReplicaSeed(
@@ -1200,6 +1232,27 @@ def _records(
                         extra.manual_response,
                     )
                 )
+
+    # 扶養親族申告情報: one replica per claim, naming the dependant by the holder's atena number.
+    claim_version = layouts.ordered(DEPENDANT_CLAIM_INFO, ("I001", "I002"))
+    atena_at = {(r.agency_slug, r.person_key): r.atena_number for r in registrations}
+    # Its record id names the two atena numbers, so it does not depend on the population's size.
+    for claim in dependencies:
+        taxpayer = atena_at[claim.agency_slug, claim.taxpayer_person_key]
+        dependant = atena_at[claim.agency_slug, claim.dependant_person_key]
+        replicas.append(
+            ReplicaSeed(
+                claim.agency_slug,
+                taxpayer,
+                f"DEP-{claim.fiscal_year}-{taxpayer}-{dependant}",
+                DEPENDANT_CLAIM_INFO,
+                claim_version,
+                claim.fiscal_year,
+                tax_published[claim.fiscal_year],
+                None,
+                (("I001", str(claim.fiscal_year)), ("I002", dependant)),
+            )
+        )
 
     personas = {
         name: make_persona(

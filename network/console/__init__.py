@@ -36,6 +36,7 @@ _AGENCY_PATHS: list[tuple[str, re.Pattern[str]]] = [
     ("POST", re.compile(r"^inquiries$")),
     ("GET", re.compile(r"^inquiries/[0-9a-f-]{36}$")),
     ("POST", re.compile(r"^inquiries/[0-9a-f-]{36}/mistaken$")),
+    ("POST", re.compile(r"^dependant-claims$")),
     ("GET", re.compile(r"^people/[0-9]{15}$")),
     ("GET", re.compile(r"^people/[0-9]{15}/disclosure$")),
     ("GET", re.compile(r"^records$")),

@@ -55,6 +55,7 @@ DEMOS = {
     "namesake": ["received", "permitted", "converted", "forwarded", "provided", "answered"],
     "manual_response_hold": ["received", "permitted", "converted", "forwarded", "answered"],
     "provider_down": ["received", "permitted", "converted", "forwarded", "answered"],
+    "dependant_finder": ["received", "permitted", "converted", "forwarded", "provided", "answered"],
 }
 
 

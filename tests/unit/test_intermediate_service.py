@@ -390,8 +390,9 @@ def test_fiscal_year_condition_filters(tmp_path: Path) -> None:
         pseudonym = await seed_replicas(service)
         assert await provided_record_id(service, pseudonym, year(2025)) == "FY2025"
         assert await provided_record_id(service, pseudonym, year(2026)) == "FY2026"
-        # Not yet published: nothing; publication ended: stale, said so.
-        assert await provided_record_id(service, pseudonym, year(2027)) is None
+        # Fiscal year 2027 is not released before 1 June 2027 (6月公開), whatever is
+        # registered; publication ended: stale, said so.
+        assert await provided_record_id(service, pseudonym, year(2027), "RPL010") is None
         assert await provided_record_id(service, pseudonym, year(2024), "RPL007") is None
 
     run(tmp_path, scenario)

@@ -149,6 +149,16 @@ CONTRACT: dict[str, tuple[str, AgencyKind, list[tuple[str, ValueType]]]] = {
         MUNI,
         [("受給状況", CODE), ("支給対象児童数", INT), ("支給月額", INT)],
     ),
+    "TM00000000000062": (
+        "扶養親族申告情報",
+        AgencyKind.MUNICIPALITY,
+        [("課税年度", INT), ("扶養親族の団体内統合宛名番号", STR)],
+    ),
+    "TM00000000000063": (
+        "扶養親族重複照会回答",
+        AgencyKind.MUNICIPALITY,
+        [("課税年度", INT), ("扶養親族としての申告の有無", CODE)],
+    ),
 }
 """Info types and items exactly as the catalogue fixes them."""
 

@@ -114,7 +114,7 @@ def simulated_outcome(
 ) -> tuple[str, str, str | None]:
     """The outcome the network gives, decided from the population as the services decide it:
     the requester's 符号 (IDN001), the permission table (PRM001), the provider's 符号 (IDN004),
-    then the provider's replicas (RPL001), and the 自動応答不可 flag of the one chosen (MAN001)."""
+    then the provider's replicas (RPL001; the finder's answer is always given), and the 自動応答不可 flag of the one chosen (MAN001)."""
     person = inquiry.person_key
     if not has_pseudonym(population, inquiry.requester_slug, person):
         return ("99", "99", "IDN001")
@@ -129,6 +129,9 @@ def simulated_outcome(
         return ("99", "99", "PRM001")
     if not has_pseudonym(population, inquiry.provider_slug, person):
         return ("99", "99", "IDN004")
+    if inquiry.info_type_code == "TM00000000000063":
+        # The duplicate-dependant finder's answer is computed, claimed or not: always 09/01.
+        return ("09", "01", None)
     held = [
         r
         for r in of_type(population, person, inquiry.info_type_code)

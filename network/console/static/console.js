@@ -233,6 +233,20 @@ const DEMOS = [
         d.show(recordsTable(await api(agencyPath(d.p.inquiry.requester_code, "records?inquiry_id=" + d.result.inquiry_id))));
       } },
   ] },
+  { id: "dependant_finder", title: ["扶養重複照会（シミュレーション）", "Duplicate-dependant finder (simulated)"], steps: [
+    { title: ["登場人物", "Who is claimed where"], text: (d) => [`${d.p.person_name} さんは山形市に住む親です。小田原市と福岡市に住む子がそれぞれ扶養親族として申告しています。`, `${d.p.person_name} is a parent living in Yamagata; a child in Odawara and another in Fukuoka each claim them as a dependant.`],
+      run: async (d) => { d.p = persona("dependant_claimed_in_two_others"); } },
+    { title: ["他の市町村に問い合わせる", "Ask the other municipalities"], text: () => ["山形市がハブを通じて、本人を知るすべての市町村に「扶養親族として申告されているか」だけを尋ねます。", "Yamagata asks, through the hub, every municipality that knows the person only whether they are claimed as a dependant."],
+      run: async (d) => {
+        d.claims = await post(agencyPath(d.p.inquiry.requester_code, "dependant-claims"), { atena_number: d.p.inquiry.atena_number, fiscal_year: d.p.inquiry.fiscal_year, user_id: "console" });
+        const row = (m, answer) => el("tr", {}, el("td", {}, m.name_ja), el("td", {}, m.code), el("td", {}, answer));
+        d.show(el("table", {}, el("tr", {}, el("th", {}, pick("市町村", "Municipality")), el("th", {}, pick("機関コード", "Code")), el("th", {}, pick("回答", "Answer"))),
+          ...d.claims.claimed_by.map((m) => row(m, pick("申告有り", "claimed"))), ...d.claims.not_claimed_by.map((m) => row(m, pick("申告無し", "not claimed")))));
+        if (d.claims.claimed_by.length) d.flow(d.claims.claimed_by[0].inquiry_id);
+      } },
+    { title: ["分かること・分からないこと", "What is learnt, and what is not"], text: (d) => [`申告している市町村は ${d.claims.claimed_by.map((m) => m.name_ja).join("・")} です。納税義務者が誰かは回答されません。やりとりは照会ごとに三か所に記録されます。`, `Claimed in ${d.claims.claimed_by.map((m) => m.name_ja).join(", ")}. Who the taxpayers are is never answered; each exchange is recorded at all three places.`],
+      run: async () => {} },
+  ] },
   { id: "provider_down", title: ["提供側の停止", "Provider down"], steps: [
     { title: ["提供側に接続できない", "The provider cannot be reached"], text: () => ["提供側の中間サーバーが停止していると、ハブはエラーを記録して返します。", "When the provider's intermediate server is down, the hub records and returns an error."],
       run: async (d) => { d.p = persona("moved_in"); d.result = await inquireAs(d.p, { "X-Ipnsim-Force-Outcome": "AVL001" }); d.show(resultView(d.result)); d.flow(d.result.inquiry_id); } },
