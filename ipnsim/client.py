@@ -16,11 +16,13 @@ from error_codes.http import DEFAULT_BODY_LIMIT
 from intermediate_server.schemas import (
     BulkResult,
     FanOutOrder,
+    FreshnessReport,
     InquiryOrder,
     JournalEntryView,
     MistakenDeclaration,
     PersonRegistration,
     PersonView,
+    RegistrationLag,
     ReplicaRegistration,
     ReplicaView,
 )
@@ -285,6 +287,22 @@ class AgencyClient(_ServiceClient):
         """一括照会先指定: the same inquiry to every provider concerned; one result each."""
         result: FanOutResult = await self._call(
             "POST", "/v1/inquiries/fan-out", FanOutResult, order
+        )
+        return result
+
+    async def freshness_report(self) -> FreshnessReport:
+        """鮮度報告: this agency's replicas by info type, measured by the simulated clock."""
+        result: FreshnessReport = await self._call("GET", "/v1/stats/freshness", FreshnessReport)
+        return result
+
+    async def registration_lag(self) -> RegistrationLag:
+        """登録遅延: how long this agency's replica changes take to become live."""
+        result: RegistrationLag = await self._call("GET", "/v1/registration-lag", RegistrationLag)
+        return result
+
+    async def set_registration_lag(self, lag: RegistrationLag) -> RegistrationLag:
+        result: RegistrationLag = await self._call(
+            "PUT", "/v1/registration-lag", RegistrationLag, body=lag
         )
         return result
 
