@@ -190,11 +190,12 @@ def freshness_table(reports: list[FreshnessReport]) -> Table:
         table.add_column(column, justify=justify, overflow="fold")  # type: ignore[arg-type]
     for report in reports:
         lag = report.registration_lag
-        lag_text = {
-            LagMode.NONE: "no lag",
-            LagMode.DELAY: f"lag {lag.delay_seconds:g}s",
-            LagMode.NIGHTLY: f"nightly at {lag.nightly_hour}:00 JST",
-        }[lag.mode]
+        if lag.mode is LagMode.DELAY:
+            lag_text = f"lag {lag.delay_seconds or 0:g}s"
+        elif lag.mode is LagMode.NIGHTLY:
+            lag_text = f"nightly at {lag.nightly_hour}:00 JST"
+        else:
+            lag_text = "no lag"
         agency = f"{report.agency_name} {report.agency_code} ({lag_text})"
         if not report.info_types:
             table.add_row(agency, "(no replicas)", *[""] * 10, end_section=True)
