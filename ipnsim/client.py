@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from collections.abc import Iterator, Sequence
 from enum import Enum
@@ -23,9 +24,11 @@ from intermediate_server.schemas import (
     PersonRegistration,
     PersonView,
     RegistrationLag,
+    ReplicaContent,
     ReplicaRegistration,
     ReplicaView,
 )
+from ipnsim.clock import ClockSetting, ClockView
 from ipnsim.http import make_client
 from ipnsim.sandboxes import SANDBOX_HEADER, SandboxInfo
 from network.protocol.models import (
@@ -123,6 +126,19 @@ class _ServiceClient:
 
     async def aclose(self) -> None:
         await self.http.aclose()
+
+    async def clock_view(self) -> ClockView:
+        """What the service's simulated clock says (模擬時計)."""
+        result: ClockView = await self._call("GET", "/v1/clock", ClockView)
+        return result
+
+    async def move_clock(self, at: dt.datetime | None) -> ClockView:
+        """Set the service's simulated clock to ``at`` (None: back to the real time)."""
+        if at is None:
+            await self._send("DELETE", "/v1/clock")
+            return await self.clock_view()
+        result: ClockView = await self._call("PUT", "/v1/clock", ClockView, ClockSetting(now=at))
+        return result
 
     async def _call(
         self,
@@ -264,6 +280,13 @@ class AgencyClient(_ServiceClient):
 
     async def register_replica(self, registration: ReplicaRegistration) -> ReplicaView:
         result: ReplicaView = await self._call("POST", "/v1/replicas", ReplicaView, registration)
+        return result
+
+    async def update_replica(self, record_id: str, content: ReplicaContent) -> ReplicaView:
+        """副本更新 (under a registration lag, queued: ``pending_until`` says until when)."""
+        result: ReplicaView = await self._call(
+            "PUT", f"/v1/replicas/{record_id}", ReplicaView, content
+        )
         return result
 
     async def replicas(self, atena_number: str | None = None) -> list[ReplicaView]:
