@@ -35,6 +35,7 @@ from intermediate_server.freshness import freshness
 from intermediate_server.hub_client import HubClient
 from intermediate_server.schemas import ManualAnswer, ManualDecline, ManualRequestView
 from ipnsim.storage import utcnow
+from network.protocol.layouts import catalogue
 from network.protocol.models import (
     MANUAL_PENDING_CODE,
     DetailStatus,
@@ -167,7 +168,10 @@ class ManualDesk:
                 or replica.info_type_code != request.info_type_code
             ):
                 raise IpnsimError("RPL003", record_id=record_id)
-            answer = replica_answer(inquiry_id, self.clock(), replica)
+            cycle = catalogue().info_types.get(replica.info_type_code)
+            answer = replica_answer(
+                inquiry_id, self.clock(), replica, cycle.update_cycle_days if cycle else None
+            )
             self._resolve(row, ANSWERED, answer, body.answered_by)
             await _complete_record(session, log, RecordSide.PROVIDER, answer, self.clock())
             return row

@@ -153,6 +153,13 @@ def test_a_lagging_provider_answers_the_old_value_until_its_replica_catches_up(n
     net.set_clock(due + dt.timedelta(days=400))
     stale = inquire(net)
     assert stale["replica"]["stale"] is True and items(stale)["I002"] == "9876543"
+    shown = net.cli(
+        "inquire",
+        *("--from", YAMAGATA, "--to", ODAWARA, "--procedure", "JT01010000000214"),
+        *("--persona", "moved_in", "--fiscal-year", "2026"),
+    )
+    assert shown.returncode == 0, shown.stderr
+    assert "stale:" in shown.stdout and "update cycle of 365 days" in shown.stdout
     later = report(net)
     [tax] = [entry for entry in later["info_types"] if entry["info_type_code"] == LOCAL_TAX_INFO]
     assert tax["stale"] == tax["replicas"] >= 1
