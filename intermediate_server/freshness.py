@@ -155,6 +155,16 @@ class RegistrationQueue:
         async with self.sessions.begin() as session:
             session.add(_failure(operation, record_id, info_type_code, code))
 
+    @staticmethod
+    async def has_due(session: AsyncSession, now: dt.datetime | None = None) -> bool:
+        """Whether some queued change is due (one indexed look-up, in the caller's session)."""
+        due = await session.scalar(
+            select(PendingReplicaChange.change_id)
+            .where(PendingReplicaChange.due_at <= (now or utcnow()))
+            .limit(1)
+        )
+        return due is not None
+
     async def apply_due(
         self,
         register: ApplyRegistration,
@@ -164,13 +174,8 @@ class RegistrationQueue:
         """Make every queued change whose due time has passed the live replica; how many."""
         now = utcnow()
         async with self.sessions() as session:
-            due = await session.scalar(
-                select(PendingReplicaChange.change_id)
-                .where(PendingReplicaChange.due_at <= now)
-                .limit(1)
-            )
-        if due is None:
-            return 0
+            if not await self.has_due(session, now):
+                return 0
         applied = 0
         async with self.sessions.begin() as session:
             changes = list(

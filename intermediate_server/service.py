@@ -883,9 +883,11 @@ class IntermediateService:
     async def provide_many(self, requests: Sequence[ProvisionRequest]) -> list[ProvisionAnswer]:
         """Answer each request from replicas only, as :meth:`provide` does, and record every
         provision as the provider in one transaction (the replicas read in a few queries)."""
-        await self.apply_due_changes()
         today = self.today()
         async with self.sessions() as session:
+            if await self.registrations.has_due(session):  # 登録遅延: due changes first
+                await session.rollback()  # read the replicas after them
+                await self.apply_due_changes()
             people: dict[str, str] = {
                 pseudonym: atena_number
                 for pseudonym, atena_number in await _select_in(
