@@ -45,7 +45,7 @@ from network.protocol.models import (
 
 stats_app = typer.Typer(
     name="stats",
-    help="Statistics of the running network, from the hub's provision records.",
+    help="Statistics of the running network: the hub's provision records, replica freshness.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
@@ -54,7 +54,7 @@ stats_app = typer.Typer(
 
 @stats_app.callback()
 def stats() -> None:
-    """Statistics of the running network, from the hub's provision records."""
+    """Statistics of the running network: the hub's provision records, replica freshness."""
 
 
 @dataclass

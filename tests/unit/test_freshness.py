@@ -9,11 +9,22 @@ from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
+from rich.console import Console
+from typer.testing import CliRunner
 
 from intermediate_server.freshness import freshness
-from intermediate_server.schemas import LagMode, RegistrationLag, ReplicaContent
+from intermediate_server.schemas import (
+    AgeBuckets,
+    FreshnessReport,
+    InfoTypeFreshness,
+    LagMode,
+    RegistrationLag,
+    ReplicaContent,
+)
 from intermediate_server.service import IntermediateService
+from ipnsim.cli import app as cli_app
 from ipnsim.clock import clock
+from ipnsim.stats_commands import freshness_table, stats_app
 from ipnsim.storage import utcnow
 from tests.unit.fake_hub import FakeHub
 from tests.unit.raising import expect
@@ -140,3 +151,52 @@ def test_failed_registrations_are_counted(tmp_path: Path) -> None:
         assert (report.pending, report.replicas, report.failed_registrations) == (0, 1, 3)
 
     run(tmp_path, scenario)
+
+
+def test_freshness_commands_without_a_network_exit_2(tmp_path: Path) -> None:
+    for app, args in (
+        (stats_app, ["freshness"]),
+        (cli_app, ["registration-lag", "odawara", "--delay", "60"]),
+    ):
+        result = CliRunner().invoke(app, [*args, "--data-dir", str(tmp_path)])
+        assert result.exit_code == 2, result.output
+        assert "no network in" in result.stderr
+        assert "Traceback" not in result.output
+    both = CliRunner().invoke(
+        cli_app, ["registration-lag", "odawara", "--delay", "60", "--off", "--data-dir", "x"]
+    )
+    assert both.exit_code == 2 and "give one of" in both.stderr
+    late = CliRunner().invoke(cli_app, ["registration-lag", "odawara", "--nightly", "24"])
+    assert late.exit_code == 2 and "less than or equal to 23" in late.stderr
+
+
+def test_the_freshness_table_shows_each_agency_and_info_type() -> None:
+    report = FreshnessReport(
+        agency_code="2014206900000000",
+        agency_name="小田原市",
+        now=dt.datetime(2026, 6, 15, tzinfo=dt.UTC),
+        registration_lag=RegistrationLag(mode=LagMode.NIGHTLY, nightly_hour=2),
+        replicas=3,
+        stale=1,
+        pending=2,
+        failed_registrations=1,
+        info_types=[
+            InfoTypeFreshness(
+                info_type_code="TM00000000000002",
+                name_en="Local-tax information",
+                update_cycle_days=365,
+                replicas=3,
+                stale=1,
+                ages=AgeBuckets(under_1_day=2, older=1),
+                oldest_update=None,
+                newest_update=None,
+                pending=2,
+                failed_registrations=1,
+            )
+        ],
+    )
+    console = Console(width=250, record=True)
+    console.print(freshness_table([report]))
+    text = console.export_text()
+    assert "小田原市 2014206900000000 (nightly at 2:00 JST)" in text
+    assert "Local-tax information TM00000000000002" in text
