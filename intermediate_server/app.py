@@ -33,6 +33,7 @@ from intermediate_server.schemas import (
     DependantClaims,
     DependantClaimsOrder,
     FanOutOrder,
+    FreshnessReport,
     InquiryOrder,
     JournalEntryView,
     ManualAnswer,
@@ -42,6 +43,7 @@ from intermediate_server.schemas import (
     PeopleBulkRegistration,
     PersonRegistration,
     PersonView,
+    RegistrationLag,
     ReplicaBulkRegistration,
     ReplicaContent,
     ReplicaRegistration,
@@ -152,6 +154,7 @@ def create_app(settings: IntermediateServerSettings) -> FastAPI:
                 manual_hold_seconds=settings.manual_response_seconds,
                 log=log,
                 tax_release=settings.tax_release(),
+                registration_lag=RegistrationLag.parse(settings.registration_lag),
             )
             await log.load(server.sessions)
             keys = IdempotencyKeys(
@@ -336,6 +339,23 @@ def create_app(settings: IntermediateServerSettings) -> FastAPI:
     async def delete_replica(record_id: str, server: Server) -> None:
         """副本削除."""
         await server.delete_replica(record_id)
+
+    @app.get("/v1/registration-lag", tags=["replicas"])
+    async def registration_lag(server: Server) -> RegistrationLag:
+        """登録遅延: how long a replica change takes to become live (simulated clock)."""
+        return await server.registration_lag()
+
+    @app.put("/v1/registration-lag", tags=["replicas"])
+    async def set_registration_lag(body: RegistrationLag, server: Server) -> RegistrationLag:
+        """Set the registration lag: ``delay`` seconds, the ``nightly`` batch at an hour (JST),
+        or ``none``; changes already queued keep their due time."""
+        return await server.set_registration_lag(body)
+
+    @app.get("/v1/stats/freshness", tags=["statistics"])
+    async def freshness_report(server: Server) -> FreshnessReport:
+        """鮮度報告: replicas by info type, their ages, those past their update cycle, queued
+        changes and failed registrations."""
+        return await server.freshness_report()
 
     @app.get("/v1/replicas", tags=["replicas"])
     async def list_replicas(

@@ -475,6 +475,7 @@ def _outcome(result: InquiryResult) -> RowOutcome:
         retryable=result.error.retryable if result.error else None,
         message_ja=result.error.message_ja if result.error else "",
         items=result.items,
+        replica=result.replica,
     )
 
 

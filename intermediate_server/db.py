@@ -78,6 +78,47 @@ class Replica(Base):
     """提供側不開示: its provisions are recorded but hidden from the person's view."""
 
 
+class PendingReplicaChange(Base):
+    """登録遅延: a change to a replica received but not yet live; it is applied when the
+    simulated clock passes ``due_at`` (``kind``: ``register``, ``update`` or ``delete``)."""
+
+    __tablename__ = "replica_pending_changes"
+
+    change_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    record_id: Mapped[str] = mapped_column(String(64), index=True)
+    info_type_code: Mapped[str] = mapped_column(String(16))
+    content: Mapped[dict[str, Any]] = mapped_column(JSON)
+    received_at: Mapped[dt.datetime]
+    due_at: Mapped[dt.datetime] = mapped_column(index=True)
+
+
+class RegistrationLagSetting(Base):
+    """The registration lag set over the operator API (one row; none: the server setting)."""
+
+    __tablename__ = "registration_lag"
+
+    setting_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    mode: Mapped[str] = mapped_column(String(16))
+    delay_seconds: Mapped[float | None] = mapped_column(Float)
+    nightly_hour: Mapped[int | None] = mapped_column(Integer)
+    set_at: Mapped[dt.datetime]
+
+
+class RegistrationFailure(Base):
+    """A replica registration, update or deletion that failed (refused, or found impossible
+    when a lagging change was applied): counted in the freshness report."""
+
+    __tablename__ = "replica_registration_failures"
+
+    failure_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    failed_at: Mapped[dt.datetime]
+    operation: Mapped[str] = mapped_column(String(16))
+    record_id: Mapped[str | None] = mapped_column(String(64))
+    info_type_code: Mapped[str | None] = mapped_column(String(16))
+    error_code: Mapped[str] = mapped_column(String(6))
+
+
 class LocalRecord(Base):
     """This server's copy of a provision record, as requester or as provider, as first written;
     never updated (a record written pending is completed by a :class:`LocalOutcome`)."""

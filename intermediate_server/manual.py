@@ -31,9 +31,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from error_codes import IpnsimError
 from intermediate_server.db import LocalOutcome, LocalRecord, ManualRequest, Replica, StoredResult
+from intermediate_server.freshness import freshness
 from intermediate_server.hub_client import HubClient
 from intermediate_server.schemas import ManualAnswer, ManualDecline, ManualRequestView
 from ipnsim.storage import utcnow
+from network.protocol.layouts import catalogue
 from network.protocol.models import (
     MANUAL_PENDING_CODE,
     DetailStatus,
@@ -64,9 +66,14 @@ DEFAULT_HOLD_SECONDS = 3 * 24 * 3600.0
 
 
 def replica_answer(
-    inquiry_id: uuid.UUID, provided_at: dt.datetime, replica: Replica
+    inquiry_id: uuid.UUID,
+    provided_at: dt.datetime,
+    replica: Replica,
+    update_cycle_days: int | None = None,
 ) -> ProvisionAnswer:
-    """The answer that provides ``replica``'s items, with its metadata."""
+    """The answer that provides ``replica``'s items, with its metadata and freshness (stale
+    when older than ``update_cycle_days`` at ``provided_at``)."""
+    age_days, stale = freshness(replica.updated_at, provided_at, update_cycle_days)
     return ProvisionAnswer(
         inquiry_id=inquiry_id,
         provided_at=provided_at,
@@ -79,6 +86,9 @@ def replica_answer(
             publication_end=replica.publication_end,
             registered_at=replica.registered_at,
             updated_at=replica.updated_at,
+            update_cycle_days=update_cycle_days,
+            age_days=age_days,
+            stale=stale,
         ),
         provider_non_disclosure=replica.non_disclosure,
     )
@@ -158,7 +168,10 @@ class ManualDesk:
                 or replica.info_type_code != request.info_type_code
             ):
                 raise IpnsimError("RPL003", record_id=record_id)
-            answer = replica_answer(inquiry_id, self.clock(), replica)
+            cycle = catalogue().info_types.get(replica.info_type_code)
+            answer = replica_answer(
+                inquiry_id, self.clock(), replica, cycle.update_cycle_days if cycle else None
+            )
             self._resolve(row, ANSWERED, answer, body.answered_by)
             await _complete_record(session, log, RecordSide.PROVIDER, answer, self.clock())
             return row

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Iterable
+from enum import StrEnum
 from typing import Annotated, NotRequired, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -184,6 +185,111 @@ class ReplicaView(BaseModel):
     updated_at: dt.datetime
     manual_response: bool = False
     non_disclosure: bool = False
+    pending_until: dt.datetime | None = None
+    """登録遅延: set when the change waits in the registration queue; it becomes the live
+    replica when the simulated clock passes this time (registered_at / updated_at show it)."""
+
+
+class LagMode(StrEnum):
+    """How a change to the master data reaches the replica (登録遅延)."""
+
+    NONE = "none"
+    """At once."""
+    DELAY = "delay"
+    """After ``delay_seconds``."""
+    NIGHTLY = "nightly"
+    """In the nightly batch (夜間バッチ) at ``nightly_hour`` o'clock, Japan time."""
+
+
+class RegistrationLag(_Body):
+    """``PUT /v1/registration-lag``: how long replica registrations take to become live."""
+
+    mode: LagMode = LagMode.NONE
+    delay_seconds: float | None = Field(default=None, gt=0, le=366 * 86_400)
+    nightly_hour: int | None = Field(default=None, ge=0, le=23, description="Hour, Japan time.")
+
+    @model_validator(mode="after")
+    def _fits_mode(self) -> Self:
+        if self.mode is LagMode.DELAY and self.delay_seconds is None:
+            raise ValueError("mode 'delay' needs delay_seconds")
+        if self.mode is LagMode.NIGHTLY and self.nightly_hour is None:
+            raise ValueError("mode 'nightly' needs nightly_hour (0-23, Japan time)")
+        if self.mode is not LagMode.DELAY and self.delay_seconds is not None:
+            raise ValueError("delay_seconds belongs to mode 'delay'")
+        if self.mode is not LagMode.NIGHTLY and self.nightly_hour is not None:
+            raise ValueError("nightly_hour belongs to mode 'nightly'")
+        return self
+
+    def due(self, received_at: dt.datetime) -> dt.datetime:
+        """When a change received at ``received_at`` becomes the live replica."""
+        if self.mode is LagMode.DELAY:
+            assert self.delay_seconds is not None
+            return received_at + dt.timedelta(seconds=self.delay_seconds)
+        if self.mode is LagMode.NIGHTLY:
+            assert self.nightly_hour is not None
+            local = received_at.astimezone(JST)
+            run = local.replace(hour=self.nightly_hour, minute=0, second=0, microsecond=0)
+            if run <= local:
+                run += dt.timedelta(days=1)
+            return run.astimezone(dt.UTC)
+        return received_at
+
+    @classmethod
+    def parse(cls, text: str) -> RegistrationLag:
+        """``none``, ``delay:SECONDS`` or ``nightly:HOUR`` (the server setting's form)."""
+        mode, _, value = text.strip().partition(":")
+        if mode == LagMode.DELAY.value:
+            return cls(mode=LagMode.DELAY, delay_seconds=float(value))
+        if mode == LagMode.NIGHTLY.value:
+            return cls(mode=LagMode.NIGHTLY, nightly_hour=int(value))
+        if mode == LagMode.NONE.value and not value:
+            return cls()
+        raise ValueError(f"not a registration lag: {text!r} (none, delay:SECONDS, nightly:HOUR)")
+
+
+JST = dt.timezone(dt.timedelta(hours=9))
+
+
+class AgeBuckets(BaseModel):
+    """How many replicas were last updated within each age (simulated clock)."""
+
+    under_1_day: int = 0
+    under_7_days: int = 0
+    under_30_days: int = 0
+    under_365_days: int = 0
+    older: int = 0
+
+
+class InfoTypeFreshness(BaseModel):
+    """The freshness of one agency's live replicas of one info type."""
+
+    info_type_code: str
+    name_en: str
+    update_cycle_days: int
+    replicas: int
+    stale: int
+    """Replicas past their update cycle (鮮度超過)."""
+    ages: AgeBuckets
+    oldest_update: dt.datetime | None
+    newest_update: dt.datetime | None
+    pending: int
+    """Changes waiting in the registration queue (登録遅延)."""
+    failed_registrations: int
+    """Registrations and updates refused or failed when applied."""
+
+
+class FreshnessReport(BaseModel):
+    """鮮度報告: one agency's replicas by info type, measured at ``now`` (simulated clock)."""
+
+    agency_code: str
+    agency_name: str
+    now: dt.datetime
+    registration_lag: RegistrationLag
+    replicas: int
+    stale: int
+    pending: int
+    failed_registrations: int
+    info_types: list[InfoTypeFreshness]
 
 
 class InquiryOrder(_Body):

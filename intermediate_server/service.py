@@ -35,6 +35,7 @@ from intermediate_server.dependants import (
     finder_answer,
     summarise_claims,
 )
+from intermediate_server.freshness import RegistrationQueue
 from intermediate_server.hub_client import HubClient
 from intermediate_server.manual import DEFAULT_HOLD_SECONDS, ManualDesk, replica_answer
 from intermediate_server.replica_layout import layout_problems
@@ -43,10 +44,13 @@ from intermediate_server.schemas import (
     DependantClaims,
     DependantClaimsOrder,
     FanOutOrder,
+    FreshnessReport,
     InquiryOrder,
+    LagMode,
     MistakenDeclaration,
     PersonRegistration,
     PersonView,
+    RegistrationLag,
     ReplicaBulkItem,
     ReplicaContent,
     ReplicaRegistration,
@@ -148,6 +152,7 @@ class IntermediateService:
         manual_hold_seconds: float = DEFAULT_HOLD_SECONDS,
         log: RecordLog | None = None,
         tax_release: TaxRelease | None = None,
+        registration_lag: RegistrationLag | None = None,
     ) -> None:
         self.sessions = sessions
         self.agency = agency
@@ -156,6 +161,7 @@ class IntermediateService:
         self.today = today
         self.tax_release = tax_release or TaxRelease()
         self.log = log or local_record_log(agency.code)
+        self.registrations = RegistrationQueue(sessions, registration_lag)
         self.manual = ManualDesk(sessions, agency.code, hub, manual_hold_seconds, log=self.log)
 
     # --- people and 符号 ----------------------------------------------------------------------
@@ -346,32 +352,95 @@ class IntermediateService:
     # --- replicas (副本) -----------------------------------------------------------------------
 
     async def register_replica(self, registration: ReplicaRegistration) -> ReplicaView:
-        """副本登録; a record id already in use is refused with the real message (RPL002)."""
-        self._check_layout(registration.info_type_code, registration)
-        now = utcnow()
+        """副本登録; a record id already in use is refused with the real message (RPL002).
+
+        Under a registration lag (登録遅延) the registration is checked now and queued: it
+        becomes the live replica when the simulated clock passes ``pending_until``.
+        """
         try:
-            async with self.sessions.begin() as session:
-                if await session.get(Person, registration.atena_number) is None:
-                    raise IpnsimError("IDN002", atena_number=registration.atena_number)
-                existing = await session.get(Replica, registration.record_id)
-                if existing is not None and existing.deleted_at is None:
-                    raise IpnsimError("RPL002", record_id=registration.record_id)
-                if existing is not None:
-                    await session.delete(existing)
-                    await session.flush()
-                replica = Replica(
-                    record_id=registration.record_id,
-                    atena_number=registration.atena_number,
-                    info_type_code=registration.info_type_code,
-                    registered_at=now,
-                    updated_at=now,
-                    deleted_at=None,
-                    **_content_columns(registration),
-                )
-                session.add(replica)
-        except IntegrityError:
-            raise IpnsimError("RPL002", record_id=registration.record_id) from None
+            self._check_layout(registration.info_type_code, registration)
+            lag = await self.registrations.lag()
+            if lag.mode is not LagMode.NONE:
+                return await self._queue_registration(registration, lag)
+            try:
+                async with self.sessions.begin() as session:
+                    replica = await self._register_in(session, registration, utcnow())
+            except IntegrityError:
+                raise IpnsimError("RPL002", record_id=registration.record_id) from None
+        except IpnsimError as error:
+            await self.registrations.record_failure(
+                "register", registration.record_id, registration.info_type_code, error.code
+            )
+            raise
         return _replica_view(replica)
+
+    async def _register_in(
+        self, session: AsyncSession, registration: ReplicaRegistration, at: dt.datetime
+    ) -> Replica:
+        if await session.get(Person, registration.atena_number) is None:
+            raise IpnsimError("IDN002", atena_number=registration.atena_number)
+        existing = await session.get(Replica, registration.record_id)
+        if existing is not None and existing.deleted_at is None:
+            raise IpnsimError("RPL002", record_id=registration.record_id)
+        if existing is not None:
+            await session.delete(existing)
+            await session.flush()
+        replica = Replica(
+            record_id=registration.record_id,
+            atena_number=registration.atena_number,
+            info_type_code=registration.info_type_code,
+            registered_at=at,
+            updated_at=at,
+            deleted_at=None,
+            **_content_columns(registration),
+        )
+        session.add(replica)
+        await session.flush()
+        return replica
+
+    async def _queue_registration(
+        self, registration: ReplicaRegistration, lag: RegistrationLag
+    ) -> ReplicaView:
+        async with self.sessions() as session:
+            if await session.get(Person, registration.atena_number) is None:
+                raise IpnsimError("IDN002", atena_number=registration.atena_number)
+            existing = await session.get(Replica, registration.record_id)
+        pending = await self.registrations.pending(registration.record_id)
+        live = existing is not None and existing.deleted_at is None
+        for change in pending:
+            live = change.kind != "delete"
+        if live:
+            raise IpnsimError("RPL002", record_id=registration.record_id)
+        due = lag.due(utcnow())
+        await self.registrations.queue(
+            "register",
+            registration.record_id,
+            registration.info_type_code,
+            registration.model_dump(mode="json"),
+            due,
+        )
+        return _pending_view(registration, registration, due)
+
+    async def registration_lag(self) -> RegistrationLag:
+        """The registration lag (登録遅延) in force."""
+        return await self.registrations.lag()
+
+    async def set_registration_lag(self, lag: RegistrationLag) -> RegistrationLag:
+        """Set the registration lag for the changes received from now on."""
+        return await self.registrations.set_lag(lag)
+
+    async def apply_due_changes(self) -> int:
+        """Make the queued replica changes whose due time has passed live (登録遅延)."""
+        return await self.registrations.apply_due(
+            self._register_in, self._update_in, self._delete_in
+        )
+
+    async def freshness_report(self) -> FreshnessReport:
+        """鮮度報告: this agency's replicas by info type (due changes applied first)."""
+        await self.apply_due_changes()
+        return await self.registrations.report(
+            self.catalogue, self.agency.code, self.agency.name_ja
+        )
 
     async def register_replicas_bulk(
         self, replicas: Sequence[ReplicaRegistration | ReplicaBulkItem]
@@ -459,20 +528,78 @@ class IntermediateService:
         return BulkResult(created=len(new), existing=existing)
 
     async def update_replica(self, record_id: str, content: ReplicaContent) -> ReplicaView:
-        async with self.sessions.begin() as session:
-            replica = await self._live_replica(session, record_id)
-            self._check_layout(replica.info_type_code, content)
-            for column, value in _content_columns(content).items():
-                setattr(replica, column, value)
-            replica.updated_at = utcnow()
+        """副本更新 (queued under a registration lag, like :meth:`register_replica`)."""
+        info_type_code: str | None = None
+        try:
+            lag = await self.registrations.lag()
+            if lag.mode is not LagMode.NONE:
+                base = await self._replica_to_be(record_id)
+                info_type_code = base.info_type_code
+                self._check_layout(base.info_type_code, content)
+                due = lag.due(utcnow())
+                await self.registrations.queue(
+                    "update", record_id, base.info_type_code, content.model_dump(mode="json"), due
+                )
+                return _pending_view(base, content, due)
+            async with self.sessions.begin() as session:
+                replica = await self._live_replica(session, record_id)
+                info_type_code = replica.info_type_code
+                await self._update_in(session, record_id, content, utcnow())
+        except IpnsimError as error:
+            await self.registrations.record_failure("update", record_id, info_type_code, error.code)
+            raise
         return _replica_view(replica)
 
+    async def _update_in(
+        self, session: AsyncSession, record_id: str, content: ReplicaContent, at: dt.datetime
+    ) -> None:
+        replica = await self._live_replica(session, record_id)
+        self._check_layout(replica.info_type_code, content)
+        for column, value in _content_columns(content).items():
+            setattr(replica, column, value)
+        replica.updated_at = at
+
     async def delete_replica(self, record_id: str) -> None:
-        async with self.sessions.begin() as session:
-            replica = await self._live_replica(session, record_id)
-            replica.deleted_at = utcnow()
+        """副本削除 (queued under a registration lag, like :meth:`register_replica`)."""
+        info_type_code: str | None = None
+        try:
+            lag = await self.registrations.lag()
+            if lag.mode is not LagMode.NONE:
+                base = await self._replica_to_be(record_id)
+                info_type_code = base.info_type_code
+                await self.registrations.queue(
+                    "delete", record_id, base.info_type_code, {}, lag.due(utcnow())
+                )
+                return
+            async with self.sessions.begin() as session:
+                await self._delete_in(session, record_id, utcnow())
+        except IpnsimError as error:
+            await self.registrations.record_failure("delete", record_id, info_type_code, error.code)
+            raise
+
+    async def _delete_in(self, session: AsyncSession, record_id: str, at: dt.datetime) -> None:
+        replica = await self._live_replica(session, record_id)
+        replica.deleted_at = at
+
+    async def _replica_to_be(self, record_id: str) -> ReplicaRegistration | ReplicaView:
+        """The replica ``record_id`` will be once its queued changes are applied (RPL003 if it
+        will not exist)."""
+        async with self.sessions() as session:
+            replica = await session.get(Replica, record_id)
+        current: ReplicaRegistration | ReplicaView | None = None
+        if replica is not None and replica.deleted_at is None:
+            current = _replica_view(replica)
+        for change in await self.registrations.pending(record_id):
+            if change.kind == "register":
+                current = ReplicaRegistration.model_validate(change.content)
+            elif change.kind == "delete":
+                current = None
+        if current is None:
+            raise IpnsimError("RPL003", record_id=record_id)
+        return current
 
     async def replicas(self, atena_number: str | None) -> list[ReplicaView]:
+        await self.apply_due_changes()
         query = select(Replica).where(Replica.deleted_at.is_(None)).order_by(Replica.record_id)
         if atena_number is not None:
             query = query.where(Replica.atena_number == atena_number)
@@ -805,6 +932,9 @@ class IntermediateService:
         provision as the provider in one transaction (the replicas read in a few queries)."""
         today = self.today()
         async with self.sessions() as session:
+            if await self.registrations.has_due(session):  # 登録遅延: due changes first
+                await session.rollback()  # read the replicas after them
+                await self.apply_due_changes()
             people: dict[str, str] = {
                 pseudonym: atena_number
                 for pseudonym, atena_number in await _select_in(
@@ -860,7 +990,13 @@ class IntermediateService:
                 held = await self.manual.hold(request, replica)  # 自動応答不可: staff answer
                 answer = held.model_copy(update={"provider_non_disclosure": replica.non_disclosure})
             else:
-                answer = replica_answer(request.inquiry_id, provided_at, replica)
+                cycle = self.catalogue.info_types.get(replica.info_type_code)
+                answer = replica_answer(
+                    request.inquiry_id,
+                    provided_at,
+                    replica,
+                    cycle.update_cycle_days if cycle else None,
+                )
             answers.append(answer)
             records.append(self._provider_record(request, atena_number, answer, provided_at))
         await self._append_many(records, LogEventKind.RECORD)
@@ -1138,6 +1274,30 @@ def _person_view(person: Person) -> PersonView:
         pseudonym=person.pseudonym,
         pseudonym_acquired_at=person.pseudonym_acquired_at,
         registered_at=person.registered_at,
+    )
+
+
+def _pending_view(
+    base: ReplicaRegistration | ReplicaView,
+    content: ReplicaContent,
+    due: dt.datetime,
+) -> ReplicaView:
+    """The replica a queued change will make, live from ``due``."""
+    registered_at = due if isinstance(base, ReplicaRegistration) else base.registered_at
+    return ReplicaView(
+        record_id=base.record_id,
+        atena_number=base.atena_number,
+        info_type_code=base.info_type_code,
+        layout_version=content.layout_version,
+        fiscal_year=content.fiscal_year,
+        publication_start=content.publication_start,
+        publication_end=content.publication_end,
+        items=list(content.items),
+        registered_at=registered_at,
+        updated_at=due,
+        manual_response=content.manual_response,
+        non_disclosure=content.non_disclosure,
+        pending_until=due,
     )
 
 

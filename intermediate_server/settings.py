@@ -127,6 +127,13 @@ class IntermediateServerSettings(BaseSettings):
         description="Blocks of a batch job inquired at once (each block is up to 250 rows, "
         "sent to the hub as one bulk inquiry).",
     )
+    registration_lag: str = Field(
+        default="none",
+        pattern=r"^(none|delay:[0-9]+(\.[0-9]+)?|nightly:([01]?[0-9]|2[0-3]))$",
+        description="登録遅延: how long a replica registration or update takes to become live, "
+        "by the simulated clock: 'none', 'delay:SECONDS' or 'nightly:HOUR' (Japan time). "
+        "PUT /v1/registration-lag overrides it.",
+    )
     max_sandboxes: int = Field(
         default=MAX_SANDBOXES,
         ge=1,

@@ -39,6 +39,7 @@ from ipnsim.client import (
 )
 from ipnsim.error_commands import errors_app
 from ipnsim.fault_commands import fault_app
+from ipnsim.lag_commands import registration_lag_command
 from ipnsim.launcher import DEFAULT_DATA_DIR, DEFAULT_PORT, Launcher, LaunchError, NetworkFile
 from ipnsim.logs import LOG_FORMAT_ENV, LogFormat
 from ipnsim.manual_commands import manual_app
@@ -790,6 +791,7 @@ app.add_typer(validate_app, name="validate")
 app.add_typer(scenario_app, name="scenario")
 app.add_typer(sandbox_app, name="sandbox")
 app.command("reset")(reset_command)
+app.command("registration-lag")(registration_lag_command)
 app.command("lookup")(lookup_command)
 app.command("openapi")(openapi_command)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from collections.abc import Iterator, Sequence
 from enum import Enum
@@ -18,14 +19,18 @@ from intermediate_server.schemas import (
     DependantClaims,
     DependantClaimsOrder,
     FanOutOrder,
+    FreshnessReport,
     InquiryOrder,
     JournalEntryView,
     MistakenDeclaration,
     PersonRegistration,
     PersonView,
+    RegistrationLag,
+    ReplicaContent,
     ReplicaRegistration,
     ReplicaView,
 )
+from ipnsim.clock import ClockSetting, ClockView
 from ipnsim.http import make_client
 from ipnsim.sandboxes import SANDBOX_HEADER, SandboxInfo
 from network.protocol.models import (
@@ -123,6 +128,19 @@ class _ServiceClient:
 
     async def aclose(self) -> None:
         await self.http.aclose()
+
+    async def clock_view(self) -> ClockView:
+        """What the service's simulated clock says (模擬時計)."""
+        result: ClockView = await self._call("GET", "/v1/clock", ClockView)
+        return result
+
+    async def move_clock(self, at: dt.datetime | None) -> ClockView:
+        """Set the service's simulated clock to ``at`` (None: back to the real time)."""
+        if at is None:
+            await self._send("DELETE", "/v1/clock")
+            return await self.clock_view()
+        result: ClockView = await self._call("PUT", "/v1/clock", ClockView, ClockSetting(now=at))
+        return result
 
     async def _call(
         self,
@@ -266,6 +284,13 @@ class AgencyClient(_ServiceClient):
         result: ReplicaView = await self._call("POST", "/v1/replicas", ReplicaView, registration)
         return result
 
+    async def update_replica(self, record_id: str, content: ReplicaContent) -> ReplicaView:
+        """副本更新 (under a registration lag, queued: ``pending_until`` says until when)."""
+        result: ReplicaView = await self._call(
+            "PUT", f"/v1/replicas/{record_id}", ReplicaView, content
+        )
+        return result
+
     async def replicas(self, atena_number: str | None = None) -> list[ReplicaView]:
         params = {"atena_number": atena_number} if atena_number else None
         result: list[ReplicaView] = await self._call(
@@ -294,6 +319,22 @@ class AgencyClient(_ServiceClient):
         """一括照会先指定: the same inquiry to every provider concerned; one result each."""
         result: FanOutResult = await self._call(
             "POST", "/v1/inquiries/fan-out", FanOutResult, order
+        )
+        return result
+
+    async def freshness_report(self) -> FreshnessReport:
+        """鮮度報告: this agency's replicas by info type, measured by the simulated clock."""
+        result: FreshnessReport = await self._call("GET", "/v1/stats/freshness", FreshnessReport)
+        return result
+
+    async def registration_lag(self) -> RegistrationLag:
+        """登録遅延: how long this agency's replica changes take to become live."""
+        result: RegistrationLag = await self._call("GET", "/v1/registration-lag", RegistrationLag)
+        return result
+
+    async def set_registration_lag(self, lag: RegistrationLag) -> RegistrationLag:
+        result: RegistrationLag = await self._call(
+            "PUT", "/v1/registration-lag", RegistrationLag, body=lag
         )
         return result
 

@@ -26,10 +26,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from intermediate_server.schemas import (
     FanOutOrder,
     InquiryOrder,
+    LagMode,
     ManualAnswer,
     ManualDecline,
     MistakenDeclaration,
     PersonRegistration,
+    RegistrationLag,
+    ReplicaContent,
     ReplicaRegistration,
 )
 from ipnsim.client import HubOperatorClient, Inherit, ServiceError, ServiceUnreachable
@@ -185,6 +188,52 @@ class RegisterReplicaStep(PersonRef):
     items: dict[str, str | None] = Field(min_length=1)
 
 
+class UpdateReplicaStep(_Strict):
+    """副本更新 at ``agency``: the replica's new content (queued under a registration lag)."""
+
+    agency: str
+    record_id: str
+    layout_version: int = 1
+    fiscal_year: int | None = None
+    publication_start: dt.date
+    publication_end: dt.date | None = None
+    manual_response: bool = False
+    items: dict[str, str | None] = Field(min_length=1)
+
+
+class RegistrationLagStep(_Strict):
+    """登録遅延 at ``agency``: ``delay`` seconds, the ``nightly`` batch at an hour (JST), or
+    ``lift: true`` (no lag)."""
+
+    agency: str
+    delay: float | None = Field(default=None, gt=0)
+    nightly: int | None = Field(default=None, ge=0, le=23)
+    lift: bool = False
+
+    @model_validator(mode="after")
+    def _one(self) -> RegistrationLagStep:
+        if sum((self.delay is not None, self.nightly is not None, self.lift)) != 1:
+            raise ValueError("give exactly one of delay, nightly and lift")
+        return self
+
+
+class ClockStep(_Strict):
+    """The network's simulated clock: ``set`` it to a time, ``advance`` it by seconds, or
+    ``reset`` it to the real time."""
+
+    set: dt.datetime | None = None
+    advance: float | None = None
+    reset: bool = False
+
+    @model_validator(mode="after")
+    def _one(self) -> ClockStep:
+        if sum((self.set is not None, self.advance is not None, self.reset)) != 1:
+            raise ValueError("give exactly one of set, advance and reset")
+        if self.set is not None and self.set.tzinfo is None:
+            raise ValueError("set needs a UTC offset, e.g. 2033-12-01T00:00:00+09:00")
+        return self
+
+
 class FaultStep(FaultSettings):
     """Put a fault in force at the hub for ``agency`` (the fault fields of ipnsim fault)."""
 
@@ -195,24 +244,6 @@ class ClearFaultsStep(_Strict):
     """Lift one agency's fault, or every fault."""
 
     agency: str | None = None
-
-
-class ClockStep(_Strict):
-    """Move the simulated clock (模擬時計) of every service, or put it back to the real time.
-
-    The clock is the network's, not a sandbox's: a scenario that sets it should end with
-    ``clock: {reset: true}``."""
-
-    set: dt.datetime | None = Field(default=None, description="ISO 8601 with a UTC offset.")
-    reset: bool = False
-
-    @model_validator(mode="after")
-    def _one_way(self) -> ClockStep:
-        if (self.set is None) == (not self.reset):
-            raise ValueError("give exactly one of set (a time) or reset: true")
-        if self.set is not None and self.set.tzinfo is None:
-            raise ValueError("set needs a UTC offset, e.g. 2026-06-01T09:00:00+09:00")
-        return self
 
 
 class ManualStep(_Strict):
@@ -234,9 +265,11 @@ class InquiryResultStep(_Strict):
 STEP_KINDS = (
     "register_person",
     "register_replica",
+    "update_replica",
+    "registration_lag",
+    "clock",
     "set_fault",
     "clear_faults",
-    "clock",
     "inquire",
     "fan_out",
     "declare_mistaken",
@@ -253,9 +286,11 @@ class Step(_Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
     register_person: RegisterPersonStep | None = None
     register_replica: RegisterReplicaStep | None = None
+    update_replica: UpdateReplicaStep | None = None
+    registration_lag: RegistrationLagStep | None = None
+    clock: ClockStep | None = None
     set_fault: FaultStep | None = None
     clear_faults: ClearFaultsStep | None = None
-    clock: ClockStep | None = None
     inquire: InquireStep | None = None
     fan_out: FanOutStep | None = None
     declare_mistaken: MistakenStep | None = None
@@ -638,6 +673,40 @@ class ScenarioRunner:
             async with self.agency(action.agency) as client:
                 registered = await client.register_replica(replica)
             return Actual(text=f"replica {registered.record_id}")
+        if isinstance(action, UpdateReplicaStep):
+            content = _build(
+                lambda: ReplicaContent(
+                    layout_version=action.layout_version,
+                    fiscal_year=action.fiscal_year,
+                    publication_start=action.publication_start,
+                    publication_end=action.publication_end,
+                    manual_response=action.manual_response,
+                    items=[
+                        {"code": code, "value": value}
+                        if value is not None
+                        else {"code": code, "reason_of_null": "1"}
+                        for code, value in action.items.items()
+                    ],
+                )
+            )
+            record_id = substitute(action.record_id, run_token)
+            async with self.agency(action.agency) as client:
+                updated = await client.update_replica(record_id, content)
+            if updated.pending_until is not None:
+                return Actual(text=f"replica {record_id} live at {updated.pending_until:%H:%M:%S}Z")
+            return Actual(text=f"replica {record_id} updated")
+        if isinstance(action, RegistrationLagStep):
+            if action.delay is not None:
+                lag = RegistrationLag(mode=LagMode.DELAY, delay_seconds=action.delay)
+            elif action.nightly is not None:
+                lag = RegistrationLag(mode=LagMode.NIGHTLY, nightly_hour=action.nightly)
+            else:
+                lag = RegistrationLag()
+            async with self.agency(action.agency) as client:
+                await client.set_registration_lag(lag)
+            return Actual(text=f"registration lag at {action.agency}: {lag.mode.value}")
+        if isinstance(action, ClockStep):
+            return Actual(text=await self._move_clock(action))
         if isinstance(action, FaultStep):
             settings = FaultSettings.model_validate(action.model_dump(exclude={"agency"}))
             async with self.hub() as hub:
@@ -650,8 +719,6 @@ class ScenarioRunner:
                 else:
                     await hub.clear_fault(self.code(action.agency))
             return Actual(text="faults cleared")
-        if isinstance(action, ClockStep):
-            return Actual(text=await self._move_clock(action))
         if isinstance(action, ManualStep):
             inquiry_id = context.inquiry_id(action.inquiry)
             async with self.agency(action.agency) as client:
@@ -674,19 +741,21 @@ class ScenarioRunner:
         raise AssertionError(f"unhandled step {step.kind}")  # pragma: no cover
 
     async def _move_clock(self, action: ClockStep) -> str:
-        """Set or reset the clock of every service; what the hub's clock says afterwards."""
-        from ipnsim.clock import ClockSetting, ClockView
-        from ipnsim.person_commands import PortalClient
-
-        body = ClockSetting(now=action.set) if action.set is not None else None
-        method = "PUT" if body is not None else "DELETE"
-        shown: list[ClockView] = []
+        """Set, advance or reset the simulated clock of every service of the network."""
+        hub_url, admin = self.network.hub.url, self.network.admin_token
+        async with HubOperatorClient(hub_url, admin, sandbox=None) as hub:
+            shown = await hub.clock_view()
+        if action.reset:
+            target = None
+        elif action.set is not None:
+            target = action.set
+        else:
+            target = shown.now + dt.timedelta(seconds=action.advance or 0)
         for service in [self.network.hub, *self.network.agencies]:
             token = self.network.admin_token if service.role == "hub" else None
-            async with PortalClient(service.url, token) as client:
-                shown.append(await client.call(method, "/v1/clock", ClockView, body))
-        now = shown[0].now.astimezone(dt.timezone(dt.timedelta(hours=9)))
-        return f"clock {'set' if body else 'reset'}: {now.isoformat(timespec='seconds')}"
+            async with HubOperatorClient(service.url, token, sandbox=None) as client:
+                view = await client.move_clock(target)
+        return f"clock at {view.now:%Y-%m-%dT%H:%M:%S}Z" + ("" if view.simulated else " (real)")
 
     async def _order(self, action: InquireStep, run_token: str) -> tuple[InquiryOrder, str]:
         """The order of an inquire or fan-out step, and the requester's slug."""

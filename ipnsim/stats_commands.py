@@ -1,4 +1,5 @@
-"""``ipnsim stats errors``: where errors cluster, from the hub's provision records.
+"""``ipnsim stats errors``: where errors cluster, from the hub's provision records;
+``ipnsim stats freshness``: how fresh each agency's replicas are.
 
 The hub counts failed inquiries (records with an error code) by provider, error code and UTC day
 (``GET /v1/stats/errors``, operator token); the table groups them by provider, the provider with
@@ -21,6 +22,7 @@ from rich.table import Table
 from rich.text import Text
 
 from error_codes import CATALOGUE, IpnsimError
+from intermediate_server.schemas import FreshnessReport, LagMode
 from ipnsim.cli_support import (
     AsJson,
     DataDir,
@@ -43,7 +45,7 @@ from network.protocol.models import (
 
 stats_app = typer.Typer(
     name="stats",
-    help="Statistics of the running network, from the hub's provision records.",
+    help="Statistics of the running network: the hub's provision records, replica freshness.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
@@ -52,7 +54,7 @@ stats_app = typer.Typer(
 
 @stats_app.callback()
 def stats() -> None:
-    """Statistics of the running network, from the hub's provision records."""
+    """Statistics of the running network: the hub's provision records, replica freshness."""
 
 
 @dataclass
@@ -164,6 +166,93 @@ def error_statistics(
     console.print(
         f"{statistics.total} failed inquiries in the last {statistics.days} days; "
         "'ipnsim errors explain CODE' for a code's cause and remedy.",
+        highlight=False,
+    )
+
+
+def freshness_table(reports: list[FreshnessReport]) -> Table:
+    """Replicas per agency and info type: ages, past their cycle, queued, failed."""
+    table = Table(title="replica freshness by agency and info type", title_justify="left")
+    for column, justify in (
+        ("agency", "left"),
+        ("info type", "left"),
+        ("cycle (days)", "right"),
+        ("replicas", "right"),
+        ("<1d", "right"),
+        ("<7d", "right"),
+        ("<30d", "right"),
+        ("<365d", "right"),
+        ("older", "right"),
+        ("past cycle", "right"),
+        ("pending", "right"),
+        ("failed", "right"),
+    ):
+        table.add_column(column, justify=justify, overflow="fold")  # type: ignore[arg-type]
+    for report in reports:
+        lag = report.registration_lag
+        if lag.mode is LagMode.DELAY:
+            lag_text = f"lag {lag.delay_seconds or 0:g}s"
+        elif lag.mode is LagMode.NIGHTLY:
+            lag_text = f"nightly at {lag.nightly_hour}:00 JST"
+        else:
+            lag_text = "no lag"
+        agency = f"{report.agency_name} {report.agency_code} ({lag_text})"
+        if not report.info_types:
+            table.add_row(agency, "(no replicas)", *[""] * 10, end_section=True)
+        for position, entry in enumerate(report.info_types):
+            table.add_row(
+                agency if position == 0 else "",
+                f"{entry.name_en} {entry.info_type_code}",
+                str(entry.update_cycle_days),
+                str(entry.replicas),
+                str(entry.ages.under_1_day),
+                str(entry.ages.under_7_days),
+                str(entry.ages.under_30_days),
+                str(entry.ages.under_365_days),
+                str(entry.ages.older),
+                Text(str(entry.stale), style="bold red" if entry.stale else ""),
+                str(entry.pending),
+                Text(
+                    str(entry.failed_registrations),
+                    style="red" if entry.failed_registrations else "",
+                ),
+                end_section=position == len(report.info_types) - 1,
+            )
+    return table
+
+
+@stats_app.command("freshness")
+def freshness_statistics(
+    agency: Annotated[
+        str | None, typer.Option(help="Only this agency (slug or code); default every agency.")
+    ] = None,
+    data_dir: DataDir = DEFAULT_DATA_DIR,
+    as_json: AsJson = False,
+) -> None:
+    """Replica freshness (副本の鮮度) per agency and info type: the age distribution of the
+    replicas, those past their info type's update cycle (stale), changes waiting under a
+    registration lag (登録遅延), and registrations that failed. Measured by the simulated
+    clock, from each intermediate server's GET /v1/stats/freshness."""
+
+    async def fetch(network: NetworkFile) -> list[FreshnessReport]:
+        names = [agency] if agency is not None else [s.name for s in network.agencies]
+        reports = []
+        for name in names:
+            async with agency_service(network, name) as client:
+                reports.append(await client.freshness_report())
+        return reports
+
+    reports = run(fetch(load_network(data_dir)))
+    if as_json:
+        print_json(reports)
+        return
+    console.print(freshness_table(reports), highlight=False)
+    stale = sum(report.stale for report in reports)
+    replicas = sum(report.replicas for report in reports)
+    console.print(
+        f"{replicas} replicas, {stale} past their update cycle, "
+        f"{sum(report.pending for report in reports)} changes pending, "
+        f"{sum(report.failed_registrations for report in reports)} failed registrations.",
         highlight=False,
     )
 

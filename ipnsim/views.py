@@ -61,6 +61,12 @@ def print_inquiry_result(console: Console, result: InquiryResult) -> None:
             f"from replica {replica.record_id} (layout v{replica.layout_version}, fiscal year "
             f"{replica.fiscal_year or '-'}, updated {replica.updated_at:%Y-%m-%d %H:%M})"
         )
+        if replica.stale:
+            console.print(
+                f"[bold yellow]stale:[/] last updated {replica.age_days or 0:.0f} days ago, "
+                f"more than the info type's update cycle of {replica.update_cycle_days} days "
+                "(鮮度超過; the items are still provided)"
+            )
 
 
 def fan_out_table(answer: FanOutResult) -> Table:

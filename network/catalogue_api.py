@@ -103,6 +103,7 @@ class ObtainableInfoType(_View):
     name_en: str
     layout_version: int = Field(description="Current layout version (版番号).")
     holder_kind: AgencyKind
+    update_cycle_days: int = Field(description="更新周期: expected days between updates.")
     provider_kinds: list[AgencyKind] = Field(description="From whom: the provider kinds.")
     requester_kinds: list[AgencyKind] = Field(description="Who may ask: the requester kinds.")
     source: Source
@@ -164,6 +165,8 @@ class InfoTypeView(_View):
     name_en: str
     layout_version: int
     holder_kind: AgencyKind
+    update_cycle_days: int
+    """更新周期: expected days between updates of a replica (older answers are stale)."""
     source: Source
     items: list[ItemView]
     obtainable_by: list[InfoTypeUse]
@@ -308,6 +311,7 @@ def describe_procedure(
                 name_en=info_type.name_en,
                 layout_version=info_type.layout_version,
                 holder_kind=info_type.holder_kind,
+                update_cycle_days=info_type.update_cycle_days,
                 provider_kinds=_kinds(r.provider_kind for r in own),
                 requester_kinds=_kinds(r.requester_kind for r in own),
                 source=info_type.source,
@@ -382,6 +386,7 @@ def _info_type_view(
         name_en=info_type.name_en,
         layout_version=info_type.layout_version,
         holder_kind=info_type.holder_kind,
+        update_cycle_days=info_type.update_cycle_days,
         source=info_type.source,
         items=[_item_view(item) for item in info_type.items],
         obtainable_by=uses,
@@ -674,6 +679,7 @@ def render_catalogue_markdown(catalogue: Catalogue, permissions: PermissionTable
             "",
             f"{_cell(view.name_en)} — {_code_cell(view.code, view.source)}; "
             f"held by: {kind_label(view.holder_kind)}; layout version {view.layout_version}; "
+            f"updated every {view.update_cycle_days} day(s); "
             f"obtainable by {', '.join(f'`{use.procedure_code}`' for use in view.obtainable_by) or 'no procedure'}",
             "",
             "| item | 項目名 | name | type | dataset |",

@@ -32,7 +32,9 @@ Decisions that are ipnsim's own (the real specification is not public):
 The **result file** (:class:`ResultWriter`) has one row per request row, no header, in the
 request's variant and encoding: the 18 request fields as given, then the columns of
 :data:`RESULT_COLUMNS` (19–26; columns 24–26 are those of the real result file, 19–23 are
-ipnsim's), then the values of the info type's items in layout order. The **failed-rows file**
+ipnsim's), then the values of the info type's items in layout order, then the replica's
+freshness (:data:`FRESHNESS_COLUMNS`, ipnsim's: registered and updated at, layout version,
+fiscal year, stale flag), trailing so that the items still start at column 27. The **failed-rows file**
 (:class:`FailedRowsWriter`) repeats, byte for byte, every request row whose inquiry ended with
 an error (status ``99``), ready to be sent again as a new request file.
 """
@@ -50,7 +52,12 @@ from enum import StrEnum
 from typing import BinaryIO
 
 from network.protocol.layouts import Catalogue, InfoType
-from network.protocol.models import ConditionKind, InquiryCondition, ReplicaItem
+from network.protocol.models import (
+    ConditionKind,
+    InquiryCondition,
+    ReplicaItem,
+    ReplicaMetadata,
+)
 
 MAX_ROWS = 10_000
 """Most rows one request file may carry."""
@@ -158,6 +165,22 @@ RESULT_COLUMNS: tuple[ResultColumn, ...] = (
     ),
 )
 """Columns 19–26 of a result row; the info type's items follow from column 27."""
+
+FRESHNESS_COLUMNS: tuple[ResultColumn, ...] = (
+    ResultColumn(1, "副本登録日時", "replica registered at (YYYYMMDDHHMMSS, JST)", 14, False),
+    ResultColumn(2, "副本更新日時", "replica updated at (YYYYMMDDHHMMSS, JST)", 14, False),
+    ResultColumn(3, "版番号", "layout version of the replica", 3, False),
+    ResultColumn(4, "年度", "fiscal year of the replica (blank if none)", 4, False),
+    ResultColumn(
+        5,
+        "鮮度超過",
+        "1 if the replica is older than its info type's update cycle, else 0",
+        1,
+        False,
+    ),
+)
+"""The freshness columns after the items (numbered from 1 after the last item); all blank when
+no replica was provided."""
 
 ITEM_WIDTHS = {"integer": 16, "code": 16, "date": 10, "string": 100}
 """Width of an item's value in a fixed-width result row, by its value type (bytes). A longer
@@ -739,6 +762,7 @@ class RowOutcome:
     retryable: bool | None = None
     message_ja: str = ""
     items: Sequence[ReplicaItem] = ()
+    replica: ReplicaMetadata | None = None
 
     @property
     def failed(self) -> bool:
@@ -781,8 +805,9 @@ class ResultWriter:
         given = {item.code: item.value for item in outcome.items}
         layout = info_type.items if info_type is not None else ()
         item_values = [given.get(item.code) or "" for item in layout]
+        freshness = freshness_values(outcome.replica)
         if self.variant is Variant.CSV:
-            line = _csv_line([*row.cells, *columns, *item_values]).encode(self.encoding)
+            line = _csv_line([*row.cells, *columns, *item_values, *freshness]).encode(self.encoding)
         else:
             parts = [row.raw]
             parts += [
@@ -793,8 +818,25 @@ class ResultWriter:
                 _fixed(value, ITEM_WIDTHS[item.value_type.value], self.encoding, cut=True)
                 for value, item in zip(item_values, layout, strict=True)
             ]
+            parts += [
+                _fixed(value, spec.width, self.encoding, cut=True)
+                for value, spec in zip(freshness, FRESHNESS_COLUMNS, strict=True)
+            ]
             line = b"".join(parts) + b"\r\n"
         self.stream.write(line)
+
+
+def freshness_values(replica: ReplicaMetadata | None) -> list[str]:
+    """The freshness columns of a result row (blank without a replica)."""
+    if replica is None:
+        return ["" for _ in FRESHNESS_COLUMNS]
+    return [
+        f"{replica.registered_at.astimezone(JST):%Y%m%d%H%M%S}",
+        f"{replica.updated_at.astimezone(JST):%Y%m%d%H%M%S}",
+        str(replica.layout_version),
+        "" if replica.fiscal_year is None else str(replica.fiscal_year),
+        "1" if replica.stale else "0",
+    ]
 
 
 class FailedRowsWriter:

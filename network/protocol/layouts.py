@@ -118,6 +118,9 @@ class InfoType:
     """The kind of agency holding the replicas: the provider kind in the permission table."""
     source: Source
     items: tuple[Item, ...]
+    update_cycle_days: int = 365
+    """更新周期: how often the holder is expected to update a replica of this info type, in
+    days; an answer from a replica not updated for longer is flagged stale (鮮度超過)."""
 
     def item(self, code: str) -> Item | None:
         return next((item for item in self.items if item.code == code), None)
@@ -289,7 +292,15 @@ def load_catalogue(directory: Path = DATA_DIR) -> Catalogue:
 
     info_types: dict[str, InfoType] = {}
     path = directory / "info_types.csv"
-    columns = ["code", "name_ja", "name_en", "layout_version", "holder_kind", "source"]
+    columns = [
+        "code",
+        "name_ja",
+        "name_en",
+        "layout_version",
+        "holder_kind",
+        "update_cycle_days",
+        "source",
+    ]
     for line, row in _rows(path, columns):
         code = _code(path, line, "info type", row["code"])
         if code in info_types:
@@ -298,6 +309,11 @@ def load_catalogue(directory: Path = DATA_DIR) -> Catalogue:
         if not (version.isascii() and version.isdigit()) or int(version) < 1:
             raise CatalogueError(
                 f"{path}:{line}: layout_version must be a whole number of at least 1"
+            )
+        cycle = row["update_cycle_days"]
+        if not (cycle.isascii() and cycle.isdigit()) or int(cycle) < 1:
+            raise CatalogueError(
+                f"{path}:{line}: update_cycle_days must be a whole number of at least 1"
             )
         if code not in items:
             raise CatalogueError(f"{path}:{line}: info type {code} has no items in items.csv")
@@ -309,6 +325,7 @@ def load_catalogue(directory: Path = DATA_DIR) -> Catalogue:
             _enum(path, line, AgencyKind, row["holder_kind"]),
             _enum(path, line, Source, row["source"]),
             tuple(items.pop(code)),
+            int(cycle),
         )
     if items:
         orphan = next(iter(items))

@@ -242,6 +242,19 @@ class ReplicaMetadata(_Wire):
     publication_end: dt.date | None
     registered_at: dt.datetime
     updated_at: dt.datetime
+    update_cycle_days: int | None = Field(
+        default=None,
+        description="更新周期: how often the info type's replicas are expected to be updated.",
+    )
+    age_days: float | None = Field(
+        default=None,
+        description="Days from the replica's last update to the answer (simulated clock).",
+    )
+    stale: bool = Field(
+        default=False,
+        description="鮮度超過: the replica is older than its info type's update cycle. A flag, "
+        "not an error: the items are still provided.",
+    )
 
 
 class ProvisionAnswer(_Wire):

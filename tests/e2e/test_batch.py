@@ -15,6 +15,7 @@ from ipnsim.batch_commands import BatchClient
 from ipnsim.client import ServiceError
 from network.protocol.batch_file import (
     FIXED_WIDTH,
+    FRESHNESS_COLUMNS,
     JST,
     MAX_ROWS,
     RESULT_COLUMNS,
@@ -214,6 +215,12 @@ def test_csv_utf8_file_from_fukuoka(network: RunningNetwork) -> None:
     assert parsed[0][4] == "福祉課"
     assert parsed[0][19] == "デジタル庁"
     assert any(value for value in parsed[0][26:])  # the account's items
+    # The replica's freshness trails the items: registered, updated, layout version, fiscal
+    # year, stale flag; blank on a row without a replica.
+    registered, updated, version, _, stale = parsed[0][-len(FRESHNESS_COLUMNS) :]
+    assert len(registered) == 14 and registered.isdigit() and len(updated) == 14
+    assert (version, stale) == ("1", "0")
+    assert parsed[2][-len(FRESHNESS_COLUMNS) :] == [""] * len(FRESHNESS_COLUMNS)
     assert "許可されていません" in parsed[2][24]
     assert failed == data.split(b"\r\n")[2] + b"\r\n"
 

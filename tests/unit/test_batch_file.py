@@ -10,6 +10,7 @@ import pytest
 from network.protocol.batch_file import (
     FIELDS,
     FIXED_WIDTH,
+    FRESHNESS_COLUMNS,
     JST,
     MAX_ROWS,
     FailedRowsWriter,
@@ -26,7 +27,7 @@ from network.protocol.batch_file import (
     request_row,
 )
 from network.protocol.layouts import catalogue
-from network.protocol.models import ConditionKind, ReplicaItem
+from network.protocol.models import ConditionKind, ReplicaItem, ReplicaMetadata
 
 YAMAGATA = "2006201400000000"
 ODAWARA = "2014206900000000"
@@ -206,12 +207,31 @@ def test_result_and_failed_rows_files(variant: Variant) -> None:
     writer = ResultWriter(results, variant, encoding, catalogue().info_types.get)
     failed_writer = FailedRowsWriter(failures)
     items = [ReplicaItem(code="I001", value="2026"), ReplicaItem(code="I002", value="3500000")]
+    replica = ReplicaMetadata(
+        record_id="R1",
+        layout_version=1,
+        fiscal_year=2026,
+        publication_start=dt.date(2026, 6, 1),
+        publication_end=None,
+        registered_at=dt.datetime(2026, 6, 1, 0, 30, tzinfo=dt.UTC),
+        updated_at=dt.datetime(2026, 6, 2, 15, 0, tzinfo=dt.UTC),
+        update_cycle_days=365,
+        age_days=13.0,
+        stale=True,
+    )
     writer.write(
         ok,
         RowOutcome(
-            "09", "01", inquiry_id="x" * 36, provider_name="小田原市", completed_at=AT, items=items
+            "09",
+            "01",
+            inquiry_id="x" * 36,
+            provider_name="小田原市",
+            completed_at=AT,
+            items=items,
+            replica=replica,
         ),
     )
+    freshness = ["20260601093000", "20260603000000", "1", "2026", "1"]
     outcome = RowOutcome(
         "99", "99", error_code="IDN002", retryable=False, message_ja="登録されていません。"
     )
@@ -230,12 +250,21 @@ def test_result_and_failed_rows_files(variant: Variant) -> None:
         assert parsed[0][20] == "20260615093000123"
         assert (parsed[0][23], parsed[0][25]) == ("09", "01")
         assert parsed[0][26:28] == ["2026", "3500000"]
-        assert len(parsed[0]) == 26 + len(catalogue().info_types[LOCAL_TAX].items)
+        width = 26 + len(catalogue().info_types[LOCAL_TAX].items) + len(FRESHNESS_COLUMNS)
+        assert len(parsed[0]) == width
+        assert parsed[0][-len(FRESHNESS_COLUMNS) :] == freshness
         assert (parsed[1][21], parsed[1][22], parsed[1][23]) == ("IDN002", "0", "99")
+        assert parsed[1][-len(FRESHNESS_COLUMNS) :] == [""] * len(FRESHNESS_COLUMNS)
     else:
         assert lines[0].startswith(rows_written[0][:-2])
         columns = fixed_result_columns(lines[0], encoding)
         assert columns[20] == "小田原市"
         assert (columns[24], columns[26]) == ("09", "01")
+        tail = sum(column.width for column in FRESHNESS_COLUMNS)
+        cells, start = [], len(lines[0]) - tail
+        for column in FRESHNESS_COLUMNS:
+            cells.append(lines[0][start : start + column.width].decode(encoding).rstrip(" "))
+            start += column.width
+        assert cells == freshness
         second = fixed_result_columns(lines[1], encoding)
         assert (second[22], second[24], second[25]) == ("IDN002", "99", "登録されていません。")

@@ -372,7 +372,7 @@ def test_line_numbers_count_blank_lines(data: Path) -> None:
 
 def test_info_type_without_items(data: Path) -> None:
     lines = lines_of(data, "info_types.csv")
-    lines.append("TM00000000000999,架空,Fictional,1,municipality,simulated")
+    lines.append("TM00000000000999,架空,Fictional,1,municipality,30,simulated")
     write(data, "info_types.csv", lines)
     expect_error(data, "info_types.csv", len(lines), "has no items")
 
@@ -444,6 +444,21 @@ def test_bad_holder_kind(data: Path) -> None:
     assert ",ministry," in lines[2]
     write(data, "info_types.csv", lines)
     expect_error(data, "info_types.csv", 3, "'ministry' is not one of municipality")
+
+
+def test_update_cycle_must_be_a_whole_number_of_days(data: Path) -> None:
+    lines = lines_of(data, "info_types.csv")
+    cells = lines[1].split(",")
+    cells[5] = "0"
+    lines[1] = ",".join(cells)
+    write(data, "info_types.csv", lines)
+    expect_error(data, "info_types.csv", 2, "update_cycle_days must be a whole number")
+
+
+def test_every_info_type_has_an_update_cycle() -> None:
+    shipped = load_catalogue()
+    assert shipped.info_types["TM00000000000001"].update_cycle_days == 1
+    assert shipped.info_types["TM00000000000002"].update_cycle_days == 365
 
 
 def test_layout_version_must_be_at_least_one(data: Path) -> None:

@@ -86,3 +86,23 @@ def test_a_fault_step_is_checked_like_ipnsim_fault() -> None:
         "name: x\nsteps:\n  - name: a\n    set_fault: {agency: odawara, latency_ms: -5}\n"
     )
     assert problem.startswith("s.yaml:4: steps.0.set_fault.latency_ms:")
+
+
+def test_clock_and_lag_steps_take_exactly_one_choice() -> None:
+    clock = problem_of(
+        "name: x\nsteps:\n  - name: a\n    clock:\n      advance: 60\n      reset: true\n"
+    )
+    assert clock.startswith("s.yaml:4: steps.0.clock: give exactly one of set, advance and reset")
+    naive = problem_of("name: x\nsteps:\n  - name: a\n    clock:\n      set: 2033-12-01T00:00:00\n")
+    assert "needs a UTC offset" in naive
+    lag = problem_of(
+        "name: x\nsteps:\n  - name: a\n    registration_lag:\n      agency: odawara\n"
+        "      delay: 60\n      nightly: 2\n"
+    )
+    assert "give exactly one of delay, nightly and lift" in lag
+    scenario = parse_scenario(
+        "name: x\nsteps:\n  - name: a\n    clock:\n      set: 2033-12-01T00:00:00+09:00\n"
+        "  - name: b\n    registration_lag:\n      agency: odawara\n      nightly: 2\n",
+        "s.yaml",
+    )
+    assert [step.kind for step in scenario.steps] == ["clock", "registration_lag"]
