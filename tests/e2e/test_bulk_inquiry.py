@@ -87,10 +87,11 @@ async def one_by_one(network: NetworkFile, data: bytes) -> list[InquiryResult]:
 
 
 def comparable(record: ProvisionRecord | None) -> dict[str, Any] | None:
-    """A copy of a record without what differs between two inquiries of the same order."""
+    """A copy of a record without what differs between two inquiries of the same order (each
+    exchange is a trace of its own)."""
     if record is None:
         return None
-    return record.model_dump(exclude={"inquiry_id", "requested_at", "provided_at"})
+    return record.model_dump(exclude={"inquiry_id", "requested_at", "provided_at", "trace_id"})
 
 
 async def copies(network: NetworkFile, inquiry_id: str) -> dict[str, dict[str, Any] | None]:
