@@ -60,6 +60,7 @@ from ipnsim.sandboxes import (
     SandboxStore,
     current_sandbox,
     sandbox_router,
+    stop_tasks,
 )
 from ipnsim.storage import create_engine, migrate, sessionmaker
 from ipnsim.tracing import install_tracing
@@ -120,10 +121,7 @@ class ServerWorld:
         self.tasks = tasks
 
     async def close(self) -> None:
-        for task in self.tasks:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await stop_tasks(self.tasks)
         await self.journal.flush()
         await self.batch.close()
 

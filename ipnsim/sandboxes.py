@@ -380,6 +380,14 @@ class Sandboxes(Generic[W]):
                     await self._close(key)
 
 
+async def stop_tasks(tasks: Sequence[asyncio.Task[None]]) -> None:
+    """Cancel a world's background tasks and wait until each has stopped."""
+    for task in tasks:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
 def sandbox_router(
     current: Callable[[Request], Sandboxes[Any]], dependencies: Sequence[Any] = ()
 ) -> APIRouter:

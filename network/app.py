@@ -24,6 +24,7 @@ from ipnsim.sandboxes import (
     SandboxStore,
     current_sandbox,
     sandbox_router,
+    stop_tasks,
 )
 from ipnsim.storage import create_engine, migrate, sessionmaker
 from ipnsim.tracing import install_tracing
@@ -109,10 +110,7 @@ class HubWorld:
         """Its background tasks: the redelivery of addenda and the scheduled retention purge."""
 
     async def close(self) -> None:
-        for task in self.tasks:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await stop_tasks(self.tasks)
 
 
 def create_app(settings: HubSettings) -> FastAPI:
