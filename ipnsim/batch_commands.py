@@ -27,6 +27,7 @@ from ipnsim.cli_support import (
     AsJson,
     DataDir,
     agency_url,
+    command_group,
     console,
     errors,
     fail,
@@ -53,20 +54,14 @@ from network.protocol.layouts import catalogue
 
 T = TypeVar("T")
 
-batch_app = typer.Typer(
-    name="batch",
+batch_app = command_group(
+    "batch",
     help="一括照会 (batch inquiries): make request files, submit them as a job to an "
     "agency's intermediate server, follow the job and download its result files.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    add_completion=False,
 )
-validate_app = typer.Typer(
-    name="validate",
+validate_app = command_group(
+    "validate",
     help="Check files offline against the formats of the network.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    add_completion=False,
 )
 
 

@@ -17,7 +17,7 @@ from rich.table import Table
 from rich.text import Text
 
 from error_codes import IpnsimError
-from ipnsim.cli_support import AsJson, console, errors, fail, print_json
+from ipnsim.cli_support import AsJson, command_group, console, errors, fail, print_json
 from network.catalogue_api import (
     AffairView,
     HitKind,
@@ -38,13 +38,10 @@ from network.protocol.models import AgencyKind
 
 T = TypeVar("T")
 
-catalogue_app = typer.Typer(
-    name="catalogue",
+catalogue_app = command_group(
+    "catalogue",
     help="Browse the catalogue offline: for each procedure (事務手続), what can be obtained, "
     "from whom, and which paper (添付書類) the inquiry replaces.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    add_completion=False,
 )
 
 _HIT_LABELS = {

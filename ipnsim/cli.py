@@ -24,6 +24,7 @@ from ipnsim.cli_support import (
     DataDir,
     agency_service,
     check_sandbox_key,
+    command_group,
     console,
     fail,
     load_network,
@@ -563,11 +564,10 @@ def journal(
     console.print(views.journal_table(entries))
 
 
-records_app = typer.Typer(
-    name="records",
+records_app = command_group(
+    "records",
     help="Provision records (情報提供等の記録): list copies, or verify them ('records verify').",
-    pretty_exceptions_enable=False,
-    add_completion=False,
+    no_args_is_help=False,
 )
 records_app.command("verify")(verify_command)
 records_app.command("purge")(purge_command)
@@ -726,12 +726,9 @@ def personas(
         console.print(views.affair_tour_table(catalogue))
 
 
-dependants_app = typer.Typer(
-    name="dependants",
+dependants_app = command_group(
+    "dependants",
     help="The duplicate-dependant finder (扶養重複照会, simulated).",
-    pretty_exceptions_enable=False,
-    add_completion=False,
-    no_args_is_help=True,
 )
 
 

@@ -42,6 +42,19 @@ DataDir = Annotated[
 AsJson = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 
 
+def command_group(name: str, help: str, *, no_args_is_help: bool = True) -> typer.Typer:
+    """A group of ``ipnsim`` subcommands (``ipnsim NAME ...``), configured like every other:
+    errors printed as messages rather than tracebacks, no shell-completion options, and (unless
+    the group lists something by itself) its help shown when no subcommand is given."""
+    return typer.Typer(
+        name=name,
+        help=help,
+        no_args_is_help=no_args_is_help,
+        pretty_exceptions_enable=False,
+        add_completion=False,
+    )
+
+
 def fail(message: str, status: int = 1) -> NoReturn:
     """Print ``error: message`` on standard error, as written, and end with exit ``status``."""
     errors.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)

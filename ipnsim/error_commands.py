@@ -18,18 +18,15 @@ from rich.text import Text
 from error_codes import CATALOGUE, Category, ErrorCode, IpnsimError
 from error_codes.docs import ORIGIN_LABELS, category_title
 from error_codes.http import ErrorExplanation
-from ipnsim.cli_support import AsJson, console, errors, fail, print_json
+from ipnsim.cli_support import AsJson, command_group, console, errors, fail, print_json
 
 CODE_SHAPE = re.compile(r"[A-Z]{3}[0-9]{3}")
 """An error code: three capital letters naming its category and three digits."""
 
-errors_app = typer.Typer(
-    name="errors",
+errors_app = command_group(
+    "errors",
     help="Every error code (エラー分類コード) of ipnsim, explained offline: where it arises, "
     "whether a retry helps, its messages, likely cause and remedy.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    add_completion=False,
 )
 
 

@@ -18,18 +18,15 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
-from ipnsim.cli_support import AsJson, DataDir, fail, load_network, print_json, run
+from ipnsim.cli_support import AsJson, DataDir, command_group, fail, load_network, print_json, run
 from ipnsim.client import HubOperatorClient
 from ipnsim.launcher import DEFAULT_DATA_DIR, NetworkFile
 from network.protocol.models import FaultSettings, ProviderFault
 
-fault_app = typer.Typer(
-    name="fault",
+fault_app = command_group(
+    "fault",
     help="Make failures happen on demand at the hub, per provider agency: down, latency, "
     "timeout, an error rate, a forced error code, online hours (オンライン時間).",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    add_completion=False,
 )
 
 _RANGE = re.compile(r"([0-9]+):([0-9]+)")

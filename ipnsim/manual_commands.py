@@ -21,6 +21,7 @@ from ipnsim.cli_support import (
     AsJson,
     DataDir,
     agency_url,
+    command_group,
     console,
     fail,
     load_network,
@@ -31,13 +32,10 @@ from ipnsim.client import AgencyClient
 from ipnsim.launcher import DEFAULT_DATA_DIR
 from network.protocol.models import MANUAL_PENDING_CODE, InquiryResult
 
-manual_app = typer.Typer(
-    name="manual",
+manual_app = command_group(
+    "manual",
     help="The manual-response desk (自動応答不可): list, answer or decline the inquiries held "
     "for an agency's staff, and read the final result of an inquiry that waited.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    add_completion=False,
 )
 
 Agency = Annotated[str, typer.Option("--agency", help="The agency (slug or 16-digit code).")]

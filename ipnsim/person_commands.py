@@ -17,7 +17,16 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from rich.table import Table
 
 from agencies.population import persona_population
-from ipnsim.cli_support import AsJson, DataDir, console, fail, load_network, print_json, run
+from ipnsim.cli_support import (
+    AsJson,
+    DataDir,
+    command_group,
+    console,
+    fail,
+    load_network,
+    print_json,
+    run,
+)
 from ipnsim.client import _ServiceClient
 from ipnsim.clock import ClockSetting, ClockView
 from ipnsim.launcher import DEFAULT_DATA_DIR, NetworkFile
@@ -81,12 +90,9 @@ def raw_key(key: Ed25519PrivateKey) -> tuple[str, str]:
 
 # --- cards ----------------------------------------------------------------------------------------
 
-card_app = typer.Typer(
-    name="card",
+card_app = command_group(
+    "card",
     help="Mock My Number cards (マイナンバーカード) for the person's portal.",
-    pretty_exceptions_enable=False,
-    add_completion=False,
-    no_args_is_help=True,
 )
 
 
@@ -184,12 +190,9 @@ async def log_in(client: PortalClient, card: CardFile, key: Ed25519PrivateKey) -
 
 # --- the portal -------------------------------------------------------------------------------
 
-portal_app = typer.Typer(
-    name="portal",
+portal_app = command_group(
+    "portal",
     help="The person's own view (やりとり履歴), logged in with a mock My Number card.",
-    pretty_exceptions_enable=False,
-    add_completion=False,
-    no_args_is_help=True,
 )
 
 
@@ -246,12 +249,9 @@ def portal_records(
 
 # --- the simulated clock ---------------------------------------------------------------------
 
-clock_app = typer.Typer(
-    name="clock",
+clock_app = command_group(
+    "clock",
     help="The network's simulated clock (模擬時計): move every service in time.",
-    pretty_exceptions_enable=False,
-    add_completion=False,
-    no_args_is_help=True,
 )
 
 

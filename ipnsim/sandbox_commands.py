@@ -19,6 +19,7 @@ from ipnsim.cli_support import (
     AsJson,
     DataDir,
     check_sandbox_key,
+    command_group,
     console,
     fail,
     load_network,
@@ -28,13 +29,10 @@ from ipnsim.cli_support import (
 from ipnsim.client import AgencyClient, HubOperatorClient, chosen_sandbox
 from ipnsim.launcher import DEFAULT_DATA_DIR, NetworkFile
 
-sandbox_app = typer.Typer(
-    name="sandbox",
+sandbox_app = command_group(
+    "sandbox",
     help="List and delete the sandboxes of a running network (isolated copies of the "
     "reference data for parallel test pipelines).",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    add_completion=False,
 )
 
 

@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from ipnsim.cli_support import DataDir, check_sandbox_key, console, fail
+from ipnsim.cli_support import DataDir, check_sandbox_key, command_group, console, fail
 from ipnsim.client import Inherit, ServiceUnreachable
 from ipnsim.launcher import DEFAULT_DATA_DIR, LaunchError, load_network_file
 from ipnsim.scenarios import (
@@ -27,13 +27,10 @@ from ipnsim.scenarios import (
     scenario_paths,
 )
 
-scenario_app = typer.Typer(
-    name="scenario",
+scenario_app = command_group(
+    "scenario",
     help="Run scenario files (YAML: steps and expectations, see docs/scenarios.md) against the "
     "running network; write JUnit XML for CI.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    add_completion=False,
 )
 
 

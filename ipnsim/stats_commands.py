@@ -27,6 +27,7 @@ from ipnsim.cli_support import (
     AsJson,
     DataDir,
     agency_service,
+    command_group,
     console,
     fail,
     load_network,
@@ -43,12 +44,9 @@ from network.protocol.models import (
     UsageStatistics,
 )
 
-stats_app = typer.Typer(
-    name="stats",
+stats_app = command_group(
+    "stats",
     help="Statistics of the running network: the hub's provision records, replica freshness.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    add_completion=False,
 )
 
 
