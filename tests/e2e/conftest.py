@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+import subprocess
+import sys
 from collections.abc import Coroutine, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -104,6 +106,44 @@ def started(launcher: Launcher) -> NetworkFile:
     """The ``network.json`` of a started launcher."""
     assert launcher.network is not None
     return launcher.network
+
+
+def ipnsim_cli(
+    data_dir: Path, *args: str, timeout: float = 120, columns: int | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run ``ipnsim ARGS`` as its own process against the network in ``data_dir``; its output is
+    captured as text and its exit status is the caller's to check. ``columns`` sets the width
+    Rich draws tables at."""
+    env = os.environ | {"IPNSIM_DATA_DIR": str(data_dir)}
+    if columns is not None:
+        env["COLUMNS"] = str(columns)
+    return subprocess.run(
+        [sys.executable, "-m", "ipnsim", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+        check=False,
+    )
+
+
+@contextmanager
+def small_network_on(
+    backend: str, data_dir: Path, slugs: Sequence[str], **options: Any
+) -> Iterator[Launcher]:
+    """:func:`small_network` on ``backend`` (``sqlite`` or ``postgres``; skipped when no
+    PostgreSQL server answers), its PostgreSQL databases dropped on leaving."""
+    server = None
+    if backend == "postgres":
+        server = postgres_url()
+        if server is None:
+            pytest.skip("no PostgreSQL server reachable (set IPNSIM_TEST_POSTGRES_URL)")
+    with small_network(data_dir, slugs, postgres_url=server, **options) as launcher:
+        try:
+            yield launcher
+        finally:
+            if server is not None:
+                drop_databases(server, launcher.database_names())
 
 
 def postgres_url() -> str | None:

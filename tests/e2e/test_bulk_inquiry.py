@@ -6,9 +6,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -34,7 +31,7 @@ from network.protocol.batch_file import (
 )
 from network.protocol.layouts import catalogue
 from network.protocol.models import FaultSettings, InquiryResult, ProvisionRecord, RecordSide
-from tests.e2e.conftest import run, small_network
+from tests.e2e.conftest import ipnsim_cli, run, small_network
 from tests.e2e.test_batch import UNKNOWN_ATENA, tax_line
 
 pytestmark = pytest.mark.e2e
@@ -122,14 +119,7 @@ async def copies(network: NetworkFile, inquiry_id: str) -> dict[str, dict[str, A
 
 
 def verify(data_dir: Path) -> tuple[int, dict[str, Any]]:
-    done = subprocess.run(
-        [sys.executable, "-m", "ipnsim", "records", "verify", "--json"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=os.environ | {"IPNSIM_DATA_DIR": str(data_dir)},
-        check=False,
-    )
+    done = ipnsim_cli(data_dir, "records", "verify", "--json")
     assert done.stdout, done.stderr
     return done.returncode, json.loads(done.stdout)
 

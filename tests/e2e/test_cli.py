@@ -15,21 +15,13 @@ import httpx
 import pytest
 
 from ipnsim.launcher import find_free_port_block, port_is_free
-from tests.e2e.conftest import RunningNetwork
+from tests.e2e.conftest import RunningNetwork, ipnsim_cli
 
 pytestmark = pytest.mark.e2e
 
 
 def ipnsim(*args: str, data_dir: Path, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    env = os.environ | {"COLUMNS": "160", "IPNSIM_DATA_DIR": str(data_dir)}
-    return subprocess.run(
-        [sys.executable, "-m", "ipnsim", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=env,
-        check=False,
-    )
+    return ipnsim_cli(data_dir, *args, timeout=timeout, columns=160)
 
 
 def json_of(result: subprocess.CompletedProcess[str]) -> Any:

@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +19,7 @@ from agencies.catalogue import ODAWARA, YAMAGATA, agency_by_slug
 from agencies.personas import LOCAL_TAX_INFO
 from agencies.population import persona_population
 from ipnsim.launcher import Launcher
-from tests.e2e.conftest import postgres_url, small_network
+from tests.e2e.conftest import ipnsim_cli, small_network_on
 
 pytestmark = pytest.mark.e2e
 
@@ -38,14 +36,7 @@ class Net:
         return self.launcher.network.agency(slug).url
 
     def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "ipnsim", *args],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            env=os.environ | {"IPNSIM_DATA_DIR": str(self.data_dir), "COLUMNS": "200"},
-            check=False,
-        )
+        return ipnsim_cli(self.data_dir, *args, columns=200)
 
     def clock_now(self) -> dt.datetime:
         shown = httpx.get(self.url(ODAWARA) + "/v1/clock", timeout=10).json()
@@ -58,19 +49,8 @@ class Net:
 
 @pytest.fixture(params=["sqlite", "postgres"])
 def net(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Net]:
-    server = None
-    if request.param == "postgres":
-        server = postgres_url()
-        if server is None:
-            pytest.skip("no PostgreSQL server reachable (set IPNSIM_TEST_POSTGRES_URL)")
-    with small_network(tmp_path / "net", (YAMAGATA, ODAWARA), postgres_url=server) as launcher:
-        try:
-            yield Net(launcher, tmp_path / "net")
-        finally:
-            if server is not None:
-                from ipnsim.postgres import drop_databases
-
-                drop_databases(server, launcher.database_names())
+    with small_network_on(request.param, tmp_path / "net", (YAMAGATA, ODAWARA)) as launcher:
+        yield Net(launcher, tmp_path / "net")
 
 
 def inquire(net: Net) -> dict[str, Any]:

@@ -8,9 +8,7 @@ import base64
 import csv
 import io
 import json
-import os
 import subprocess
-import sys
 import uuid
 from pathlib import Path
 from typing import Any
@@ -21,20 +19,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from agencies.catalogue import ODAWARA, YAMAGATA
 from agencies.personas import LOCAL_TAX_INFO
-from tests.e2e.conftest import RunningNetwork
+from tests.e2e.conftest import RunningNetwork, ipnsim_cli
 
 pytestmark = pytest.mark.e2e
 
 
 def cli(net: RunningNetwork, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "ipnsim", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=os.environ | {"IPNSIM_DATA_DIR": str(net.data_dir)},
-        check=False,
-    )
+    return ipnsim_cli(net.data_dir, *args)
 
 
 def inquire(net: RunningNetwork, persona: str, non_disclosure: bool = False) -> uuid.UUID:
@@ -67,20 +58,28 @@ def challenge(hub: str, card_id: str) -> httpx.Response:
     return httpx.post(hub + "/v1/portal/challenge", json={"card_id": card_id}, timeout=10)
 
 
-def log_in(hub: str, card: dict[str, Any], key: Ed25519PrivateKey | None = None) -> httpx.Response:
-    signer = key or Ed25519PrivateKey.from_private_bytes(base64.b64decode(card["private_key"]))
-    asked = challenge(hub, card["card_id"])
-    assert asked.status_code == 200, asked.text
-    text = asked.json()["challenge"]
+def card_key(card: dict[str, Any]) -> Ed25519PrivateKey:
+    """The private key of a mock card file."""
+    return Ed25519PrivateKey.from_private_bytes(base64.b64decode(card["private_key"]))
+
+
+def answer_challenge(hub: str, card_id: str, text: str, key: Ed25519PrivateKey) -> httpx.Response:
+    """Log in as ``card_id`` with ``text`` (a challenge) signed by ``key``."""
     return httpx.post(
         hub + "/v1/portal/session",
         json={
-            "card_id": card["card_id"],
+            "card_id": card_id,
             "challenge": text,
-            "signature": base64.b64encode(signer.sign(text.encode())).decode(),
+            "signature": base64.b64encode(key.sign(text.encode())).decode(),
         },
         timeout=10,
     )
+
+
+def log_in(hub: str, card: dict[str, Any], key: Ed25519PrivateKey | None = None) -> httpx.Response:
+    asked = challenge(hub, card["card_id"])
+    assert asked.status_code == 200, asked.text
+    return answer_challenge(hub, card["card_id"], asked.json()["challenge"], key or card_key(card))
 
 
 def token(hub: str, card: dict[str, Any]) -> str:
@@ -185,16 +184,7 @@ def test_log_in_refuses_unknown_cards_and_bad_signatures(
     # A challenge issued for another card.
     other = issue(net, "namesake", tmp_path / "b.card")
     text = challenge(hub, other["card_id"]).json()["challenge"]
-    key = Ed25519PrivateKey.from_private_bytes(base64.b64decode(card["private_key"]))
-    swapped = httpx.post(
-        hub + "/v1/portal/session",
-        json={
-            "card_id": card["card_id"],
-            "challenge": text,
-            "signature": base64.b64encode(key.sign(text.encode())).decode(),
-        },
-        timeout=10,
-    )
+    swapped = answer_challenge(hub, card["card_id"], text, card_key(card))
     assert code_of(swapped) == (401, "AUT003")
     # The CLI with a card the hub never issued.
     forged = dict(card, card_id=str(uuid.uuid4()))
@@ -227,16 +217,7 @@ def test_tokens_missing_forged_or_expired_are_refused(net: RunningNetwork, tmp_p
         assert len(clocks) == 1 + len(net.network.agencies)
         assert all(c["simulated"] and c["now"].startswith("2098-12-31T15") for c in clocks)
         assert code_of(portal(hub, "/v1/portal/records", good)) == (401, "AUT005")
-        key = Ed25519PrivateKey.from_private_bytes(base64.b64decode(card["private_key"]))
-        stale = httpx.post(
-            hub + "/v1/portal/session",
-            json={
-                "card_id": card["card_id"],
-                "challenge": asked,
-                "signature": base64.b64encode(key.sign(asked.encode())).decode(),
-            },
-            timeout=10,
-        )
+        stale = answer_challenge(hub, card["card_id"], asked, card_key(card))
         assert code_of(stale) == (401, "AUT005")
         shown = cli(net, "clock", "show", "--json")
         assert all(c["simulated"] for c in json.loads(shown.stdout))

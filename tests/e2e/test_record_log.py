@@ -5,10 +5,7 @@ service's database (who drops the append-only triggers first)."""
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -24,7 +21,7 @@ from agencies.population import persona_population
 from ipnsim.launcher import Launcher, NetworkFile, find_free_port_block
 from ipnsim.seeding import seed_network
 from network.protocol.merkle import canonical_bytes, leaf_hash
-from tests.e2e.conftest import run
+from tests.e2e.conftest import ipnsim_cli, run
 
 pytestmark = pytest.mark.e2e
 
@@ -93,14 +90,7 @@ def small(tmp_path: Path) -> Iterator[SmallNetwork]:
 
 
 def verify(small: SmallNetwork, *args: str) -> tuple[int, dict[str, Any]]:
-    done = subprocess.run(
-        [sys.executable, "-m", "ipnsim", "records", "verify", "--json", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=os.environ | {"IPNSIM_DATA_DIR": str(small.data_dir)},
-        check=False,
-    )
+    done = ipnsim_cli(small.data_dir, "records", "verify", "--json", *args)
     assert done.stdout, done.stderr
     return done.returncode, json.loads(done.stdout)
 

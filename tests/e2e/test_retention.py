@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import sqlite3
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -31,7 +29,7 @@ from agencies.population import persona_population
 from ipnsim.launcher import Launcher
 from ipnsim.sandboxes import SANDBOX_HEADER
 from network.protocol.record_log import RETENTION_PURGE_ENV
-from tests.e2e.conftest import postgres_url, small_network
+from tests.e2e.conftest import ipnsim_cli, small_network_on
 
 pytestmark = pytest.mark.e2e
 
@@ -53,14 +51,7 @@ class Net:
         return {"Authorization": f"Bearer {self.launcher.network.admin_token}"}
 
     def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "ipnsim", *args],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            env=os.environ | {"IPNSIM_DATA_DIR": str(self.data_dir)},
-            check=False,
-        )
+        return ipnsim_cli(self.data_dir, *args)
 
     def sql(self, statement: str, tamper: bool = False, service: str = "hub") -> None:
         """Run one statement on a service's database (the hub's, or an intermediate server's
@@ -100,19 +91,8 @@ class Net:
 
 @contextmanager
 def started(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Net]:
-    server = None
-    if request.param == "postgres":
-        server = postgres_url()
-        if server is None:
-            pytest.skip("no PostgreSQL server reachable (set IPNSIM_TEST_POSTGRES_URL)")
-    with small_network(tmp_path / "net", (YAMAGATA, ODAWARA), postgres_url=server) as launcher:
-        try:
-            yield Net(launcher, tmp_path / "net", request.param)
-        finally:
-            if server is not None:
-                from ipnsim.postgres import drop_databases
-
-                drop_databases(server, launcher.database_names())
+    with small_network_on(request.param, tmp_path / "net", (YAMAGATA, ODAWARA)) as launcher:
+        yield Net(launcher, tmp_path / "net", request.param)
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
