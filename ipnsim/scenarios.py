@@ -143,69 +143,77 @@ class FanOutStep(InquireStep):
         return self
 
 
-class MistakenStep(_Strict):
-    """誤照会の申出 about the inquiry of an earlier step."""
+class _AtAgency(_Strict):
+    """A step done at one agency (its slug or code)."""
+
+    agency: str
+
+
+class _NamesInquiry(_Strict):
+    """A step about the inquiry an earlier step made."""
 
     inquiry: str = Field(description="Name of the earlier inquire step.")
+
+
+class _AboutInquiry(_NamesInquiry, _AtAgency):
+    """A step about the inquiry an earlier step made, at ``agency``."""
+
+
+class _PersonAtAgency(_AtAgency, PersonRef):
+    """A step at ``agency`` about a person or, with ``inquiry``, an earlier step's inquiry."""
+
+    inquiry: str | None = Field(default=None, description="Name of the earlier inquire step.")
+
+
+class _ReplicaFields(_AtAgency):
+    """The content of a replica (副本) at ``agency``: what registering and updating give."""
+
+    record_id: str
+    layout_version: int = 1
+    fiscal_year: int | None = None
+    publication_start: dt.date
+    publication_end: dt.date | None = None
+    manual_response: bool = False
+    items: dict[str, str | None] = Field(min_length=1)
+
+
+class MistakenStep(_NamesInquiry):
+    """誤照会の申出 about the inquiry of an earlier step."""
+
     reason: str
     user: str = "scenario"
 
 
-class RecordsStep(PersonRef):
+class RecordsStep(_PersonAtAgency):
     """List an agency's provision records: by the inquiry of an earlier step, or by person."""
 
-    agency: str
-    inquiry: str | None = None
 
-
-class DisclosureStep(PersonRef):
+class DisclosureStep(_PersonAtAgency):
     """The person's disclosure view (マイナポータル) at an agency; with ``inquiry``, only the
     record of that earlier step's inquiry."""
 
-    agency: str
-    inquiry: str | None = None
 
-
-class RegisterPersonStep(PersonRef):
+class RegisterPersonStep(_AtAgency, PersonRef):
     """団体内統合宛名番号の登録 at ``agency``."""
 
-    agency: str
     resident_code: str
     acquire_pseudonym: bool = True
 
 
-class RegisterReplicaStep(PersonRef):
+class RegisterReplicaStep(_ReplicaFields, PersonRef):
     """副本登録 at ``agency``."""
 
-    agency: str
-    record_id: str
     info_type: str
-    layout_version: int = 1
-    fiscal_year: int | None = None
-    publication_start: dt.date
-    publication_end: dt.date | None = None
-    manual_response: bool = False
-    items: dict[str, str | None] = Field(min_length=1)
 
 
-class UpdateReplicaStep(_Strict):
+class UpdateReplicaStep(_ReplicaFields):
     """副本更新 at ``agency``: the replica's new content (queued under a registration lag)."""
 
-    agency: str
-    record_id: str
-    layout_version: int = 1
-    fiscal_year: int | None = None
-    publication_start: dt.date
-    publication_end: dt.date | None = None
-    manual_response: bool = False
-    items: dict[str, str | None] = Field(min_length=1)
 
-
-class RegistrationLagStep(_Strict):
+class RegistrationLagStep(_AtAgency):
     """登録遅延 at ``agency``: ``delay`` seconds, the ``nightly`` batch at an hour (JST), or
     ``lift: true`` (no lag)."""
 
-    agency: str
     delay: float | None = Field(default=None, gt=0)
     nightly: int | None = Field(default=None, ge=0, le=23)
     lift: bool = False
@@ -246,20 +254,15 @@ class ClearFaultsStep(_Strict):
     agency: str | None = None
 
 
-class ManualStep(_Strict):
+class ManualStep(_AboutInquiry):
     """The provider's staff answer or decline an inquiry held for them (自動応答不可)."""
 
-    agency: str
-    inquiry: str
     decline: str | None = Field(default=None, description="Decline with this reason.")
     user: str = "staff"
 
 
-class InquiryResultStep(_Strict):
+class InquiryResultStep(_AboutInquiry):
     """The requester reads the final result of an inquiry that waited for staff."""
-
-    agency: str
-    inquiry: str
 
 
 STEP_KINDS = (

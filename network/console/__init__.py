@@ -1,14 +1,21 @@
 """The web console (ウェブコンソール) for trainers and staff, served by the hub at ``/console/``.
 
 Static pages (plain HTML, JavaScript and CSS: nothing to build, nothing fetched from outside the
-machine) and the few endpoints they need beyond the hub's own API: the network map, and actions
-on an agency's intermediate server (inquiry, mistaken-person declaration, records, disclosure,
-manual responses), which the hub passes on over HTTP to the agency's registered URL.
+machine) and the few endpoints they need beyond the hub's own API: the network map, actions on
+an agency's intermediate server (inquiry, mistaken-person declaration, records, disclosure,
+manual responses), which the hub passes on over HTTP to the agency's registered URL, and the
+network's simulated clock (模擬時計), which the hub moves at home and, over HTTP, at every
+agency it knows.
+
+Like the rest of the console these endpoints ask for no login: the console is meant for a
+network on your own machine (the launcher binds every service to 127.0.0.1). The operator's own
+``/v1/clock`` on the hub keeps its admin token.
 """
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import re
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -18,9 +25,10 @@ from typing import Any
 import httpx
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse
-from pydantic import BaseModel
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from error_codes import IpnsimError
+from error_codes import ErrorBody, IpnsimError
+from ipnsim.clock import ClockSetting, ClockView, clock
 from ipnsim.http import make_client
 from network.faults import FaultTable
 from network.protocol.models import FORCE_OUTCOME_HEADER, AgencySummary, ProviderFault
@@ -66,6 +74,54 @@ class NetworkMap(BaseModel):
     agencies: list[AgencyHealth]
     hot_spots: list[dict[str, Any]]
     records_counted: int
+
+
+_LARGEST_OFFSET = 200 * 366 * 24 * 3600.0
+"""How far (seconds) the console may move the clock from the real time, either way."""
+
+
+class ConsoleClockSetting(BaseModel):
+    """``PUT /console/api/clock``: the time every clock shows from now on (``now``, with a UTC
+    offset), or an offset from the real time to put back (``offset_seconds``, as ``GET``
+    reported it before); exactly one of the two."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    now: AwareDatetime | None = None
+    offset_seconds: float | None = Field(
+        default=None, ge=-_LARGEST_OFFSET, le=_LARGEST_OFFSET, allow_inf_nan=False
+    )
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> ConsoleClockSetting:
+        if (self.now is None) == (self.offset_seconds is None):
+            raise ValueError("give either now (a time with a UTC offset) or offset_seconds")
+        return self
+
+    def target(self) -> dt.datetime:
+        """The time the clocks are to show now."""
+        if self.now is not None:
+            return self.now
+        assert self.offset_seconds is not None
+        return dt.datetime.now(dt.UTC) + dt.timedelta(seconds=self.offset_seconds)
+
+
+class AgencyClock(BaseModel):
+    """One agency's intermediate server and what its clock says (``clock`` None and ``error``
+    set when the server could not be reached or gave no clock)."""
+
+    agency: AgencySummary
+    clock: ClockView | None = None
+    error: ErrorBody | None = None
+
+
+class NetworkClock(BaseModel):
+    """The simulated clock of the network (模擬時計): the hub's and every agency's."""
+
+    hub: ClockView
+    agencies: list[AgencyClock]
+    complete: bool
+    """True when every agency's intermediate server answered."""
 
 
 def console_router(
@@ -150,6 +206,53 @@ def console_router(
             status_code=answer.status_code,
             media_type=answer.headers.get("content-type", "application/json"),
         )
+
+    async def agency_clocks(method: str, target: dt.datetime | None) -> list[AgencyClock]:
+        """Ask every registered agency's intermediate server for its clock (``GET``), to set
+        it to ``target`` (``PUT``) or to reset it (``DELETE``), all at once over HTTP."""
+        body = None if target is None else ClockSetting(now=target).model_dump_json().encode()
+        headers = {"content-type": "application/json"} if body is not None else {}
+
+        async with make_client(timeout) as client:
+
+            async def one(code: str) -> AgencyClock:
+                entry = registry.get(code)
+                try:
+                    answer = await client.request(
+                        method, entry.url("/v1/clock"), content=body, headers=headers
+                    )
+                    answer.raise_for_status()
+                    return AgencyClock(
+                        agency=entry.summary(), clock=ClockView.model_validate_json(answer.content)
+                    )
+                except (httpx.HTTPError, ValidationError):
+                    failure = IpnsimError("AVL001", provider_code=code)
+                    return AgencyClock(agency=entry.summary(), error=failure.body())
+
+            return list(await asyncio.gather(*(one(code) for code in registry.agencies)))
+
+    def network_clock(hub_view: ClockView, agencies: list[AgencyClock]) -> NetworkClock:
+        complete = all(agency.clock is not None for agency in agencies)
+        return NetworkClock(hub=hub_view, agencies=agencies, complete=complete)
+
+    @router.get("/console/api/clock")
+    async def show_network_clock() -> NetworkClock:
+        """What the simulated clock says at the hub and at every agency's intermediate server."""
+        return network_clock(clock.view(), await agency_clocks("GET", None))
+
+    @router.put("/console/api/clock")
+    async def set_network_clock(body: ConsoleClockSetting) -> NetworkClock:
+        """Set the simulated clock of the hub and of every agency it knows (over HTTP): each
+        shows the time at once and runs on from there. An agency that cannot be reached is
+        reported with ``AVL001`` and ``complete`` is false; the others are moved."""
+        target = body.target()
+        return network_clock(clock.set(target), await agency_clocks("PUT", target))
+
+    @router.delete("/console/api/clock")
+    async def reset_network_clock() -> NetworkClock:
+        """Put the simulated clock of the hub and of every agency back to the real time."""
+        hub_view = clock.reset()
+        return network_clock(hub_view, await agency_clocks("DELETE", None))
 
     for method in ("GET", "POST"):
         # One operation per method: each needs its own operation id in the OpenAPI document.

@@ -11,8 +11,10 @@ import json
 import os
 import re
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -56,6 +58,7 @@ DEMOS = {
     "manual_response_hold": ["received", "permitted", "converted", "forwarded", "answered"],
     "provider_down": ["received", "permitted", "converted", "forwarded", "answered"],
     "dependant_finder": ["received", "permitted", "converted", "forwarded", "provided", "answered"],
+    "june_release": ["received", "permitted", "converted", "forwarded", "provided", "answered"],
 }
 
 
@@ -210,7 +213,7 @@ def browser() -> Iterator[object]:
 
 
 @pytest.fixture
-def page(browser: object, network: NetworkFile) -> Iterator[object]:
+def page(network: NetworkFile, browser: object) -> Iterator[object]:
     from playwright.sync_api import Browser
 
     assert isinstance(browser, Browser)
@@ -282,7 +285,101 @@ def test_guided_demo_runs_to_its_end_and_shows_each_hop(page: object, demo: str)
         expect(page.locator("#demo-output .result").last).to_contain_text("09/01")
     if demo == "namesake":
         expect(page.locator("#demo-output tr.addendum")).to_have_count(1)
+    if demo == "june_release":
+        expect_june_release_shown(page)
     page.screenshot(path=str(ARTIFACTS / f"demo-{demo}.png"), full_page=True)
+
+
+def network_clock(page: object) -> dict[str, Any]:
+    """The network's clock as the console's endpoint reports it, fetched outside the page."""
+    from playwright.sync_api import Page
+
+    assert isinstance(page, Page)
+    answer: dict[str, Any] = httpx.get(page.url + "api/clock", timeout=10).json()
+    return answer
+
+
+def clock_is_real(page: object) -> bool:
+    clocks = network_clock(page)
+    return bool(clocks["complete"]) and not any(
+        view["simulated"] for view in [clocks["hub"], *(a["clock"] for a in clocks["agencies"])]
+    )
+
+
+def expect_june_release_shown(page: object) -> None:
+    """The June demo: refused with RPL010 before the release date, answered after it, and the
+    clock put back."""
+    from playwright.sync_api import Page, expect
+
+    assert isinstance(page, Page)
+    flows = page.locator("#demo-flow .flow")
+    expect(flows).to_have_count(2)
+    expect(flows.first).to_have_class(re.compile(r"\berror\b"))
+    expect(flows.first.locator("g.hop[data-hop=answered]")).to_contain_text("RPL010")
+    expect(flows.last).not_to_have_class(re.compile(r"\berror\b"))
+    expect(flows.last.locator("g.hop[data-hop=provided]")).to_be_visible()
+    expect(flows.last.locator("g.hop[data-hop=answered]")).to_contain_text("0901")
+    results = page.locator("#demo-output .result")
+    expect(results).to_have_count(2)
+    expect(results.first).to_contain_text("99/99")
+    expect(results.first).to_contain_text("RPL010")
+    expect(results.last).to_contain_text("09/01")
+    expect(results.last.locator("tr")).not_to_have_count(0)
+    clocks = page.locator("#demo-output table.clock")
+    expect(clocks).to_have_count(3)
+    expect(clocks.nth(0)).to_contain_text("05/25")
+    expect(clocks.nth(1)).to_contain_text("06/01")
+    expect(clocks.nth(2)).to_contain_text("実時間")
+    assert clock_is_real(page)
+
+
+def test_june_demo_that_fails_midway_puts_the_clock_back(page: object) -> None:
+    from playwright.sync_api import Page, Route, expect
+
+    assert isinstance(page, Page)
+
+    def cut(route: Route) -> None:
+        route.abort("connectionrefused")  # the inquiry never reaches the hub
+
+    page.route("**/console/api/agencies/*/inquiries", cut)
+    page.click("nav button[data-tab=demos]")
+    page.click("button[data-demo=june_release]")
+    expect(page.locator("#demo-output table.clock")).to_have_count(1)
+    expect(page.locator("#demo-next")).to_be_enabled()
+    assert not clock_is_real(page)
+    page.click("#demo-next")
+    expect(page.locator("#demo-output .step-failed")).to_have_count(1)
+    expect(page.locator("#demo-output .restored")).to_have_count(1)
+    expect(page.locator("#demo-next")).to_be_disabled()
+    expect(page.locator("#demo-done")).to_be_visible()
+    assert clock_is_real(page)
+    page.screenshot(path=str(ARTIFACTS / "demo-june_release-failed.png"), full_page=True)
+
+
+def test_june_demo_left_midway_puts_the_clock_back(page: object) -> None:
+    from playwright.sync_api import Page, expect
+
+    assert isinstance(page, Page)
+    page.click("nav button[data-tab=demos]")
+    page.click("button[data-demo=june_release]")
+    expect(page.locator("#demo-output table.clock")).to_have_count(1)
+    assert not clock_is_real(page)
+    page.click("button[data-demo=moved_in]")  # another demo: the June one is left
+    expect(page.locator("#demo-output .result")).to_have_count(0)
+    deadline = time.monotonic() + 10
+    while not clock_is_real(page) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert clock_is_real(page)
+
+    page.click("button[data-demo=june_release]")
+    expect(page.locator("#demo-output table.clock")).to_have_count(1)
+    assert not clock_is_real(page)
+    page.reload()  # leaving the page
+    page.wait_for_selector("body[data-ready=true]")
+    deadline = time.monotonic() + 10
+    while not clock_is_real(page) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert clock_is_real(page)
 
 
 def test_terminal_inquiry_appears_in_the_live_flow_and_can_be_declared_mistaken(

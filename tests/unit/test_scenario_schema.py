@@ -7,7 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from ipnsim.scenarios import ScenarioError, load_scenario, parse_scenario, scenario_paths
+from ipnsim.scenarios import (
+    STEP_KINDS,
+    Scenario,
+    ScenarioError,
+    load_scenario,
+    parse_scenario,
+    scenario_paths,
+)
 
 SHIPPED = Path(__file__).resolve().parents[2] / "scenarios"
 
@@ -106,3 +113,99 @@ def test_clock_and_lag_steps_take_exactly_one_choice() -> None:
         "s.yaml",
     )
     assert [step.kind for step in scenario.steps] == ["clock", "registration_lag"]
+
+
+INQUIRE_KEYS = (
+    "persona",
+    "atena",
+    "from",
+    "to",
+    "procedure",
+    "info_type",
+    "fiscal_year",
+    "idempotency_key",
+    "force_outcome",
+)
+STEP_KEYS: dict[str, dict[str, bool]] = {
+    # Each step kind's keys in a scenario file, and whether the key is required.
+    "register_person": {
+        "persona": False,
+        "atena": False,
+        "agency": True,
+        "resident_code": True,
+        "acquire_pseudonym": False,
+    },
+    "register_replica": {
+        "persona": False,
+        "atena": False,
+        "agency": True,
+        "record_id": True,
+        "info_type": True,
+        "layout_version": False,
+        "fiscal_year": False,
+        "publication_start": True,
+        "publication_end": False,
+        "manual_response": False,
+        "items": True,
+    },
+    "update_replica": {
+        "agency": True,
+        "record_id": True,
+        "layout_version": False,
+        "fiscal_year": False,
+        "publication_start": True,
+        "publication_end": False,
+        "manual_response": False,
+        "items": True,
+    },
+    "registration_lag": {"agency": True, "delay": False, "nightly": False, "lift": False},
+    "clock": {"set": False, "advance": False, "reset": False},
+    "set_fault": {
+        "down": False,
+        "latency_ms": False,
+        "latency_range_ms": False,
+        "timeout": False,
+        "error_rate": False,
+        "error_code": False,
+        "force_code": False,
+        "online_hours": False,
+        "seed": False,
+        "agency": True,
+    },
+    "clear_faults": {"agency": False},
+    "inquire": dict.fromkeys(INQUIRE_KEYS, False),
+    "fan_out": dict.fromkeys((*INQUIRE_KEYS, "scope", "providers"), False),
+    "declare_mistaken": {"inquiry": True, "reason": True, "user": False},
+    "records": {"persona": False, "atena": False, "agency": True, "inquiry": False},
+    "disclosure": {"persona": False, "atena": False, "agency": True, "inquiry": False},
+    "manual_response": {"agency": True, "inquiry": True, "decline": False, "user": False},
+    "inquiry_result": {"agency": True, "inquiry": True},
+}
+
+
+@pytest.mark.parametrize("kind", STEP_KINDS)
+def test_each_step_kind_takes_exactly_its_keys(kind: str) -> None:
+    schema = Scenario.model_json_schema()
+    step = schema["$defs"]["Step"]["properties"][kind]
+    [reference] = [choice["$ref"] for choice in step["anyOf"] if "$ref" in choice]
+    model = schema["$defs"][reference.rsplit("/", 1)[1]]
+    assert set(model["properties"]) == set(STEP_KEYS[kind])
+    assert set(model.get("required", [])) == {k for k, must in STEP_KEYS[kind].items() if must}
+    assert model["additionalProperties"] is False
+
+
+def test_replica_steps_and_record_views_keep_their_types() -> None:
+    text = (
+        "name: x\nsteps:\n"
+        "  - name: put\n    update_replica: {agency: odawara, record_id: r1,"
+        " publication_start: 2026-06-01, items: {I001: '1'}, layout_version: two}\n"
+        "  - name: look\n    disclosure: {agency: odawara, persona: moved_in, inquiry: 3}\n"
+        "  - name: staff\n    manual_response: {agency: odawara, inquiry: put, user: [a]}\n"
+    )
+    problem = problem_of(text)
+    assert "s.yaml:4: steps.0.update_replica.layout_version: Input should be a valid integer" in (
+        problem
+    )
+    assert "steps.1.disclosure.inquiry: Input should be a valid string" in problem
+    assert "steps.2.manual_response.user: Input should be a valid string" in problem
+    assert "update_replica.items" not in problem

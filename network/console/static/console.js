@@ -35,6 +35,10 @@ const TEXT = {
   "map.asked": ["照会件数", "Inquiries made"], "map.provided": ["提供件数", "Inquiries answered"],
   "map.errors": ["エラー件数", "Errors"], "map.hot": ["エラー多発箇所（7日）", "Error hot spots (7 days)"],
   "map.up": ["稼働", "up"], "map.down": ["停止", "down"],
+  "clock.service": ["サービス", "Service"], "clock.now": ["模擬時計（日本時間）", "Simulated clock (Japan time)"],
+  "clock.real": ["実時間", "real time"], "clock.hub": ["情報提供ネットワークシステム", "Hub"],
+  "clock.unreached": ["時計を動かせない機関があります", "Could not move the clock of"],
+  "clock.restored": ["模擬時計をデモ開始前に戻しました。", "The simulated clock is back as it was before the demo."],
 };
 let lang = localStorage.getItem("ipnsim-lang") || "ja";
 function t(key, values) {
@@ -156,14 +160,16 @@ function drawFlow(holder, inquiryId) {
 }
 
 // --- results and records ----------------------------------------------------------------------
-function explain(code) {
-  const entry = errorCatalogue.get(code);
-  return entry ? `${code}: ${pick(entry.message_ja, entry.message_en)} — ${entry.cause} ${entry.remedy}` : code;
+function explain(code, error) {
+  // The answer's own message (its values filled in) when there is one, else the catalogue's.
+  const entry = errorCatalogue.get(code), message = error || entry;
+  if (!entry) return error ? `${code}: ${pick(error.message_ja, error.message_en)}` : code;
+  return `${code}: ${pick(message.message_ja, message.message_en)} — ${entry.cause} ${entry.remedy}`;
 }
 function resultView(result) {
   const box = el("div", { class: "result", "data-inquiry": result.inquiry_id });
   box.append(el("p", {}, `${t("result.status")}: ${result.status_detail}/${result.status_info_type}  (${result.inquiry_id})`));
-  if (result.error) box.append(el("p", { class: "addendum" }, `${t("result.error")} ${explain(result.error.code)}`));
+  if (result.error) box.append(el("p", { class: "addendum" }, `${t("result.error")} ${explain(result.error.code, result.error)}`));
   if (result.items && result.items.length) {
     const table = el("table", {});
     for (const item of result.items) table.append(el("tr", {}, el("td", {}, item.code), el("td", {}, item.name_ja || ""), el("td", {}, JSON.stringify(item.value ?? ""))));
@@ -189,6 +195,29 @@ function orderOf(inquiry) {
     condition: inquiry.fiscal_year ? { kind: "fiscal_year", fiscal_year: inquiry.fiscal_year } : { kind: "latest" },
   };
 }
+
+// --- the simulated clock (模擬時計) of the whole network ----------------------------------------
+function japanTime(iso) {
+  const when = new Date(iso.replace(/(\.\d{3})\d+/, "$1"));
+  return when.toLocaleString("ja-JP", { timeZone: "Asia/Tokyo", year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit" });
+}
+function clockTable(view) {
+  const row = (name, clock) => el("tr", {}, el("td", {}, name),
+    el("td", {}, clock ? japanTime(clock.now) + (clock.simulated ? "" : ` (${t("clock.real")})`) : "—"));
+  return el("table", { class: "clock" }, el("tr", {}, el("th", {}, t("clock.service")), el("th", {}, t("clock.now"))),
+    row(t("clock.hub"), view.hub), ...view.agencies.map((a) => row(pick(a.agency.name_ja, a.agency.name_en), a.clock)));
+}
+function checkedClock(view) {
+  if (view.complete) return view;
+  const missing = view.agencies.filter((a) => !a.clock).map((a) => `${pick(a.agency.name_ja, a.agency.name_en)} (${a.error ? a.error.code : "?"})`);
+  throw new Error(`${t("clock.unreached")}: ${missing.join(", ")}`);
+}
+function clockRequest(setting, keepalive) {
+  // PUT sets every clock of the network (to a time, or back to an offset); DELETE resets them.
+  return setting ? { method: "PUT", keepalive, headers: { "content-type": "application/json" }, body: JSON.stringify(setting) } : { method: "DELETE", keepalive };
+}
+async function moveClock(setting) { return checkedClock(await api("/console/api/clock", clockRequest(setting, false))); }
+function clockAsItWas(before) { return before.hub.simulated ? { offset_seconds: before.hub.offset_seconds } : null; }
 
 // --- guided demos ------------------------------------------------------------------------------
 let personas = { personas: [] };
@@ -247,6 +276,30 @@ const DEMOS = [
     { title: ["分かること・分からないこと", "What is learnt, and what is not"], text: (d) => [`申告している市町村は ${d.claims.claimed_by.map((m) => m.name_ja).join("・")} です。納税義務者が誰かは回答されません。やりとりは照会ごとに三か所に記録されます。`, `Claimed in ${d.claims.claimed_by.map((m) => m.name_ja).join(", ")}. Who the taxpayers are is never answered; each exchange is recorded at all three places.`],
       run: async () => {} },
   ] },
+  { id: "june_release", title: ["6月の住民税当初課税（公開日前後の照会）", "The June tax release (before and after the release date)"],
+    restore: async (d) => { await moveClock(clockAsItWas(d.clockBefore)); },
+    steps: [
+    { title: ["5月25日の山形市", "Yamagata on 25 May"], text: (d) => [`山形市は介護保険料の賦課のため、${d.p.person_name} さんの${d.year}年度の住民税情報を小田原市に照会します。小田原市は春に住民税を賦課し、6月に当初課税の結果を公開します。ネットワーク全体の模擬時計を${d.year}年5月25日に合わせました。`, `Yamagata fixes ${d.p.person_name}'s long-term care premium (介護保険) from Odawara's local tax of fiscal year ${d.year}. Odawara assesses inhabitant tax in spring and releases it in June. The simulated clock of the whole network is now 25 May ${d.year}.`],
+      run: async (d) => {
+        d.p = persona("moved_in"); d.year = d.p.inquiry.fiscal_year;
+        const care = procedures.find((p) => p.code === "JT02310000000214");
+        d.order = { ...d.p.inquiry, affair_code: care.affair.code, procedure_code: care.code };
+        d.clockBefore = checkedClock(await api("/console/api/clock"));
+        d.show(clockTable(await moveClock({ now: `${d.year}-05-25T09:00:00+09:00` })));
+      } },
+    { title: ["公開日前に照会する", "Ask before the release date"], text: (d) => [`${d.year}年度の住民税はまだ公開されていないため、提供側は RPL010 で回答します（再照会可能：公開日以降に照会し直します）。`, `Fiscal year ${d.year}'s local tax is not released yet: the provider answers RPL010 (retryable: ask again on or after the release date).`],
+      run: async (d) => { d.early = await post(agencyPath(d.order.requester_code, "inquiries"), orderOf(d.order)); d.show(resultView(d.early)); d.flow(d.early.inquiry_id); } },
+    { title: ["公開日を過ぎる", "Past the release date"], text: (d) => [`模擬時計を公開日 ${d.released} の朝に進めます。`, `The simulated clock moves on to the morning of the release date, ${d.released}.`],
+      run: async (d) => {
+        const named = d.early.error && /\d{4}-\d{2}-\d{2}/.exec(d.early.error.message_en);
+        d.released = named ? named[0] : `${d.year}-06-01`;
+        d.show(clockTable(await moveClock({ now: `${d.released}T08:30:00+09:00` })));
+      } },
+    { title: ["同じ照会をもう一度", "The same inquiry again"], text: (d) => [`同じ照会に、提供側は副本の${d.year}年度の住民税情報で回答します。`, `The same inquiry now gets fiscal year ${d.year}'s local tax from the provider's replica.`],
+      run: async (d) => { d.result = await post(agencyPath(d.order.requester_code, "inquiries"), orderOf(d.order)); d.show(resultView(d.result)); d.flow(d.result.inquiry_id); } },
+    { title: ["時計を元に戻す", "The clock put back"], text: () => ["模擬時計をデモ開始前の状態に戻しました。", "The simulated clock is back as it was before the demo."],
+      run: async (d) => { d.show(clockTable(await moveClock(clockAsItWas(d.clockBefore)))); d.restored = true; } },
+  ] },
   { id: "provider_down", title: ["提供側の停止", "Provider down"], steps: [
     { title: ["提供側に接続できない", "The provider cannot be reached"], text: () => ["提供側の中間サーバーが停止していると、ハブはエラーを記録して返します。", "When the provider's intermediate server is down, the hub records and returns an error."],
       run: async (d) => { d.p = persona("moved_in"); d.result = await inquireAs(d.p, { "X-Ipnsim-Force-Outcome": "AVL001" }); d.show(resultView(d.result)); d.flow(d.result.inquiry_id); } },
@@ -261,7 +314,15 @@ function renderDemoList() {
     el("button", { type: "button", "data-demo": demo.id, onclick: () => startDemo(demo) }, t("demo.start")))));
   if (activeDemo) showDemoStep();
 }
-function startDemo(demo) {
+async function abandonDemo() {
+  // A demo that moved something of the network (the clock) puts it back before it is left.
+  const demo = activeDemo; if (!demo || !demo.demo.restore || !demo.data.clockBefore || demo.data.restored) return;
+  demo.data.restored = true;
+  try { await demo.demo.restore(demo.data); demo.data.show(el("p", { class: "restored" }, t("clock.restored"))); }
+  catch (error) { demo.data.show(el("p", { class: "addendum step-failed" }, String(error.message))); }
+}
+async function startDemo(demo) {
+  await abandonDemo();
   const output = document.getElementById("demo-output"), flowBox = document.getElementById("demo-flow");
   output.replaceChildren(); flowBox.replaceChildren();
   activeDemo = { demo, index: -1, data: {
@@ -277,9 +338,11 @@ function startDemo(demo) {
 async function nextStep() {
   const demo = activeDemo; const button = document.getElementById("demo-next");
   demo.index += 1; button.disabled = true;
-  try { await demo.demo.steps[demo.index].run(demo.data); } catch (error) { demo.data.show(el("p", { class: "addendum step-failed" }, String(error.message))); }
+  let failed = false;
+  try { await demo.demo.steps[demo.index].run(demo.data); } catch (error) { failed = true; demo.data.show(el("p", { class: "addendum step-failed" }, String(error.message))); }
+  if (failed && demo.demo.restore) await abandonDemo(); // a failed step ends such a demo
   showDemoStep();
-  const last = demo.index === demo.demo.steps.length - 1;
+  const last = demo.index === demo.demo.steps.length - 1 || (failed && Boolean(demo.demo.restore));
   button.disabled = last; document.getElementById("demo-done").hidden = !last;
 }
 function showDemoStep() {
@@ -399,6 +462,11 @@ document.addEventListener("DOMContentLoaded", async () => {
   document.getElementById("lang-toggle").addEventListener("click", () => { lang = lang === "ja" ? "en" : "ja"; localStorage.setItem("ipnsim-lang", lang); applyLanguage(); });
   document.getElementById("demo-next").addEventListener("click", nextStep);
   document.getElementById("map-refresh").addEventListener("click", drawMap);
+  window.addEventListener("pagehide", () => {
+    const demo = activeDemo; if (!demo || !demo.demo.restore || !demo.data.clockBefore || demo.data.restored) return;
+    demo.data.restored = true;
+    fetch("/console/api/clock", clockRequest(clockAsItWas(demo.data.clockBefore), true));
+  });
   connectEvents();
   personas = await api("/v1/personas");
   await setupTerminal(); await setupCatalogue();
