@@ -45,9 +45,9 @@ HOST_ROLE = "agency-host"
 """The role of a process serving the intermediate servers of many agencies."""
 HOSTED_DIR = "hosted"
 """Where the hosted agencies' SQLite files live, under the data directory."""
-DEFAULT_AGENCIES_PER_PROCESS = 500
+DEFAULT_AGENCIES_PER_PROCESS = 600
 """Hosted agencies per agency host process unless told otherwise (every local government:
-four processes)."""
+three processes)."""
 
 
 class LaunchError(RuntimeError):

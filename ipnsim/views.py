@@ -30,7 +30,7 @@ def services_table(network: NetworkFile, healthy: dict[str, bool] | None = None)
         hosted = network.hosted(service.name)
         name = service.name_ja or ROLE_NAMES.get(service.role, service.role)
         if hosted:
-            name = f"{len(hosted):,} agencies under {service.url}/agencies/<code>"
+            name = f"{len(hosted):,} agencies (/agencies/<code>)"
         row = [service.name, service.agency_code or "-", name, service.url]
         if healthy is not None:
             row.append("[green]ok[/]" if healthy.get(service.name) else "[red]down[/]")

@@ -24,7 +24,7 @@ from network.protocol.models import (
     ProvisionRecord,
     RecordSide,
 )
-from tests.e2e.conftest import PROVIDER_TIMEOUT, run
+from tests.e2e.conftest import run
 
 pytestmark = pytest.mark.e2e
 
@@ -33,6 +33,7 @@ PER_PROCESS = 25
 TAX_AFFAIR = "JM01000000121000"
 TAX_PROCEDURE = "JT01010000000214"
 PERSONA = "moved_in"
+HOSTED_PROVIDER_TIMEOUT = 10.0
 
 
 def hosted_municipalities() -> list[Agency]:
@@ -55,7 +56,8 @@ def hosted_network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Network
         hosted=hosted_municipalities(),
         agencies_per_process=PER_PROCESS,
         max_open_agencies=1,
-        provider_timeout=PROVIDER_TIMEOUT,
+        # Opening an agency (its database created and migrated) takes a moment on a busy machine.
+        provider_timeout=HOSTED_PROVIDER_TIMEOUT,
         population=1,
     )
     try:

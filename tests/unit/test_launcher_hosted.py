@@ -26,15 +26,15 @@ def every_local_government(data_dir: Path, **options: Any) -> Launcher:
     )
 
 
-def test_every_local_government_is_planned_on_four_hosts(tmp_path: Path) -> None:
+def test_every_local_government_is_planned_on_three_hosts(tmp_path: Path) -> None:
     network = every_local_government(tmp_path).prepare()
     hosts = [s for s in network.services if s.role == HOST_ROLE]
-    assert [h.name for h in hosts] == [f"agency-host-{n}" for n in (1, 2, 3, 4)]
+    assert [h.name for h in hosts] == [f"agency-host-{n}" for n in (1, 2, 3)]
     # The hub, six agencies and the resident registry take the first eight ports.
-    assert [h.port for h in hosts] == [30_008, 30_009, 30_010, 30_011]
+    assert [h.port for h in hosts] == [30_008, 30_009, 30_010]
     assert len(network.agencies) == 1_789
-    assert len(network.processes) == 12
-    assert [len(network.hosted(h.name)) for h in hosts] == [500, 500, 500, 283]
+    assert len(network.processes) == 11
+    assert [len(network.hosted(h.name)) for h in hosts] == [600, 600, 583]
     sapporo = network.agency("sapporo-011002")
     assert sapporo.host == "agency-host-1"
     assert sapporo.url == "http://127.0.0.1:30008/agencies/2001100200000000"
