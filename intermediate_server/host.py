@@ -240,9 +240,9 @@ def create_host_app(settings: AgencyHostSettings) -> AgencyHostApp:
     """The agency host of ``settings``; ValueError if its agencies file is unusable."""
     agencies = load_hosted_agencies(settings.agencies_file)
     host = AgencyHost({agency.code: agency for agency in agencies}, settings.max_open)
-    # Every agency's settings are checked now, so that a bad one stops the start.
-    for code in host.agencies:
-        host.settings(code)
+    # What the agencies share (hub URL, timeouts…) is checked now, so that a bad setting stops
+    # the start; what is each agency's own was checked with the agencies file.
+    host.settings(agencies[0].code)
     return AgencyHostApp(host)
 
 
