@@ -97,8 +97,6 @@ class Registry:
         if token is not None:
             # Looked up by digest, then compared in constant time.
             entry = self.by_credential.get(_digest(token))
-            if entry is not None and hmac.compare_digest(
-                entry.credential.encode(), token.encode()
-            ):
+            if entry is not None and hmac.compare_digest(entry.credential.encode(), token.encode()):
                 return entry
         raise IpnsimError("AUT001")
