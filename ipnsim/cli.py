@@ -44,6 +44,7 @@ from ipnsim.launcher import (
     DEFAULT_AGENCIES_PER_PROCESS,
     DEFAULT_DATA_DIR,
     DEFAULT_PORT,
+    HOSTED_DIR,
     Launcher,
     LaunchError,
     NetworkFile,
@@ -291,6 +292,8 @@ def wipe(data_dir: Path) -> None:
                 log.unlink()
         elif path.name.endswith("-batch") and path.is_dir():
             shutil.rmtree(path)  # batch job files of the databases just deleted
+        elif path.name in {HOSTED_DIR, "hosts"} and path.is_dir():
+            shutil.rmtree(path)  # the agency hosts' agencies files and their agencies' data
 
 
 @app.command()

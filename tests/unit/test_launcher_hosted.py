@@ -96,3 +96,13 @@ def test_a_bad_agencies_file_is_named(tmp_path: Path) -> None:
         load_hosted_agencies(path)
     with pytest.raises(ValueError, match="cannot be read"):
         load_hosted_agencies(tmp_path / "missing.json")
+
+
+def test_fresh_removes_the_hosted_agencies_data(tmp_path: Path) -> None:
+    from ipnsim.cli import wipe
+
+    every_local_government(tmp_path).prepare()
+    (tmp_path / "hosted" / "sapporo-011002.sqlite3").write_bytes(b"")
+    wipe(tmp_path)
+    assert not (tmp_path / "hosted").exists()
+    assert not (tmp_path / "hosts").exists()
