@@ -41,7 +41,15 @@ from ipnsim.client import (
 from ipnsim.error_commands import errors_app
 from ipnsim.fault_commands import fault_app
 from ipnsim.lag_commands import registration_lag_command
-from ipnsim.launcher import DEFAULT_DATA_DIR, DEFAULT_PORT, Launcher, LaunchError, NetworkFile
+from ipnsim.launcher import (
+    DEFAULT_AGENCIES_PER_PROCESS,
+    DEFAULT_DATA_DIR,
+    DEFAULT_PORT,
+    HOSTED_DIR,
+    Launcher,
+    LaunchError,
+    NetworkFile,
+)
 from ipnsim.logs import LOG_FORMAT_ENV, LogFormat
 from ipnsim.manual_commands import manual_app
 from ipnsim.openapi_commands import openapi_command
@@ -92,6 +100,7 @@ class ServeRole(StrEnum):
     hub = "hub"
     agency = "agency"
     registry = "registry"
+    agency_host = "agency-host"
 
 
 @app.command()
@@ -151,13 +160,43 @@ def up(
             "(needs the otlp extra).",
         ),
     ] = None,
+    municipalities: Annotated[
+        str | None,
+        typer.Option(
+            help="'all': also start every other local government of Japan (1,741 municipalities "
+            "and 47 prefectures in all, from agencies/data/local_governments.csv), served by a "
+            "few agency host processes, each agency with its own SQLite file and credential "
+            "and no population.",
+        ),
+    ] = None,
+    agencies_per_process: Annotated[
+        int,
+        typer.Option(
+            help="With --municipalities: agencies served by one agency host process.",
+            min=1,
+            max=100_000,
+        ),
+    ] = DEFAULT_AGENCIES_PER_PROCESS,
+    max_open_agencies: Annotated[
+        int | None,
+        typer.Option(
+            help="With --municipalities: agencies an agency host keeps open at once (opened on "
+            "first use; the least recently used idle one is closed beyond it). Default: 16.",
+            min=1,
+            max=100_000,
+        ),
+    ] = None,
 ) -> None:
     """Start the hub and every agency's intermediate server as processes on loopback.
 
     Each service has its own SQLite database under DATA_DIR; the synthetic population is
     registered on first start. Runs until Ctrl-C, then stops every process.
+
+    With --municipalities all, every other prefecture and municipality of Japan joins the
+    network too: agency host processes serve them, each at <host URL>/agencies/<agency code>.
     """
-    from agencies.catalogue import agency_by_slug, default_agencies
+    from agencies.catalogue import Agency, agency_by_slug, default_agencies
+    from agencies.local_governments import all_agencies
     from agencies.population import generate_population
 
     chosen = list(default_agencies())
@@ -167,6 +206,12 @@ def up(
         except KeyError as error:
             known = ", ".join(agency.slug for agency in default_agencies())
             fail(f"unknown agency {error.args[0]!r}; known: {known}", 2)
+    hosted: list[Agency] = []
+    if municipalities is not None:
+        if municipalities != "all":
+            fail(f"--municipalities takes 'all', not {municipalities!r}", 2)
+        own = {agency.code for agency in chosen}
+        hosted = [agency for agency in all_agencies() if agency.code not in own]
     if fresh:
         wipe(data_dir)
     launcher = Launcher(
@@ -182,6 +227,9 @@ def up(
         faults_file=faults,
         log_format=log_format,
         trace_dir=trace_dir,
+        hosted=hosted,
+        agencies_per_process=agencies_per_process,
+        max_open_agencies=max_open_agencies,
     )
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt))
     try:
@@ -245,6 +293,8 @@ def wipe(data_dir: Path) -> None:
                 log.unlink()
         elif path.name.endswith("-batch") and path.is_dir():
             shutil.rmtree(path)  # batch job files of the databases just deleted
+        elif path.name in {HOSTED_DIR, "hosts"} and path.is_dir():
+            shutil.rmtree(path)  # the agency hosts' agencies files and their agencies' data
 
 
 @app.command()
@@ -284,7 +334,10 @@ def serve(
     The hub reads IPNSIM_HUB_* (REGISTRY_FILE, SECRET, ADMIN_TOKEN, DATABASE_URL,
     PERSONAS_FILE…); an intermediate server reads IPNSIM_AGENCY_* (CODE, NAME_JA, CREDENTIAL,
     HUB_URL, DATABASE_URL…); the mock resident registry reads IPNSIM_REGISTRY_* (SEED,
-    POPULATION). This is what 'ipnsim up' and the containers start.
+    POPULATION); an agency host (the intermediate servers of many agencies, each under
+    /agencies/<agency code>) reads IPNSIM_HOST_AGENCIES_FILE and IPNSIM_HOST_MAX_OPEN, and
+    IPNSIM_AGENCY_* for what its agencies share. This is what 'ipnsim up' and the containers
+    start.
     """
     from ipnsim.serve import Role
     from ipnsim.serve import serve as serve_role
@@ -299,13 +352,17 @@ def status(data_dir: DataDir = DEFAULT_DATA_DIR, as_json: AsJson = False) -> Non
 
     async def check() -> dict[str, bool]:
         healthy: dict[str, bool] = {}
-        for service in network.services:
+        for service in network.processes:
             async with AgencyClient(service.url, timeout=2.0) as client:
                 try:
                     await client.health()
                     healthy[service.name] = True
                 except (ServiceError, ServiceUnreachable):
                     healthy[service.name] = False
+        # A hosted agency is as healthy as its host (asking it would open it).
+        for service in network.services:
+            if service.host is not None:
+                healthy[service.name] = healthy[service.host]
         return healthy
 
     healthy = asyncio.run(check())

@@ -41,6 +41,13 @@ CLOCK_FILE = "clock.json"
 REGISTRY_SERVICE = "resident-registry"
 """Name of the mock resident registry (住基ネット) among the network's services."""
 REGISTRY_ROLE = "registry"
+HOST_ROLE = "agency-host"
+"""The role of a process serving the intermediate servers of many agencies."""
+HOSTED_DIR = "hosted"
+"""Where the hosted agencies' SQLite files live, under the data directory."""
+DEFAULT_AGENCIES_PER_PROCESS = 600
+"""Hosted agencies per agency host process unless told otherwise (every local government:
+three processes)."""
 
 
 class LaunchError(RuntimeError):
@@ -60,6 +67,9 @@ class ServiceInfo(BaseModel):
     agency_code: str | None = None
     name_ja: str | None = None
     credential: str | None = None
+    host: str | None = None
+    """The agency host process serving this agency (its URL ends in ``/agencies/<code>``);
+    None for a service with a process of its own."""
 
 
 class NetworkFile(BaseModel):
@@ -81,6 +91,15 @@ class NetworkFile(BaseModel):
     @property
     def hub(self) -> ServiceInfo:
         return next(service for service in self.services if service.role == "hub")
+
+    @property
+    def processes(self) -> list[ServiceInfo]:
+        """The services with a process of their own (every service but the hosted agencies)."""
+        return [service for service in self.services if service.host is None]
+
+    def hosted(self, host: str) -> list[ServiceInfo]:
+        """The agencies the agency host ``host`` serves."""
+        return [service for service in self.services if service.host == host]
 
     @property
     def agencies(self) -> list[ServiceInfo]:
@@ -153,6 +172,13 @@ class Launcher:
     host: str = "127.0.0.1"
     port: int = DEFAULT_PORT
     agencies: Sequence[Agency] = field(default_factory=default_agencies)
+    hosted: Sequence[Agency] = ()
+    """Agencies served by agency host processes instead of a process each (SQLite only)."""
+    agencies_per_process: int = DEFAULT_AGENCIES_PER_PROCESS
+    """Hosted agencies per agency host process."""
+    max_open_agencies: int | None = None
+    """Hosted agencies an agency host keeps open at once; None keeps the host's default
+    (``IPNSIM_HOST_MAX_OPEN``)."""
     seed: int = 0
     population: int = 40
     """Size of the synthetic population (people) this network is seeded with."""
@@ -209,6 +235,7 @@ class Launcher:
         services.append(
             self._service(REGISTRY_SERVICE, REGISTRY_ROLE, self.port + len(self.agencies) + 1)
         )
+        services += self._hosted_services(credentials)
         network = NetworkFile(
             host=self.host,
             hub_secret=previous.hub_secret if previous else secrets.token_urlsafe(32),
@@ -226,6 +253,10 @@ class Launcher:
                 f"{'PostgreSQL' if previous.postgres_url else 'SQLite'}: use the same database "
                 "option, another --data-dir, or --fresh"
             )
+        if self.postgres_url is not None and self.hosted:
+            raise LaunchError(
+                "hosted agencies (--municipalities) keep SQLite files: leave out --postgres"
+            )
         if self.postgres_url is not None:
             try:
                 ensure_databases(
@@ -233,13 +264,14 @@ class Launcher:
                     [
                         self._database_name(service)
                         for service in services
-                        if service.role != REGISTRY_ROLE
+                        if service.role not in {REGISTRY_ROLE, HOST_ROLE}
                     ],
                     recreate=self.fresh_databases or previous is None,
                 )
             except PostgresError as error:
                 raise LaunchError(str(error)) from None
         self._write(network)
+        by_slug = {service.name: service for service in network.agencies}
         registry = {
             "agencies": [
                 {
@@ -247,18 +279,81 @@ class Launcher:
                     "name_ja": agency.name_ja,
                     "name_en": agency.name_en,
                     "kind": agency.kind.value,
-                    "base_url": network.agency(agency.slug).url,
-                    "credential": network.agency(agency.slug).credential,
+                    "base_url": by_slug[agency.slug].url,
+                    "credential": by_slug[agency.slug].credential,
                 }
-                for agency in self.agencies
+                for agency in [*self.agencies, *self.hosted]
             ]
         }
         registry_path = self.data_dir / "hub-registry.json"
         registry_path.write_text(json.dumps(registry, ensure_ascii=False, indent=2), "utf-8")
         registry_path.chmod(0o600)
         self._write_personas()
+        self._write_host_files(network)
         self.network = network
         return network
+
+    def _hosted_services(self, credentials: dict[str, str | None]) -> list[ServiceInfo]:
+        """The agency host processes and the agencies each serves."""
+        if not self.hosted:
+            return []
+        if self.agencies_per_process < 1:
+            raise LaunchError("agencies per process must be at least 1")
+        hosted = list(self.hosted)
+        taken = {agency.code for agency in self.agencies}
+        if any(agency.code in taken for agency in hosted):
+            raise LaunchError("an agency cannot both have its own process and be hosted")
+        first_port = self.port + len(self.agencies) + 2
+        services: list[ServiceInfo] = []
+        agencies: list[ServiceInfo] = []
+        for index, start in enumerate(range(0, len(hosted), self.agencies_per_process)):
+            host = self._service(f"{HOST_ROLE}-{index + 1}", HOST_ROLE, first_port + index)
+            services.append(host)
+            for agency in hosted[start : start + self.agencies_per_process]:
+                agencies.append(
+                    ServiceInfo(
+                        name=agency.slug,
+                        role="agency",
+                        url=f"{host.url}/agencies/{agency.code}",
+                        port=host.port,
+                        log_file=host.log_file,
+                        agency_code=agency.code,
+                        name_ja=agency.name_ja,
+                        credential=credentials.get(agency.slug) or secrets.token_urlsafe(24),
+                        host=host.name,
+                    )
+                )
+        return services + agencies
+
+    def _host_file(self, host: str) -> Path:
+        return self.data_dir / "hosts" / f"{host}.json"
+
+    def _write_host_files(self, network: NetworkFile) -> None:
+        """Write each agency host's agencies file (with their credentials, mode 600)."""
+        from intermediate_server.host import HostedAgency, hosted_agencies_json
+
+        hosts = [service for service in network.services if service.role == HOST_ROLE]
+        if not hosts:
+            return
+        (self.data_dir / "hosts").mkdir(exist_ok=True)
+        (self.data_dir / HOSTED_DIR).mkdir(exist_ok=True)
+        for host in hosts:
+            agencies = [
+                HostedAgency.model_validate(
+                    {
+                        "code": service.agency_code,
+                        "name_ja": service.name_ja,
+                        "credential": service.credential,
+                        "database_url": self._database_url(service),
+                    }
+                )
+                for service in network.hosted(host.name)
+            ]
+            path = self._host_file(host.name)
+            temporary = path.with_suffix(".tmp")
+            temporary.write_text(hosted_agencies_json(agencies), encoding="utf-8")
+            temporary.chmod(0o600)
+            temporary.replace(path)
 
     def _write_personas(self) -> None:
         """Write the personas of this network's population for the hub (``GET /v1/personas``)."""
@@ -289,14 +384,17 @@ class Launcher:
         assert self.network is not None
         return [
             self._database_name(service)
-            for service in self.network.services
-            if service.role != REGISTRY_ROLE
+            for service in self.network.processes
+            if service.role not in {REGISTRY_ROLE, HOST_ROLE}
         ]
 
     def _database_name(self, service: ServiceInfo) -> str:
         return database_name(self._database_prefix(), service.name)
 
     def _database_url(self, service: ServiceInfo) -> str:
+        if service.host is not None:
+            path = self.data_dir / HOSTED_DIR / f"{service.name}.sqlite3"
+            return f"sqlite+aiosqlite:///{path.resolve()}"
         if self.postgres_url is not None:
             return service_database_url(self.postgres_url, self._database_name(service))
         return f"sqlite+aiosqlite:///{(self.data_dir / f'{service.name}.sqlite3').resolve()}"
@@ -327,7 +425,7 @@ class Launcher:
         }
         database = self._database_url(service)
         log_key = str((self.data_dir / f"{service.name}-log-key.pem").resolve())
-        if service.role in {"hub", "agency"}:
+        if service.role in {"hub", "agency", HOST_ROLE}:
             env[CLOCK_FILE_ENV] = str((self.data_dir / CLOCK_FILE).resolve())
         if self.log_format != "text":
             env[LOG_FORMAT_ENV] = self.log_format
@@ -352,6 +450,16 @@ class Launcher:
                 "IPNSIM_REGISTRY_SEED": str(self.network.seed),
                 "IPNSIM_REGISTRY_POPULATION": str(self.network.population),
             }
+        elif service.role == HOST_ROLE:
+            env |= {
+                "IPNSIM_HOST_AGENCIES_FILE": str(self._host_file(service.name).resolve()),
+                "IPNSIM_AGENCY_HUB_URL": self.network.hub.url,
+                "IPNSIM_AGENCY_HUB_TIMEOUT": str(self.provider_timeout * 2 + 5),
+            }
+            if self.max_open_agencies is not None:
+                env["IPNSIM_HOST_MAX_OPEN"] = str(self.max_open_agencies)
+            if self.manual_response_seconds is not None:
+                env["IPNSIM_AGENCY_MANUAL_RESPONSE_SECONDS"] = str(self.manual_response_seconds)
         else:
             assert service.agency_code and service.name_ja and service.credential
             env |= {
@@ -376,12 +484,12 @@ class Launcher:
     def start(self, report: Callable[[str], None] = lambda _: None) -> NetworkFile:
         """Start every service and wait until all answer ``/health``; stop all on failure."""
         network = self.prepare()
-        busy = [s for s in network.services if not port_is_free(self.host, s.port)]
+        busy = [s for s in network.processes if not port_is_free(self.host, s.port)]
         if busy:
             names = ", ".join(f"{s.name} ({s.port})" for s in busy)
             raise LaunchError(f"ports already in use: {names}; choose another --port")
         try:
-            for service in network.services:
+            for service in network.processes:
                 self.start_service(service.name)
                 report(f"started {service.name} on {service.url}")
             self.wait_healthy(report)
@@ -393,7 +501,7 @@ class Launcher:
     def start_service(self, name: str) -> None:
         """Start (or restart) one service's process."""
         assert self.network is not None
-        service = next(s for s in self.network.services if s.name == name)
+        service = next(s for s in self.network.processes if s.name == name)
         log = open(service.log_file, "ab")  # noqa: SIM115 - owned by the child process
         try:
             self.processes[name] = subprocess.Popen(

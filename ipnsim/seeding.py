@@ -39,7 +39,13 @@ async def seed_network(
     ``concurrency`` bounds the bulk requests in flight over all agencies; each agency sends
     one at a time, its people before its replicas.
     """
-    slugs = [service.name for service in network.agencies]
+    # Only the agencies the population lives at: the others (every other local government, say)
+    # start empty and are left alone.
+    held = {r.agency_slug for r in population.registrations} | {
+        r.agency_slug for r in population.replicas
+    }
+    urls = {service.name: service.url for service in network.agencies if service.name in held}
+    slugs = list(urls)
     people = {person.person_key: person for person in population.people}
     registrations: dict[str, list[Registration]] = {slug: [] for slug in slugs}
     for registration in population.registrations:
@@ -53,9 +59,7 @@ async def seed_network(
     done = 0
     limit = asyncio.Semaphore(concurrency)
     # Seeding fills the default database, whatever sandbox the command line chose.
-    clients = {
-        service.name: AgencyClient(service.url, sandbox=None) for service in network.agencies
-    }
+    clients = {slug: AgencyClient(url, sandbox=None) for slug, url in urls.items()}
 
     def person_json(registration: Registration) -> bytes:
         person = people[registration.person_key]
@@ -153,9 +157,10 @@ def replica_registration(replica: ReplicaSeed) -> ReplicaRegistration:
 
 
 async def wait_until_healthy(network: NetworkFile, seconds: float) -> None:
-    """Wait until every service of ``network`` answers ``/health``; ServiceUnreachable if not."""
+    """Wait until every process of ``network`` answers ``/health`` (an agency host for all the
+    agencies it serves); ServiceUnreachable if not."""
     deadline = time.monotonic() + seconds
-    for service in network.services:
+    for service in network.processes:
         async with AgencyClient(service.url, timeout=2.0, sandbox=None) as client:
             while True:
                 try:

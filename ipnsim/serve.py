@@ -11,8 +11,8 @@ import sys
 from enum import StrEnum
 
 import uvicorn
-from fastapi import FastAPI
 from pydantic import ValidationError
+from starlette.types import ASGIApp
 
 from ipnsim.logs import LogFormat, configure_logging
 
@@ -22,10 +22,16 @@ class Role(StrEnum):
     AGENCY = "agency"
     REGISTRY = "registry"
     """The mock resident registry (住民基本台帳ネットワークシステム, 住基ネット)."""
+    AGENCY_HOST = "agency-host"
+    """The intermediate servers of many agencies in one process (``IPNSIM_HOST_*``)."""
 
 
-def build_app(role: Role) -> FastAPI:
+def build_app(role: Role) -> ASGIApp:
     """The ASGI app of ``role``, configured from the environment."""
+    if role is Role.AGENCY_HOST:
+        from intermediate_server.host import AgencyHostSettings, create_host_app
+
+        return create_host_app(AgencyHostSettings())
     if role is Role.HUB:
         from network.app import create_app as create_hub
         from network.settings import HubSettings

@@ -13,6 +13,7 @@ from network.protocol.models import FanOutResult, InquiryResult, PersonaCatalogu
 ROLE_NAMES = {
     "hub": "情報提供ネットワークシステム",
     "registry": "住民基本台帳ネットワークシステム（模擬）",
+    "agency-host": "中間サーバー（複数機関）",
 }
 """What the services table calls a service that is not an agency's intermediate server."""
 
@@ -25,13 +26,12 @@ def services_table(network: NetworkFile, healthy: dict[str, bool] | None = None)
     table.add_column("URL")
     if healthy is not None:
         table.add_column("health")
-    for service in network.services:
-        row = [
-            service.name,
-            service.agency_code or "-",
-            service.name_ja or ROLE_NAMES.get(service.role, service.role),
-            service.url,
-        ]
+    for service in network.processes:
+        hosted = network.hosted(service.name)
+        name = service.name_ja or ROLE_NAMES.get(service.role, service.role)
+        if hosted:
+            name = f"{len(hosted):,} agencies (/agencies/<code>)"
+        row = [service.name, service.agency_code or "-", name, service.url]
         if healthy is not None:
             row.append("[green]ok[/]" if healthy.get(service.name) else "[red]down[/]")
         table.add_row(*row)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError
@@ -45,11 +46,22 @@ class _RegistryFile(BaseModel):
     agencies: list[AgencyEntry]
 
 
+def _digest(credential: str) -> bytes:
+    return hashlib.sha256(credential.encode()).digest()
+
+
 @dataclass(frozen=True)
 class Registry:
     """Every connected agency, by code."""
 
     agencies: dict[str, AgencyEntry]
+    by_credential: dict[bytes, AgencyEntry] = field(init=False, repr=False)
+    """Every agency by the SHA-256 of its credential: one look-up per request, however many
+    agencies are connected (every local government: 1,789)."""
+
+    def __post_init__(self) -> None:
+        by_credential = {_digest(entry.credential): entry for entry in self.agencies.values()}
+        object.__setattr__(self, "by_credential", by_credential)
 
     @classmethod
     def load(cls, path: Path) -> Registry:
@@ -83,7 +95,8 @@ class Registry:
         """The agency whose credential the ``Authorization: Bearer`` header carries (``AUT001``)."""
         token = bearer_token(authorization)
         if token is not None:
-            for entry in self.agencies.values():
-                if hmac.compare_digest(entry.credential.encode(), token.encode()):
-                    return entry
+            # Looked up by digest, then compared in constant time.
+            entry = self.by_credential.get(_digest(token))
+            if entry is not None and hmac.compare_digest(entry.credential.encode(), token.encode()):
+                return entry
         raise IpnsimError("AUT001")

@@ -150,3 +150,27 @@ def test_entry_validation() -> None:
     with pytest.raises(ValidationError):
         AgencyEntry.model_validate(YAMAGATA | {"credential": "x" * 15})
     assert AgencyEntry.model_validate(YAMAGATA | {"credential": "x" * 16}).credential == "x" * 16
+
+
+def test_a_base_url_with_a_path_keeps_it() -> None:
+    """An agency served by an agency host: its base URL ends in /agencies/<code>."""
+    entry = AgencyEntry.model_validate(
+        YAMAGATA | {"base_url": "http://127.0.0.1:8110/agencies/2006201400000000"}
+    )
+    assert entry.url("/hub/provisions") == (
+        "http://127.0.0.1:8110/agencies/2006201400000000/hub/provisions"
+    )
+
+
+def test_authenticate_among_every_local_government() -> None:
+    entries = [
+        AgencyEntry.model_validate(
+            YAMAGATA
+            | {"code": f"20{number:06d}00000000", "credential": f"credential-of-{number:08d}"}
+        )
+        for number in range(1, 1_801)
+    ]
+    registry = Registry({entry.code: entry for entry in entries})
+    assert registry.authenticate("Bearer credential-of-00001234").code == "2000123400000000"
+    with pytest.raises(IpnsimError):
+        registry.authenticate("Bearer credential-of-00009999")
