@@ -140,6 +140,15 @@ def up(
         ),
     ] = None,
     log_format: LogFormatOption = "text",
+    hubs: Annotated[
+        int,
+        typer.Option(
+            help="Hub processes: two or more share the PostgreSQL database (needs --postgres) "
+            "behind an nginx load balancer on the hub's port.",
+            min=1,
+            max=16,
+        ),
+    ] = 1,
     trace_dir: Annotated[
         Path | None,
         typer.Option(
@@ -166,6 +175,12 @@ def up(
         except KeyError as error:
             known = ", ".join(agency.slug for agency in default_agencies())
             fail(f"unknown agency {error.args[0]!r}; known: {known}", 2)
+    if hubs > 1 and postgres is None:
+        fail(
+            f"{hubs} hubs share one database, which must be PostgreSQL: give --postgres URL "
+            "(SQLite serves a single hub)",
+            2,
+        )
     if fresh:
         wipe(data_dir)
     launcher = Launcher(
@@ -181,6 +196,7 @@ def up(
         faults_file=faults,
         log_format=log_format,
         trace_dir=trace_dir,
+        hubs=hubs,
     )
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt))
     try:

@@ -186,7 +186,12 @@ async def purge_forever(purge: Callable[[], Awaitable[object]], interval: float)
 
 
 def load_or_create_key(path: Path) -> Ed25519PrivateKey:
-    """The log's signing key kept at ``path`` (PEM, PKCS #8, mode 600), created on first use."""
+    """The log's signing key kept at ``path`` (PEM, PKCS #8, mode 600), created on first use.
+
+    Several processes signing one log (hubs sharing a database) may start at once: the key is
+    written to a file of its own and linked into place, so exactly one key is created and
+    every process, the ones that lost the race included, loads that one, never a partial file.
+    """
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         key = Ed25519PrivateKey.generate()
@@ -195,11 +200,22 @@ def load_or_create_key(path: Path) -> Ed25519PrivateKey:
             serialization.PrivateFormat.PKCS8,
             serialization.NoEncryption(),
         )
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(descriptor, "wb") as out:
-            out.write(pem)
-        logger.info("created the record log's signing key at %s", path)
-        return key
+        draft = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex}")
+        descriptor = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(descriptor, "wb") as out:
+                out.write(pem)
+                out.flush()
+                os.fsync(out.fileno())
+            try:
+                os.link(draft, path)
+            except FileExistsError:
+                pass  # another process created the key first: load that one
+            else:
+                logger.info("created the record log's signing key at %s", path)
+                return key
+        finally:
+            draft.unlink(missing_ok=True)
     loaded = serialization.load_pem_private_key(path.read_bytes(), password=None)
     if not isinstance(loaded, Ed25519PrivateKey):
         raise ValueError(f"{path} does not hold an Ed25519 private key")
