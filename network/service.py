@@ -152,20 +152,29 @@ class HubService:
         if agency_code != caller.code:
             raise IpnsimError("AUT002", claimed=agency_code)
         person = person_key(self.secret, resident_code)
-        async with self.sessions.begin() as session:
-            repository = PseudonymRepository(session)
-            existing = await repository.find(caller.code, person)
-            if existing is not None:
-                return existing.pseudonym
-            pseudonym = pseudonym_for(self.secret, person, caller.code)
-            repository.add(
-                IssuedPseudonym(
-                    pseudonym=pseudonym,
-                    agency_code=caller.code,
-                    person_key=person,
-                    issued_at=utcnow(),
+        pseudonym = pseudonym_for(self.secret, person, caller.code)
+        try:
+            async with self.sessions.begin() as session:
+                repository = PseudonymRepository(session)
+                existing = await repository.find(caller.code, person)
+                if existing is not None:
+                    return existing.pseudonym
+                repository.add(
+                    IssuedPseudonym(
+                        pseudonym=pseudonym,
+                        agency_code=caller.code,
+                        person_key=person,
+                        issued_at=utcnow(),
+                    )
                 )
-            )
+        except IntegrityError:
+            # Another request (on this hub or another hub sharing the database) issued the same
+            # 符号 at the same moment: it is derived from the key, so it is this one.
+            async with self.sessions() as session:
+                existing = await PseudonymRepository(session).find(caller.code, person)
+            if existing is None:
+                raise
+            return existing.pseudonym
         logger.info("issued 符号 to agency %s", caller.code)
         return pseudonym
 

@@ -450,13 +450,35 @@ class RecordLog:
             await self._catch_up(session)
 
     async def _catch_up(self, session: AsyncSession) -> int:
-        """Append to the tree the leaves other writers stored; how many there were."""
+        """Append to the tree the leaves other writers stored; how many there were.
+
+        The last leaf the tree holds is read again with them: if the database no longer holds
+        it (another process reset a sandbox's database, whose log this process still had in
+        memory), the tree is read again from the start instead of growing past a log that is
+        no longer there."""
         model = self.leaf_model
-        rows = await session.execute(
-            select(model.leaf_index, model.leaf_hash)
-            .where(model.leaf_index >= self.tree.size)
-            .order_by(model.leaf_index)
+        known = self.tree.size
+        rows = list(
+            await session.execute(
+                select(model.leaf_index, model.leaf_hash)
+                .where(model.leaf_index >= max(known - 1, 0))
+                .order_by(model.leaf_index)
+            )
         )
+        if known:
+            if not rows or (rows[0][0], rows[0][1]) != (known - 1, self.tree.leaf(known - 1).hex()):
+                logger.warning(
+                    "record log %s: the stored log is not the one in memory; reading it again",
+                    self.log_id,
+                )
+                self.tree = MerkleTree()
+                rows = list(
+                    await session.execute(
+                        select(model.leaf_index, model.leaf_hash).order_by(model.leaf_index)
+                    )
+                )
+            else:
+                rows = rows[1:]
         added = 0
         for index, digest in rows:
             if index != self.tree.size:
