@@ -171,6 +171,45 @@ def test_concurrent_inquiries_over_two_hubs_leave_one_verifiable_log(hubs: Launc
     assert hub_log["heads_checked"] == len(heads)
 
 
+def test_a_fault_holds_at_every_hub(hubs: Launcher) -> None:
+    """Faults live in each hub process: ``ipnsim fault`` sets and clears them at every one."""
+    network = hubs.network
+    assert network is not None
+
+    def ipnsim(*args: str) -> None:
+        done = subprocess.run(
+            [sys.executable, "-m", "ipnsim", *args],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=os.environ | {"IPNSIM_DATA_DIR": str(hubs.data_dir)},
+            check=False,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+
+    slug, body = order("moved_in")
+    url = network.agency(slug).url + "/v1/inquiries"
+    before = served_by(hubs.data_dir)
+    ipnsim("fault", "set", ODAWARA, "--down")
+    try:
+        codes = [
+            (httpx.post(url, json=body, timeout=30).json().get("error") or {}).get("code")
+            for _ in range(8)
+        ]
+        assert codes == ["AVL001"] * 8
+        assert len(served_by(hubs.data_dir) - before) == 2  # both hubs refused some
+    finally:
+        ipnsim("fault", "clear", ODAWARA)
+    assert httpx.post(url, json=body, timeout=30).json()["status_detail"] == "09"
+    for instance in network.hub_instances:
+        listed = httpx.get(
+            instance.url + "/v1/faults",
+            headers={"Authorization": f"Bearer {network.admin_token}"},
+            timeout=10,
+        )
+        assert listed.json() == []
+
+
 async def hub_rows(hubs: Launcher) -> tuple[list[int], list[int], int]:
     """The hub database's leaf indexes, signed head sizes and number of records, in order."""
     assert hubs.postgres_url is not None
