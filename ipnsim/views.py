@@ -12,6 +12,7 @@ from network.protocol.models import FanOutResult, InquiryResult, PersonaCatalogu
 
 ROLE_NAMES = {
     "hub": "情報提供ネットワークシステム",
+    "hub-instance": "情報提供ネットワークシステム（負荷分散先の一つ）",
     "registry": "住民基本台帳ネットワークシステム（模擬）",
 }
 """What the services table calls a service that is not an agency's intermediate server."""
@@ -29,7 +30,8 @@ def services_table(network: NetworkFile, healthy: dict[str, bool] | None = None)
         row = [
             service.name,
             service.agency_code or "-",
-            service.name_ja or ROLE_NAMES.get(service.role, service.role),
+            (service.name_ja or ROLE_NAMES.get(service.role, service.role))
+            + (f" — {service.process}" if service.process else ""),
             service.url,
         ]
         if healthy is not None:

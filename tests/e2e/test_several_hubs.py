@@ -113,6 +113,18 @@ def test_the_network_file_says_what_runs(hubs: Launcher) -> None:
         hubs._environment(agency)["IPNSIM_AGENCY_HUB_URL"] == network.hub.url
         for agency in network.agencies
     )
+    # ipnsim status lists the load balancer and both hubs, all answering.
+    done = subprocess.run(
+        [sys.executable, "-m", "ipnsim", "status", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=os.environ | {"IPNSIM_DATA_DIR": str(hubs.data_dir)},
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    health = {entry["name"]: entry["healthy"] for entry in json.loads(done.stdout)}
+    assert health["hub"] and health["hub-1"] and health["hub-2"], health
     # Both hubs sign with one key.
     keys = {
         httpx.get(s.url + "/v1/log/public-key", timeout=10).json()["public_key"] for s in instances
