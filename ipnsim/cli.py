@@ -150,6 +150,15 @@ def up(
         ),
     ] = None,
     log_format: LogFormatOption = "text",
+    hubs: Annotated[
+        int,
+        typer.Option(
+            help="Hub processes: two or more share the PostgreSQL database (needs --postgres) "
+            "behind an nginx load balancer on the hub's port.",
+            min=1,
+            max=16,
+        ),
+    ] = 1,
     trace_dir: Annotated[
         Path | None,
         typer.Option(
@@ -212,6 +221,12 @@ def up(
             fail(f"--municipalities takes 'all', not {municipalities!r}", 2)
         own = {agency.code for agency in chosen}
         hosted = [agency for agency in all_agencies() if agency.code not in own]
+    if hubs > 1 and postgres is None:
+        fail(
+            f"{hubs} hubs share one database, which must be PostgreSQL: give --postgres URL "
+            "(SQLite serves a single hub)",
+            2,
+        )
     if fresh:
         wipe(data_dir)
     launcher = Launcher(
@@ -230,6 +245,7 @@ def up(
         hosted=hosted,
         agencies_per_process=agencies_per_process,
         max_open_agencies=max_open_agencies,
+        hubs=hubs,
     )
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt))
     try:

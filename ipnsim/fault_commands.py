@@ -2,7 +2,10 @@
 
 Faults are held by the hub, per provider agency, in memory (``GET/PUT/DELETE /v1/faults``, with
 the operator's token from ``network.json``). Every inquiry routed to a faulted provider is
-checked and recorded at the hub like any failed inquiry.
+checked and recorded at the hub like any failed inquiry. Each hub process holds its own faults:
+with several hubs (``ipnsim up --hubs N``) a fault is set and cleared at every hub process that
+``network.json`` lists, not through the load balancer, so that it holds whichever hub an
+inquiry reaches.
 
 Exit status: 0 done; 1 the hub refused (its error code is printed); 2 bad input or no network;
 3 the hub cannot be reached.
@@ -34,6 +37,12 @@ _RANGE = re.compile(r"([0-9]+):([0-9]+)")
 
 def _hub(network: NetworkFile) -> HubOperatorClient:
     return HubOperatorClient(network.hub.url, network.admin_token)
+
+
+def _every_hub(network: NetworkFile) -> list[HubOperatorClient]:
+    """A client of each hub process (of the one hub when no load balancer runs)."""
+    hubs = network.hub_instances or [network.hub]
+    return [HubOperatorClient(hub.url, network.admin_token) for hub in hubs]
 
 
 def agency_code(network: NetworkFile, agency: str) -> str:
@@ -146,8 +155,11 @@ def set_fault(
         fail(problems, 2)
 
     async def send() -> ProviderFault:
-        async with _hub(network) as hub:
-            return await hub.set_fault(target, settings)
+        faults = []
+        for client in _every_hub(network):
+            async with client as hub:
+                faults.append(await hub.set_fault(target, settings))
+        return faults[0]
 
     fault = run(send())
     if as_json:
@@ -197,11 +209,12 @@ def clear_faults(
     target = agency_code(network, agency) if agency is not None else None
 
     async def send() -> None:
-        async with _hub(network) as hub:
-            if target is None:
-                await hub.clear_faults()
-            else:
-                await hub.clear_fault(target)
+        for client in _every_hub(network):
+            async with client as hub:
+                if target is None:
+                    await hub.clear_faults()
+                else:
+                    await hub.clear_fault(target)
 
     run(send())
     Console().print(

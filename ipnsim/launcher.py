@@ -3,6 +3,11 @@
 Each service is a separate process serving HTTP, with its own SQLite file and log under one data
 directory. ``network.json`` in that directory tells clients (``ipnsim inquire`` …) where
 everything is and holds the credentials; it is created once and reused on the next start.
+
+With several hubs (``hubs`` ≥ 2, PostgreSQL only) the hub's address is an nginx load balancer
+(:mod:`ipnsim.load_balancer`) in front of that many hub processes (``hub-1``, ``hub-2`` …) which
+share the hub's database and its record log's signing key; agencies and clients use the load
+balancer's address as the hub's.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,10 +31,16 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from agencies.catalogue import Agency, default_agencies
 from error_codes.recording import RECORD_ENV
 from ipnsim.clock import CLOCK_FILE_ENV
+from ipnsim.load_balancer import (
+    LoadBalancerError,
+    find_nginx,
+    nginx_command,
+    write_nginx_config,
+)
 from ipnsim.logs import LOG_FORMAT_ENV
 from ipnsim.postgres import PostgresError, database_name, ensure_databases, service_database_url
 from ipnsim.tracing import TRACE_DIR_ENV
-from network.protocol.record_log import RETENTION_PURGE_ENV
+from network.protocol.record_log import RETENTION_PURGE_ENV, load_or_create_key
 
 NETWORK_FILE = "network.json"
 DEFAULT_DATA_DIR = Path(".ipnsim")
@@ -48,6 +59,11 @@ HOSTED_DIR = "hosted"
 DEFAULT_AGENCIES_PER_PROCESS = 600
 """Hosted agencies per agency host process unless told otherwise (every local government:
 three processes)."""
+HUB_INSTANCE_ROLE = "hub-instance"
+"""One of several hub processes behind the load balancer (the service named ``hub``)."""
+LOAD_BALANCER = "nginx"
+"""What serves the hub's address when several hubs run (``ServiceInfo.process``)."""
+MAX_HUBS = 16
 
 
 class LaunchError(RuntimeError):
@@ -70,6 +86,9 @@ class ServiceInfo(BaseModel):
     host: str | None = None
     """The agency host process serving this agency (its URL ends in ``/agencies/<code>``);
     None for a service with a process of its own."""
+    process: str | None = None
+    """What runs at this address when it is not an ipnsim service: ``nginx`` for the hub's
+    load balancer in front of several hubs."""
 
 
 class NetworkFile(BaseModel):
@@ -104,6 +123,18 @@ class NetworkFile(BaseModel):
     @property
     def agencies(self) -> list[ServiceInfo]:
         return [service for service in self.services if service.role == "agency"]
+
+    def service(self, name: str) -> ServiceInfo:
+        """The service of this name (KeyError if there is none)."""
+        for service in self.services:
+            if service.name == name:
+                return service
+        raise KeyError(f"no service {name!r} in this network")
+
+    @property
+    def hub_instances(self) -> list[ServiceInfo]:
+        """The hub processes behind the load balancer (none when one hub serves alone)."""
+        return [service for service in self.services if service.role == HUB_INSTANCE_ROLE]
 
     def agency(self, name_or_code: str) -> ServiceInfo:
         """An agency's service by slug (``yamagata``) or 16-digit code."""
@@ -200,14 +231,33 @@ class Launcher:
     None writes none."""
     max_inquiries_in_flight: int | None = None
     """Inquiries the hub handles at once before refusing with AVL007; None keeps the hub's
-    default (``IPNSIM_HUB_MAX_INQUIRIES_IN_FLIGHT``)."""
+    default (``IPNSIM_HUB_MAX_INQUIRIES_IN_FLIGHT``). Each hub process counts its own."""
+    hubs: int = 1
+    """Hub processes; two or more share one PostgreSQL database behind an nginx load balancer
+    that serves the hub's port."""
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     network: NetworkFile | None = None
 
     # --- preparing ----------------------------------------------------------------------------
 
+    def port_count(self) -> int:
+        """How many consecutive ports from ``port`` the network takes."""
+        return len(self.agencies) + 2 + (self.hubs if self.hubs > 1 else 0)
+
     def prepare(self) -> NetworkFile:
         """Create or reuse the data directory and ``network.json``; write the hub's registry."""
+        if not 1 <= self.hubs <= MAX_HUBS:
+            raise LaunchError(f"--hubs must be between 1 and {MAX_HUBS}, not {self.hubs}")
+        if self.hubs > 1 and self.postgres_url is None:
+            raise LaunchError(
+                f"{self.hubs} hubs share one database, which must be PostgreSQL: give "
+                "--postgres URL (SQLite serves a single hub)"
+            )
+        if self.hubs > 1:
+            try:
+                find_nginx()
+            except LoadBalancerError as error:
+                raise LaunchError(str(error)) from None
         self.data_dir.mkdir(parents=True, exist_ok=True)
         (self.data_dir / "logs").mkdir(exist_ok=True)
         path = self.data_dir / NETWORK_FILE
@@ -226,6 +276,8 @@ class Launcher:
             service.name: service.credential for service in (previous.agencies if previous else [])
         }
         services = [self._service("hub", "hub", self.port)]
+        if self.hubs > 1:
+            services[0].process = LOAD_BALANCER
         for offset, agency in enumerate(self.agencies, start=1):
             info = self._service(agency.slug, "agency", self.port + offset)
             info.agency_code = agency.code
@@ -235,6 +287,12 @@ class Launcher:
         services.append(
             self._service(REGISTRY_SERVICE, REGISTRY_ROLE, self.port + len(self.agencies) + 1)
         )
+        if self.hubs > 1:
+            first = self.port + len(self.agencies) + 2
+            services.extend(
+                self._service(f"hub-{number}", HUB_INSTANCE_ROLE, first + number - 1)
+                for number in range(1, self.hubs + 1)
+            )
         services += self._hosted_services(credentials)
         network = NetworkFile(
             host=self.host,
@@ -264,7 +322,7 @@ class Launcher:
                     [
                         self._database_name(service)
                         for service in services
-                        if service.role not in {REGISTRY_ROLE, HOST_ROLE}
+                        if service.role not in {REGISTRY_ROLE, HOST_ROLE, HUB_INSTANCE_ROLE}
                     ],
                     recreate=self.fresh_databases or previous is None,
                 )
@@ -290,6 +348,17 @@ class Launcher:
         registry_path.chmod(0o600)
         self._write_personas()
         self._write_host_files(network)
+        if self.hubs > 1:
+            # Every hub signs the one record log with the same key: create it before any starts.
+            load_or_create_key(self._log_key(network.hub))
+            try:
+                write_nginx_config(
+                    self.data_dir,
+                    network.hub,
+                    [(network.host, service.port) for service in network.hub_instances],
+                )
+            except LoadBalancerError as error:
+                raise LaunchError(str(error)) from None
         self.network = network
         return network
 
@@ -303,7 +372,7 @@ class Launcher:
         taken = {agency.code for agency in self.agencies}
         if any(agency.code in taken for agency in hosted):
             raise LaunchError("an agency cannot both have its own process and be hosted")
-        first_port = self.port + len(self.agencies) + 2
+        first_port = self.port + len(self.agencies) + 2 + (self.hubs if self.hubs > 1 else 0)
         services: list[ServiceInfo] = []
         agencies: list[ServiceInfo] = []
         for index, start in enumerate(range(0, len(hosted), self.agencies_per_process)):
@@ -385,11 +454,19 @@ class Launcher:
         return [
             self._database_name(service)
             for service in self.network.processes
-            if service.role not in {REGISTRY_ROLE, HOST_ROLE}
+            if service.role not in {REGISTRY_ROLE, HOST_ROLE, HUB_INSTANCE_ROLE}
         ]
 
+    @staticmethod
+    def _owner(service: ServiceInfo) -> str:
+        """Whose data the service keeps: every hub process keeps the hub's."""
+        return "hub" if service.role == HUB_INSTANCE_ROLE else service.name
+
+    def _log_key(self, service: ServiceInfo) -> Path:
+        return (self.data_dir / f"{self._owner(service)}-log-key.pem").resolve()
+
     def _database_name(self, service: ServiceInfo) -> str:
-        return database_name(self._database_prefix(), service.name)
+        return database_name(self._database_prefix(), self._owner(service))
 
     def _database_url(self, service: ServiceInfo) -> str:
         if service.host is not None:
@@ -397,7 +474,8 @@ class Launcher:
             return f"sqlite+aiosqlite:///{path.resolve()}"
         if self.postgres_url is not None:
             return service_database_url(self.postgres_url, self._database_name(service))
-        return f"sqlite+aiosqlite:///{(self.data_dir / f'{service.name}.sqlite3').resolve()}"
+        path = (self.data_dir / f"{self._owner(service)}.sqlite3").resolve()
+        return f"sqlite+aiosqlite:///{path}"
 
     def _write(self, network: NetworkFile) -> None:
         path = self.data_dir / NETWORK_FILE
@@ -424,14 +502,14 @@ class Launcher:
             if not key.startswith("IPNSIM_") or key in (RECORD_ENV, RETENTION_PURGE_ENV)
         }
         database = self._database_url(service)
-        log_key = str((self.data_dir / f"{service.name}-log-key.pem").resolve())
-        if service.role in {"hub", "agency", HOST_ROLE}:
+        log_key = str(self._log_key(service))
+        if service.role in {"hub", HUB_INSTANCE_ROLE, "agency", HOST_ROLE}:
             env[CLOCK_FILE_ENV] = str((self.data_dir / CLOCK_FILE).resolve())
         if self.log_format != "text":
             env[LOG_FORMAT_ENV] = self.log_format
         if self.trace_dir is not None:
             env[TRACE_DIR_ENV] = str(self.trace_dir.resolve())
-        if service.role == "hub":
+        if service.role in {"hub", HUB_INSTANCE_ROLE}:
             env |= {
                 "IPNSIM_HUB_DATABASE_URL": database,
                 "IPNSIM_HUB_REGISTRY_FILE": str((self.data_dir / "hub-registry.json").resolve()),
@@ -489,10 +567,16 @@ class Launcher:
             names = ", ".join(f"{s.name} ({s.port})" for s in busy)
             raise LaunchError(f"ports already in use: {names}; choose another --port")
         try:
-            for service in network.processes:
-                self.start_service(service.name)
-                report(f"started {service.name} on {service.url}")
-            self.wait_healthy(report)
+            # The load balancer starts once the hubs answer, so that it never marks one down
+            # for having tried it too early.
+            for balanced in (False, True):
+                group = [
+                    s.name for s in network.processes if (s.process == LOAD_BALANCER) is balanced
+                ]
+                for name in group:
+                    self.start_service(name)
+                    report(f"started {name} on {network.service(name).url}")
+                self.wait_healthy(report, group)
         except BaseException:
             self.stop()
             raise
@@ -502,23 +586,33 @@ class Launcher:
         """Start (or restart) one service's process."""
         assert self.network is not None
         service = next(s for s in self.network.processes if s.name == name)
+        if service.process == LOAD_BALANCER:
+            try:
+                argv = nginx_command(self.data_dir)
+            except LoadBalancerError as error:
+                raise LaunchError(str(error)) from None
+            environment = dict(os.environ)
+        else:
+            role = "hub" if service.role == HUB_INSTANCE_ROLE else service.role
+            argv = [
+                sys.executable,
+                "-m",
+                "ipnsim",
+                "serve",
+                role,
+                "--host",
+                self.host,
+                "--port",
+                str(service.port),
+                "--log-level",
+                self.log_level,
+            ]
+            environment = self._environment(service)
         log = open(service.log_file, "ab")  # noqa: SIM115 - owned by the child process
         try:
             self.processes[name] = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "ipnsim",
-                    "serve",
-                    service.role,
-                    "--host",
-                    self.host,
-                    "--port",
-                    str(service.port),
-                    "--log-level",
-                    self.log_level,
-                ],
-                env=self._environment(service),
+                argv,
+                env=environment,
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -527,10 +621,19 @@ class Launcher:
         finally:
             log.close()
 
-    def wait_healthy(self, report: Callable[[str], None] = lambda _: None) -> None:
+    def wait_healthy(
+        self,
+        report: Callable[[str], None] = lambda _: None,
+        names: Collection[str] | None = None,
+    ) -> None:
+        """Wait until every started service (of ``names``, default all) answers ``/health``."""
         assert self.network is not None
         deadline = time.monotonic() + self.startup_timeout
-        pending = {s.name: s for s in self.network.services if s.name in self.processes}
+        pending = {
+            s.name: s
+            for s in self.network.services
+            if s.name in self.processes and (names is None or s.name in names)
+        }
         with httpx.Client(timeout=2.0) as client:
             while pending:
                 for name, service in list(pending.items()):

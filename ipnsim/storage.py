@@ -13,7 +13,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Date, DateTime, String, Table, event, insert
+from sqlalchemy import Date, DateTime, String, Table, event, insert, text
 from sqlalchemy.engine import Connection, Dialect, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -224,6 +224,10 @@ def sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
+MIGRATION_LOCK_KEY = 0x1A5E_0002
+"""The PostgreSQL advisory lock that serialises the migrations of one database."""
+
+
 async def migrate(engine: AsyncEngine, migrations: Path) -> None:
     """Bring the schema up to date with the Alembic migrations in the folder ``migrations``."""
 
@@ -234,4 +238,10 @@ async def migrate(engine: AsyncEngine, migrations: Path) -> None:
         command.upgrade(config, "head")
 
     async with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            # Processes sharing a database (several hubs) start at once: one migrates, the
+            # others wait for its transaction and then find the schema up to date.
+            await connection.execute(
+                text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY}
+            )
         await connection.run_sync(upgrade)

@@ -12,6 +12,7 @@ from network.protocol.models import FanOutResult, InquiryResult, PersonaCatalogu
 
 ROLE_NAMES = {
     "hub": "情報提供ネットワークシステム",
+    "hub-instance": "情報提供ネットワークシステム（負荷分散先の一つ）",
     "registry": "住民基本台帳ネットワークシステム（模擬）",
     "agency-host": "中間サーバー（複数機関）",
 }
@@ -28,7 +29,9 @@ def services_table(network: NetworkFile, healthy: dict[str, bool] | None = None)
         table.add_column("health")
     for service in network.processes:
         hosted = network.hosted(service.name)
-        name = service.name_ja or ROLE_NAMES.get(service.role, service.role)
+        name = (service.name_ja or ROLE_NAMES.get(service.role, service.role)) + (
+            f" — {service.process}" if service.process else ""
+        )
         if hosted:
             name = f"{len(hosted):,} agencies (/agencies/<code>)"
         row = [service.name, service.agency_code or "-", name, service.url]

@@ -152,20 +152,29 @@ class HubService:
         if agency_code != caller.code:
             raise IpnsimError("AUT002", claimed=agency_code)
         person = person_key(self.secret, resident_code)
-        async with self.sessions.begin() as session:
-            repository = PseudonymRepository(session)
-            existing = await repository.find(caller.code, person)
-            if existing is not None:
-                return existing.pseudonym
-            pseudonym = pseudonym_for(self.secret, person, caller.code)
-            repository.add(
-                IssuedPseudonym(
-                    pseudonym=pseudonym,
-                    agency_code=caller.code,
-                    person_key=person,
-                    issued_at=utcnow(),
+        pseudonym = pseudonym_for(self.secret, person, caller.code)
+        try:
+            async with self.sessions.begin() as session:
+                repository = PseudonymRepository(session)
+                existing = await repository.find(caller.code, person)
+                if existing is not None:
+                    return existing.pseudonym
+                repository.add(
+                    IssuedPseudonym(
+                        pseudonym=pseudonym,
+                        agency_code=caller.code,
+                        person_key=person,
+                        issued_at=utcnow(),
+                    )
                 )
-            )
+        except IntegrityError:
+            # Another request (on this hub or another hub sharing the database) issued the same
+            # 符号 at the same moment: it is derived from the key, so it is this one.
+            async with self.sessions() as session:
+                existing = await PseudonymRepository(session).find(caller.code, person)
+            if existing is None:
+                raise
+            return existing.pseudonym
         logger.info("issued 符号 to agency %s", caller.code)
         return pseudonym
 
@@ -329,12 +338,8 @@ class HubService:
 
     async def _record(self, exchange: _Exchange) -> InquiryResult:
         record = self._record_row(exchange)
-
-        async def write(session: AsyncSession, log: Appender) -> None:
-            log.append(record, LogEventKind.RECORD)
-
         try:
-            await self.log.write(self.sessions, write)
+            await self.log.append_grouped(self.sessions, record, LogEventKind.RECORD)
         except IntegrityError:
             raise IpnsimError("REC004", inquiry_id=str(exchange.request.inquiry_id)) from None
         return self._recorded(exchange, record)

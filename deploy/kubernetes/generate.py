@@ -1,6 +1,7 @@
 """Write the Kubernetes manifests of deploy/kubernetes from docker-compose.yml and deploy/compose.
 
-The cluster runs the same topology as the compose file: PostgreSQL, the hub, one intermediate
+The cluster runs the same topology as the compose file: PostgreSQL, the hub and a second hub
+process on its database behind nginx (the load balancer the agencies address), one intermediate
 server (中間サーバー) per agency, the mock resident registry (住基ネット) and the one-shot seed job,
 with the same image, commands, environment and configuration files. Services keep their compose
 names, so the configuration files of deploy/compose (which address http://<service>:8000) are
@@ -26,6 +27,8 @@ OUT = Path(__file__).resolve().parent
 NAMESPACE = "ipnsim"
 IMAGE = "localhost/ipnsim:latest"
 POSTGRES_IMAGE = "postgres:16"
+NGINX_IMAGE = "nginx:1.27"
+NGINX_CONFIG_MAP = "ipnsim-nginx"
 PORT = 8000
 CONFIG_MAP = "ipnsim-config"
 POSTGRES_INIT = "ipnsim-postgres-init"
@@ -106,29 +109,39 @@ def security() -> dict[str, Any]:
 
 
 def serve_manifests(
-    name: str, service: dict[str, Any], secrets: dict[str, str]
+    name: str, service: dict[str, Any], secrets: dict[str, str], claims: set[str]
 ) -> list[dict[str, Any]]:
-    """Deployment, Service (and a volume claim for /data) of one ``ipnsim serve`` service."""
+    """Deployment, Service (and a volume claim for /data) of one ``ipnsim serve`` service.
+
+    The claim is named after the compose volume, so services sharing a volume (the two hubs,
+    which sign one log with one key) share the claim; it is written once, with the first."""
     env, needed = environment(name, service.get("environment", {}))
     secrets.update(needed)
-    has_data = any(str(volume).endswith(":/data") for volume in service.get("volumes", []))
+    data_volumes = [
+        str(volume).split(":")[0]
+        for volume in service.get("volumes", [])
+        if str(volume).endswith(":/data")
+    ]
+    has_data = bool(data_volumes)
     mounts_config = any(f":{CONFIG_MOUNT}" in str(volume) for volume in service.get("volumes", []))
     volumes: list[dict[str, Any]] = []
     mounts: list[dict[str, Any]] = []
     documents: list[dict[str, Any]] = []
     if has_data:
-        claim = f"{name}-data"
-        documents.append(
-            {
-                "apiVersion": "v1",
-                "kind": "PersistentVolumeClaim",
-                "metadata": meta(claim),
-                "spec": {
-                    "accessModes": ["ReadWriteOnce"],
-                    "resources": {"requests": {"storage": "1Gi"}},
-                },
-            }
-        )
+        claim = data_volumes[0]
+        if claim not in claims:
+            claims.add(claim)
+            documents.append(
+                {
+                    "apiVersion": "v1",
+                    "kind": "PersistentVolumeClaim",
+                    "metadata": meta(claim),
+                    "spec": {
+                        "accessModes": ["ReadWriteOnce"],
+                        "resources": {"requests": {"storage": "1Gi"}},
+                    },
+                }
+            )
         volumes.append({"name": "data", "persistentVolumeClaim": {"claimName": claim}})
         mounts.append({"name": "data", "mountPath": "/data"})
     if mounts_config:
@@ -188,6 +201,59 @@ def serve_manifests(
         }
     )
     return documents
+
+
+def nginx_manifests(name: str, service: dict[str, Any]) -> list[dict[str, Any]]:
+    """Deployment and Service of the load balancer: nginx on the compose file's nginx.conf."""
+    (config,) = [str(v) for v in service["volumes"] if str(v).startswith("./deploy/compose/")]
+    source, target = config.split(":")[:2]
+    container: dict[str, Any] = {
+        "name": name,
+        "image": NGINX_IMAGE,
+        "imagePullPolicy": "IfNotPresent",
+        "command": [str(part) for part in service["command"]],
+        "ports": [{"name": "http", "containerPort": PORT}],
+        **health_probes(),
+        "volumeMounts": [
+            {
+                "name": "config",
+                "mountPath": target,
+                "subPath": Path(source).name,
+                "readOnly": True,
+            }
+        ],
+    }
+    pod = {
+        "containers": [container],
+        "volumes": [{"name": "config", "configMap": {"name": NGINX_CONFIG_MAP}}],
+    }
+    return [
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": meta(NGINX_CONFIG_MAP),
+            "data": {Path(source).name: (REPO / source).read_text(encoding="utf-8")},
+        },
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": meta(name),
+            "spec": {
+                "replicas": 1,
+                "selector": {"matchLabels": labels(name)},
+                "template": {"metadata": {"labels": labels(name)}, "spec": pod},
+            },
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": meta(name),
+            "spec": {
+                "selector": labels(name),
+                "ports": [{"name": "http", "port": PORT, "targetPort": "http"}],
+            },
+        },
+    ]
 
 
 def postgres_manifests(service: dict[str, Any], secrets: dict[str, str]) -> list[dict[str, Any]]:
@@ -310,10 +376,14 @@ def manifests() -> dict[str, list[dict[str, Any]]]:
         ],
         "20-postgres.yaml": postgres_manifests(services["postgres"], secrets),
     }
+    claims: set[str] = set()
     for name, service in services.items():
         if name in {"postgres", "seed"}:
             continue
-        files[f"30-{name}.yaml"] = serve_manifests(name, service, secrets)
+        if str(service["command"][0]) == "nginx":
+            files[f"30-{name}.yaml"] = nginx_manifests(name, service)
+            continue
+        files[f"30-{name}.yaml"] = serve_manifests(name, service, secrets, claims)
     files["40-seed.yaml"] = [seed_manifest(services["seed"])]
     files["10-config.yaml"] = [
         *config_maps(),

@@ -186,7 +186,12 @@ async def purge_forever(purge: Callable[[], Awaitable[object]], interval: float)
 
 
 def load_or_create_key(path: Path) -> Ed25519PrivateKey:
-    """The log's signing key kept at ``path`` (PEM, PKCS #8, mode 600), created on first use."""
+    """The log's signing key kept at ``path`` (PEM, PKCS #8, mode 600), created on first use.
+
+    Several processes signing one log (hubs sharing a database) may start at once: the key is
+    written to a file of its own and linked into place, so exactly one key is created and
+    every process, the ones that lost the race included, loads that one, never a partial file.
+    """
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         key = Ed25519PrivateKey.generate()
@@ -195,11 +200,22 @@ def load_or_create_key(path: Path) -> Ed25519PrivateKey:
             serialization.PrivateFormat.PKCS8,
             serialization.NoEncryption(),
         )
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(descriptor, "wb") as out:
-            out.write(pem)
-        logger.info("created the record log's signing key at %s", path)
-        return key
+        draft = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex}")
+        descriptor = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(descriptor, "wb") as out:
+                out.write(pem)
+                out.flush()
+                os.fsync(out.fileno())
+            try:
+                os.link(draft, path)
+            except FileExistsError:
+                pass  # another process created the key first: load that one
+            else:
+                logger.info("created the record log's signing key at %s", path)
+                return key
+        finally:
+            draft.unlink(missing_ok=True)
     loaded = serialization.load_pem_private_key(path.read_bytes(), password=None)
     if not isinstance(loaded, Ed25519PrivateKey):
         raise ValueError(f"{path} does not hold an Ed25519 private key")
@@ -402,6 +418,8 @@ class RecordLog:
         self.horizon_model = horizon_model
         self.tree = MerkleTree()
         self._lock = asyncio.Lock()
+        self._waiting: list[tuple[Any, LogEventKind, asyncio.Future[None]]] = []
+        self._committer: asyncio.Task[None] | None = None
 
     def public_key(self) -> LogPublicKey:
         return LogPublicKey(
@@ -432,13 +450,35 @@ class RecordLog:
             await self._catch_up(session)
 
     async def _catch_up(self, session: AsyncSession) -> int:
-        """Append to the tree the leaves other writers stored; how many there were."""
+        """Append to the tree the leaves other writers stored; how many there were.
+
+        The last leaf the tree holds is read again with them: if the database no longer holds
+        it (another process reset a sandbox's database, whose log this process still had in
+        memory), the tree is read again from the start instead of growing past a log that is
+        no longer there."""
         model = self.leaf_model
-        rows = await session.execute(
-            select(model.leaf_index, model.leaf_hash)
-            .where(model.leaf_index >= self.tree.size)
-            .order_by(model.leaf_index)
+        known = self.tree.size
+        rows = list(
+            await session.execute(
+                select(model.leaf_index, model.leaf_hash)
+                .where(model.leaf_index >= max(known - 1, 0))
+                .order_by(model.leaf_index)
+            )
         )
+        if known:
+            if not rows or (rows[0][0], rows[0][1]) != (known - 1, self.tree.leaf(known - 1).hex()):
+                logger.warning(
+                    "record log %s: the stored log is not the one in memory; reading it again",
+                    self.log_id,
+                )
+                self.tree = MerkleTree()
+                rows = list(
+                    await session.execute(
+                        select(model.leaf_index, model.leaf_hash).order_by(model.leaf_index)
+                    )
+                )
+            else:
+                rows = rows[1:]
         added = 0
         for index, digest in rows:
             if index != self.tree.size:
@@ -485,6 +525,74 @@ class RecordLog:
                     self.tree.truncate(size)
                     raise
         raise AssertionError("unreachable")
+
+    async def append_grouped(
+        self, sessions: async_sessionmaker[AsyncSession], row: Any, kind: LogEventKind
+    ) -> None:
+        """Append one event row, committed together with the rows appended meanwhile (group
+        commit): while one transaction appends, the rows that arrive wait and the next
+        transaction appends them all, with one signed head after the last.
+
+        The append-only log is one sequence, so its appends are serialised (in the process and,
+        on PostgreSQL, across the processes sharing the database); a transaction per row would
+        make the log's throughput that of one commit after another, whatever number of hubs
+        share it. Returns once the row is durable; a row that cannot be appended (a duplicate
+        key) raises its IntegrityError to its own caller only.
+        """
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiting.append((row, kind, future))
+        if self._committer is None or self._committer.done():
+            self._committer = asyncio.create_task(self._commit_waiting(sessions))
+        await asyncio.shield(future)
+
+    async def _commit_waiting(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        while self._waiting:
+            group, self._waiting = self._waiting, []
+            try:
+                await self._append_group(sessions, group)
+            except IntegrityError:
+                # One of them is a duplicate: append each alone, so only it fails.
+                for row, kind, future in group:
+                    try:
+                        await self._append_group(sessions, [(row, kind, future)])
+                    except Exception as error:
+                        if not future.done():
+                            future.set_exception(error)
+                    else:
+                        if not future.done():
+                            future.set_result(None)
+                continue
+            except BaseException as error:
+                for _, _, future in group:
+                    if not future.done():
+                        future.set_exception(error)
+                if not isinstance(error, Exception):
+                    raise
+                continue
+            for _, _, future in group:
+                if not future.done():
+                    future.set_result(None)
+
+    async def _append_group(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        group: Sequence[tuple[Any, LogEventKind, asyncio.Future[None]]],
+    ) -> None:
+        async def work(session: AsyncSession, appender: Appender) -> None:
+            start = 0
+            while start < len(group):
+                kind = group[start][1]
+                table = group[start][0].__table__
+                end = start
+                while end < len(group) and (group[end][1], group[end][0].__table__) == (
+                    kind,
+                    table,
+                ):
+                    end += 1
+                await appender.append_many([row for row, _, _ in group[start:end]], kind)
+                start = end
+
+        await self.write(sessions, work)
 
     # --- retention ----------------------------------------------------------------------------
 

@@ -42,6 +42,9 @@ POSTGRES_BASE_IMAGE = "localhost/ipnsim-postgres-base:bookworm"
 POSTGRES_IMAGE = "localhost/ipnsim-postgres:bookworm"
 BASE_PACKAGES = "python3,python3-venv,ca-certificates"
 POSTGRES_PACKAGES = "postgresql,ca-certificates"
+NGINX_IMAGE = "localhost/ipnsim-nginx:bookworm"
+"""The load balancer's image: Debian's nginx, run as it is (the command names the config)."""
+NGINX_PACKAGES = "nginx,ca-certificates"
 CONTAINERS_CONF = """\
 [containers]
 default_ulimits = []
@@ -259,6 +262,7 @@ def compose_network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Compos
     started = time.monotonic()
     ensure_base_image(BASE_IMAGE, BASE_PACKAGES, env)
     ensure_base_image(POSTGRES_BASE_IMAGE, POSTGRES_PACKAGES, env)
+    ensure_base_image(NGINX_IMAGE, NGINX_PACKAGES, env)
     build_wheels()
 
     data: dict[str, Any] = yaml.safe_load(COMPOSE_FILE.read_text(encoding="utf-8"))
@@ -271,6 +275,7 @@ def compose_network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Compos
     env |= {
         "IPNSIM_IMAGE_BASE": BASE_IMAGE,
         "IPNSIM_POSTGRES_IMAGE": postgres_image,
+        "IPNSIM_NGINX_IMAGE": NGINX_IMAGE,
     }
     compose_file = compose_for_test(directory, port_of)
     # One image for every service: build it once, under a name of this run.

@@ -80,12 +80,9 @@ def small_launcher(data_dir: Path, slugs: Sequence[str], **options: Any) -> Laun
     """A launcher of a network of only these agencies (with the hub and the resident registry)
     on free ports; ``options`` are the launcher's other settings."""
     agencies = [agency_by_slug(slug) for slug in slugs]
-    return Launcher(
-        data_dir=data_dir,
-        port=find_free_port_block(len(agencies) + 2),  # the hub and the resident registry
-        agencies=agencies,
-        **options,
-    )
+    launcher = Launcher(data_dir=data_dir, agencies=agencies, **options)
+    launcher.port = find_free_port_block(launcher.port_count())
+    return launcher
 
 
 @contextmanager

@@ -49,6 +49,11 @@ DEPLOY_DIR = REPO / "deploy" / "compose"
 CONFIG_MOUNT = "/etc/ipnsim"
 CONTAINER_PORT = 8000
 HUB_URL = f"http://hub:{CONTAINER_PORT}"
+SECOND_HUB = "hub-2"
+"""A second hub process on the hub's database, as ``ipnsim up --hubs 2`` runs it."""
+LOAD_BALANCER = "load-balancer"
+"""nginx in front of both hubs: the hub the agencies know."""
+AGENCY_HUB_URL = f"http://{LOAD_BALANCER}:{CONTAINER_PORT}"
 HEALTH_URL = f"http://127.0.0.1:{CONTAINER_PORT}/health"
 HEALTH_TIMEOUT = 30.0
 SERVE_ROLES = ("hub", "agency", REGISTRY_ROLE)
@@ -112,6 +117,11 @@ def role(service: dict[str, Any]) -> str | None:
 
 def serve_services(services: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return {name: service for name, service in services.items() if role(service) is not None}
+
+
+def launched(services: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The ``serve`` services of ``ipnsim up`` with one hub: all but the second hub."""
+    return {name: s for name, s in serve_services(services).items() if name != SECOND_HUB}
 
 
 def option(command: list[str], name: str) -> str:
@@ -184,11 +194,14 @@ def test_one_service_per_agency_plus_hub_registry_and_seed(
     assert set(services) == {
         POSTGRES,
         "hub",
+        SECOND_HUB,
+        LOAD_BALANCER,
         REGISTRY_SERVICE,
         "seed",
         *(agency.slug for agency in agencies),
     }
-    assert role(services["hub"]) == "hub"
+    assert role(services["hub"]) == role(services[SECOND_HUB]) == "hub"
+    assert role(services[LOAD_BALANCER]) is None
     assert role(services[REGISTRY_SERVICE]) == REGISTRY_ROLE
     assert role(services["seed"]) is None
     for agency in agencies:
@@ -204,13 +217,14 @@ def test_ports_are_those_of_ipnsim_up(
 ) -> None:
     assert launcher.network is not None
     assert launcher.network.hub.port == DEFAULT_PORT
-    assert [info.name for info in launcher.network.services] == list(serve_services(services))
+    assert [info.name for info in launcher.network.services] == list(launched(services))
     for info in launcher.network.services:
         assert published_port(services[info.name]) == info.port, info.name
     registry = next(info for info in launcher.network.services if info.role == REGISTRY_ROLE)
     assert registry.name == REGISTRY_SERVICE
     assert registry.port == DEFAULT_PORT + len(default_agencies()) + 1
-    assert "ports" not in services["seed"]
+    for name in ("seed", SECOND_HUB, LOAD_BALANCER):
+        assert "ports" not in services[name], name
 
 
 def test_environment_is_that_of_the_launcher(
@@ -243,11 +257,41 @@ def test_environment_is_that_of_the_launcher(
             assert env["IPNSIM_HUB_PERSONAS_FILE"] == f"{CONFIG_MOUNT}/{PERSONAS_FILE}"
             same = ["IPNSIM_HUB_PROVIDER_TIMEOUT"]
         else:
-            assert env["IPNSIM_AGENCY_HUB_URL"] == HUB_URL
+            # The agencies reach the hubs through the load balancer.
+            assert env["IPNSIM_AGENCY_HUB_URL"] == AGENCY_HUB_URL
             same = ["IPNSIM_AGENCY_CODE", "IPNSIM_AGENCY_NAME_JA", "IPNSIM_AGENCY_HUB_TIMEOUT"]
         for key in same:
             assert env[key] == expected[key], f"{info.name}: {key}"
     assert "environment" not in services["seed"]
+
+
+def test_the_second_hub_is_the_hub_again_behind_nginx(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    """hub-2 runs as the hub does, on its database, signing key, configuration and clock."""
+    hub, second = services["hub"], services[SECOND_HUB]
+    assert second["command"] == hub["command"]
+    assert environment(second) == environment(hub)
+    assert second["volumes"] == hub["volumes"]
+    assert second["depends_on"] == hub["depends_on"]
+    balancer = services[LOAD_BALANCER]
+    assert balancer["image"] == "${IPNSIM_NGINX_IMAGE:-nginx:1.27}"
+    config = bind_mounts(balancer)["/etc/ipnsim-nginx/nginx.conf"]
+    assert config == DEPLOY_DIR / "nginx.conf"
+    assert option(balancer["command"], "-c") == "/etc/ipnsim-nginx/nginx.conf"
+    text = config.read_text(encoding="utf-8")
+    assert f"listen {CONTAINER_PORT};" in text
+    assert [line.strip() for line in text.splitlines() if line.strip().endswith(":8000;")] == [
+        f"server hub:{CONTAINER_PORT};",
+        f"server {SECOND_HUB}:{CONTAINER_PORT};",
+    ]
+    assert balancer["depends_on"] == {
+        "hub": {"condition": "service_healthy"},
+        SECOND_HUB: {"condition": "service_healthy"},
+    }
+    test = balancer["healthcheck"]["test"]
+    assert test[:3] == ["CMD", "bash", "-c"] and "/health" in test[3]
+    assert balancer.get("restart") == "unless-stopped"
 
 
 def test_each_service_keeps_its_database_in_its_own_volume(
@@ -258,16 +302,19 @@ def test_each_service_keeps_its_database_in_its_own_volume(
     with_database = [
         name for name, service in serve_services(services).items() if role(service) != REGISTRY_ROLE
     ]
-    assert with_database == ["hub", *(agency.slug for agency in default_agencies())]
+    assert with_database == ["hub", SECOND_HUB, *(agency.slug for agency in default_agencies())]
     for name in with_database:
         volume = named_volumes(services[name]).get("/data")
         assert volume is not None, f"{name} has no named volume at /data"
-        used.append(volume)
+        if name != SECOND_HUB:
+            used.append(volume)
     assert len(set(used)) == len(used), "two services share a database volume"
+    # The two hubs keep the hub's signing key (and clock) in one volume: they sign one log.
+    assert named_volumes(services[SECOND_HUB]) == named_volumes(services["hub"])
     assert set(used) <= declared
     # The resident registry has no database and reads no configuration file: nothing to mount.
     assert not services[REGISTRY_SERVICE].get("volumes"), "the registry needs no volume"
-    for name in ("hub", "seed"):
+    for name in ("hub", SECOND_HUB, "seed"):
         assert bind_mounts(services[name]).get(CONFIG_MOUNT) == DEPLOY_DIR, name
         mounts = [str(v) for v in services[name]["volumes"] if f":{CONFIG_MOUNT}" in str(v)]
         assert mounts and all(mount.endswith(":ro") for mount in mounts), f"{name}: read-only"
@@ -280,9 +327,10 @@ def test_healthchecks_and_start_order(services: dict[str, dict[str, Any]]) -> No
     for slug in agencies:
         assert services[slug]["depends_on"] == {
             POSTGRES: {"condition": "service_healthy"},
-            "hub": {"condition": "service_healthy"},
+            LOAD_BALANCER: {"condition": "service_healthy"},
         }
-    assert services["hub"]["depends_on"] == {POSTGRES: {"condition": "service_healthy"}}
+    for hub in ("hub", SECOND_HUB):
+        assert services[hub]["depends_on"] == {POSTGRES: {"condition": "service_healthy"}}
     assert "depends_on" not in services[REGISTRY_SERVICE], "the registry needs no other service"
     # The seed job waits (--wait) for every service of its network.json, so it depends on each.
     seed = services["seed"]
@@ -300,7 +348,9 @@ def test_healthchecks_and_start_order(services: dict[str, dict[str, Any]]) -> No
 
 
 def test_every_service_runs_the_one_image(services: dict[str, dict[str, Any]]) -> None:
-    ours = {name: service for name, service in services.items() if name != POSTGRES}
+    ours = {
+        name: service for name, service in services.items() if name not in {POSTGRES, LOAD_BALANCER}
+    }
     images = {service.get("image") for service in ours.values()}
     assert len(images) == 1
     for service in ours.values():
@@ -319,7 +369,7 @@ def test_every_command_is_an_entry_point_of_the_package(
     assert isinstance(commands, TyperGroup)
     runner = CliRunner()
     for name, service in services.items():
-        if name == POSTGRES:
+        if name in {POSTGRES, LOAD_BALANCER}:
             continue
         command = [str(part) for part in service["command"]]
         assert command[0] in commands.commands, f"{name}: no command {command[0]!r}"
@@ -361,7 +411,7 @@ def check_network_file(
     network: NetworkFile, services: dict[str, dict[str, Any]], url: dict[str, str]
 ) -> None:
     """``network`` names exactly the compose services, at ``url``, with their credentials."""
-    assert [info.name for info in network.services] == list(serve_services(services))
+    assert [info.name for info in network.services] == list(launched(services))
     hub_env = environment(services["hub"])
     assert network.hub_secret == hub_env["IPNSIM_HUB_SECRET"]
     assert network.admin_token == hub_env["IPNSIM_HUB_ADMIN_TOKEN"]
@@ -386,7 +436,7 @@ def test_seed_network_file_names_the_compose_services(
     seed = services["seed"]
     data_dir = on_host(option(seed["command"], "--data-dir"), bind_mounts(seed))
     network = load_network_file(data_dir)
-    url = {name: f"http://{name}:{CONTAINER_PORT}" for name in serve_services(services)}
+    url = {name: f"http://{name}:{CONTAINER_PORT}" for name in launched(services)}
     check_network_file(network, services, url)
     assert network.hub.url == HUB_URL
 
@@ -397,7 +447,7 @@ def test_host_network_file_names_the_published_ports(
     network = load_network_file(DEPLOY_DIR / "host")
     url = {
         name: f"http://127.0.0.1:{published_port(service)}"
-        for name, service in serve_services(services).items()
+        for name, service in launched(services).items()
     }
     check_network_file(network, services, url)
     for info in network.services:
@@ -428,7 +478,8 @@ def test_personas_file_is_what_the_launcher_writes(
 def test_secrets_are_demo_values(services: dict[str, dict[str, Any]]) -> None:
     secrets = [
         value
-        for service in services.values()
+        for name, service in services.items()
+        if name != SECOND_HUB  # the hub's own, again
         for key, value in environment(service).items()
         if key.endswith(("_CREDENTIAL", "_SECRET", "_TOKEN"))
     ]
@@ -462,7 +513,8 @@ def test_postgresql_holds_one_database_per_service(services: dict[str, dict[str,
     }
     urls = [
         value
-        for service in services.values()
+        for name, service in services.items()
+        if name != SECOND_HUB  # the hub's database, shared
         for key, value in environment(service).items()
         if key.endswith("_DATABASE_URL")
     ]
@@ -588,7 +640,7 @@ def process_environment(
             assert path.is_file(), f"{name}: {value} is not in the mounted {mounts}"
             value = str(path)
         elif key == "IPNSIM_AGENCY_HUB_URL":
-            assert value == HUB_URL
+            assert value == AGENCY_HUB_URL
             assert hub_url is not None
             value = hub_url
         env[key] = value
@@ -607,7 +659,7 @@ def run_healthcheck(service: dict[str, Any], port: int) -> int:
 def test_compose_services_start_answer_and_seed(
     services: dict[str, dict[str, Any]], processes: Processes, tmp_path: Path
 ) -> None:
-    serving = serve_services(services)
+    serving = launched(services)  # one hub: the processes share SQLite files here
     first_port = find_free_port_block(len(serving) + 1)
     ports = {name: first_port + offset for offset, name in enumerate(serving)}
     unused_port = first_port + len(serving)

@@ -97,7 +97,7 @@ def test_the_topology_is_that_of_the_compose_file() -> None:
     deployments = by_kind("Deployment")
     services = by_kind("Service")
     agencies = [agency.slug for agency in default_agencies()]
-    assert set(deployments) == {"hub", "resident-registry", *agencies}
+    assert set(deployments) == {"hub", "hub-2", "load-balancer", "resident-registry", *agencies}
     assert set(services) == {"postgres", *deployments}
     assert set(by_kind("StatefulSet")) == {"postgres"}
     assert set(by_kind("Job")) == {"seed"}
@@ -105,7 +105,11 @@ def test_the_topology_is_that_of_the_compose_file() -> None:
         (container,) = deployment["spec"]["template"]["spec"]["containers"]
         for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
             assert container[probe]["httpGet"]["path"] == "/health", f"{name}: {probe}"
-        assert container["args"][:2] == ["serve", "hub" if name == "hub" else container["args"][1]]
+        if name == "load-balancer":
+            assert container["command"][0] == "nginx"
+            continue
+        hub = name in {"hub", "hub-2"}
+        assert container["args"][:2] == ["serve", "hub" if hub else container["args"][1]]
         env = {entry["name"]: entry for entry in container["env"]}
         for key, entry in env.items():
             if key.endswith(("_SECRET", "_TOKEN", "_CREDENTIAL", "_PASSWORD")):
@@ -113,13 +117,24 @@ def test_the_topology_is_that_of_the_compose_file() -> None:
         if name in agencies:
             code = next(a.code for a in default_agencies() if a.slug == name)
             assert env["IPNSIM_AGENCY_CODE"]["value"] == code
-            assert env["IPNSIM_AGENCY_HUB_URL"]["value"] == "http://hub:8000"
+            assert env["IPNSIM_AGENCY_HUB_URL"]["value"] == "http://load-balancer:8000"
             assert env["IPNSIM_AGENCY_DATABASE_URL"]["value"].startswith(
                 "postgresql+asyncpg://ipnsim:$(POSTGRES_PASSWORD)@postgres:5432/"
             )
         service = services[name]
         assert service["spec"]["selector"] == deployment["spec"]["selector"]["matchLabels"]
         assert service["spec"]["ports"][0]["port"] == 8000
+    # The two hubs share one claim (their signing key), and nginx reads the compose file's config.
+    claims = [
+        volume["persistentVolumeClaim"]["claimName"]
+        for name in ("hub", "hub-2")
+        for volume in deployments[name]["spec"]["template"]["spec"]["volumes"]
+        if "persistentVolumeClaim" in volume
+    ]
+    assert claims == ["hub-data", "hub-data"]
+    assert "hub-data" in by_kind("PersistentVolumeClaim")
+    config = by_kind("ConfigMap")["ipnsim-nginx"]["data"]["nginx.conf"]
+    assert config == (REPO / "deploy" / "compose" / "nginx.conf").read_text(encoding="utf-8")
     secret = by_kind("Secret")["ipnsim-secrets"]
     assert all(value.endswith("-change-me") for value in secret["stringData"].values())
 
