@@ -28,6 +28,7 @@ from sqlalchemy.dialects.sqlite.aiosqlite import (
     AsyncAdapt_aiosqlite_dbapi,
 )
 from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.util import EMPTY_DICT
 from sqlalchemy.util.concurrency import await_
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
@@ -194,7 +195,7 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
         self._adapt_connection = adapt_connection
         self._connection = adapt_connection._connection
         self._cursor = None  # type: ignore[assignment]
-        self._soft_closed_memoized = {}
+        self._soft_closed_memoized = EMPTY_DICT
         self._rows = collections.deque()
         self._description: Any = None
         self._rowcount = -1

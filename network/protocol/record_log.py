@@ -31,7 +31,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import sqlalchemy as sa
 from cryptography.exceptions import InvalidSignature
@@ -378,6 +378,24 @@ class Appender:
         )
 
 
+@dataclass
+class _Waiting:
+    """A write waiting for its turn, and where its outcome goes."""
+
+    sessions: async_sessionmaker[AsyncSession]
+    work: Callable[[AsyncSession, Appender], Awaitable[Any]]
+    future: asyncio.Future[Any]
+
+    def __post_init__(self) -> None:
+        # An outcome nobody reads (its caller was cancelled) is not reported as lost.
+        self.future.add_done_callback(_consume)
+
+
+def _consume(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()
+
+
 class RecordLog:
     """One service's record log: appends, signed heads, proofs and the stored entries."""
 
@@ -402,6 +420,7 @@ class RecordLog:
         self.horizon_model = horizon_model
         self.tree = MerkleTree()
         self._lock = asyncio.Lock()
+        self._waiting: list[_Waiting] = []
 
     def public_key(self) -> LogPublicKey:
         return LogPublicKey(
@@ -457,34 +476,106 @@ class RecordLog:
         sessions: async_sessionmaker[AsyncSession],
         work: Callable[[AsyncSession, Appender], Awaitable[T]],
     ) -> T:
-        """Run ``work`` in one transaction in which it may append leaves.
+        """Run ``work`` in one transaction in which it may append leaves; return once that
+        transaction is committed.
+
+        Writes that wait for one another are committed together (a group commit): while one
+        transaction is being written, the writes that arrive queue up, and the next of them
+        to get the log runs all of them, in arrival order, in one transaction with one
+        commit. Each still returns only after its leaves are durable. If any of a group's
+        writes fails, the group is rolled back and each of its writes is run again in a
+        transaction of its own, so that only those that fail by themselves fail.
 
         An IntegrityError raised because another process took the same leaf index is retried
         (after reading its leaves); any other IntegrityError is the caller's (a duplicate key).
         """
-        async with self._lock:
-            for attempt in range(1, _APPEND_ATTEMPTS + 1):
-                size = self.tree.size
+        waiting = _Waiting(sessions, work, asyncio.get_running_loop().create_future())
+        self._waiting.append(waiting)
+        try:
+            async with self._lock:
+                if not waiting.future.done():
+                    await self._write_waiting(waiting)
+        except BaseException:
+            if not waiting.future.done() and waiting in self._waiting:
+                self._waiting.remove(waiting)  # given up before it was written
+            raise
+        return cast(T, waiting.future.result())
+
+    async def _write_waiting(self, leader: _Waiting) -> None:
+        """Under the lock: write the leader's and every other waiting write of its sessions
+        (the leader's own errors are left in its future, like the others')."""
+        group = [waiting for waiting in self._waiting if waiting.sessions is leader.sessions]
+        self._waiting = [
+            waiting for waiting in self._waiting if waiting.sessions is not leader.sessions
+        ]
+        try:
+            if len(group) > 1:
                 try:
-                    async with sessions.begin() as session:
-                        if session.get_bind().dialect.name == "postgresql":
-                            await session.execute(
-                                text("SELECT pg_advisory_xact_lock(:key)"),
-                                {"key": ADVISORY_LOCK_KEY},
-                            )
-                        await self._catch_up(session)
-                        size = self.tree.size
-                        return await work(session, Appender(self, session))
-                except IntegrityError:
-                    self.tree.truncate(size)
-                    async with sessions() as session:
-                        others = await self._catch_up(session)
-                    if others == 0 or attempt == _APPEND_ATTEMPTS:
-                        raise
-                except BaseException:
-                    self.tree.truncate(size)
+                    results = await self._write_together(leader.sessions, group)
+                except Exception:
+                    logger.debug(
+                        "record log %s: a group of %d writes failed", self.log_id, len(group)
+                    )
+                else:
+                    for waiting, result in zip(group, results, strict=True):
+                        waiting.future.set_result(result)
+                    return
+            for waiting in group:
+                try:
+                    waiting.future.set_result(await self._write_one(waiting.sessions, waiting.work))
+                except Exception as error:
+                    waiting.future.set_exception(error)
+        finally:
+            # Cancelled midway: the writes not done wait again (their callers still wait).
+            left = [w for w in group if not w.future.done() and w is not leader]
+            self._waiting[:0] = left
+
+    async def _write_together(
+        self, sessions: async_sessionmaker[AsyncSession], group: Sequence[_Waiting]
+    ) -> list[object]:
+        """The group's works one after the other in one transaction."""
+        size = self.tree.size
+        try:
+            async with sessions.begin() as session:
+                await self._lock_log(session)
+                await self._catch_up(session)
+                size = self.tree.size
+                return [await waiting.work(session, Appender(self, session)) for waiting in group]
+        except BaseException:
+            self.tree.truncate(size)
+            raise
+
+    async def _write_one(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        work: Callable[[AsyncSession, Appender], Awaitable[T]],
+    ) -> T:
+        for attempt in range(1, _APPEND_ATTEMPTS + 1):
+            size = self.tree.size
+            try:
+                async with sessions.begin() as session:
+                    await self._lock_log(session)
+                    await self._catch_up(session)
+                    size = self.tree.size
+                    return await work(session, Appender(self, session))
+            except IntegrityError:
+                self.tree.truncate(size)
+                async with sessions() as session:
+                    others = await self._catch_up(session)
+                if others == 0 or attempt == _APPEND_ATTEMPTS:
                     raise
+            except BaseException:
+                self.tree.truncate(size)
+                raise
         raise AssertionError("unreachable")
+
+    async def _lock_log(self, session: AsyncSession) -> None:
+        """Serialise appends across processes (PostgreSQL: a transaction-scoped advisory lock,
+        taken before reading the log's end)."""
+        if session.get_bind().dialect.name == "postgresql":
+            await session.execute(
+                text("SELECT pg_advisory_xact_lock(:key)"), {"key": ADVISORY_LOCK_KEY}
+            )
 
     # --- retention ----------------------------------------------------------------------------
 
