@@ -331,7 +331,7 @@ class HubService:
         record = self._record_row(exchange)
 
         async def write(session: AsyncSession, log: Appender) -> None:
-            log.append(record, LogEventKind.RECORD)
+            await log.append_many([record], LogEventKind.RECORD)
 
         try:
             await self.log.write(self.sessions, write)
