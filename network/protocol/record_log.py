@@ -42,7 +42,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ipnsim.storage import UtcDateTime, insert_many
+from ipnsim.storage import UtcDateTime, insert_into_tables
 from network.protocol.merkle import MerkleTree, canonical_bytes, leaf_hash
 from network.protocol.models import (
     ConsistencyProof,
@@ -362,18 +362,22 @@ class Appender:
             )
             log.tree.append(digest)
         head = log.sign(log.tree.size, log.tree.root())
-        await insert_many(self._session, table, events)
-        await insert_many(self._session, log.leaf_model.__table__, leaves)
-        await insert_many(
+        await insert_into_tables(
             self._session,
-            log.head_model.__table__,
             [
-                {
-                    "tree_size": head.tree_size,
-                    "root_hash": head.root_hash,
-                    "timestamp": head.timestamp,
-                    "signature": head.signature,
-                }
+                (table, events),
+                (log.leaf_model.__table__, leaves),
+                (
+                    log.head_model.__table__,
+                    [
+                        {
+                            "tree_size": head.tree_size,
+                            "root_hash": head.root_hash,
+                            "timestamp": head.timestamp,
+                            "signature": head.signature,
+                        }
+                    ],
+                ),
             ],
         )
 

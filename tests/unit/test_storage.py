@@ -17,6 +17,7 @@ from ipnsim.storage import (
     SQLITE_POOL_SIZE,
     UtcDateTime,
     create_engine,
+    insert_into_tables,
     insert_many,
     sessionmaker,
 )
@@ -275,3 +276,76 @@ def test_each_statement_crosses_to_the_thread_once(
     assert seen["write"] == 1
     assert seen["rowcount"] == 4
     assert seen["failed"] == 1
+
+
+OTHERS = Table(
+    "others",
+    METADATA,
+    Column("id", String(10), primary_key=True),
+    Column("at", UtcDateTime, nullable=False),
+)
+
+
+def into_two_tables(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, repeated: bool
+) -> dict[str, Any]:
+    """Rows inserted into two tables at once: the calls to aiosqlite's thread it took, the rows
+    read back, and the error (if ``repeated``, the second table's rows are inserted twice)."""
+    import aiosqlite
+
+    calls = {"count": 0}
+    original = aiosqlite.Connection._execute
+
+    async def counted(self: aiosqlite.Connection, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        calls["count"] += 1
+        return await original(self, fn, *args, **kwargs)
+
+    monkeypatch.setattr(aiosqlite.Connection, "_execute", counted)
+    others = [{"id": "o1", "at": NOW}, {"id": "o2", "at": LATER}]
+
+    async def scenario() -> dict[str, Any]:
+        engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'things.sqlite3'}")
+        seen: dict[str, Any] = {}
+        try:
+            async with engine.begin() as connection:
+                await connection.run_sync(METADATA.create_all)
+            sessions = sessionmaker(engine)
+            try:
+                async with sessions.begin() as session:
+                    await session.connection()
+                    calls["count"] = 0
+                    await insert_into_tables(
+                        session,
+                        [(THINGS, rows("a")), (OTHERS, others + (others if repeated else []))],
+                    )
+                    seen["calls"] = calls["count"]
+            except IntegrityError as error:
+                seen["error"] = error
+            async with sessions() as session:
+                seen["things"] = (await session.execute(select(THINGS.c.id))).scalars().all()
+                seen["others"] = (await session.execute(select(OTHERS))).all()
+        finally:
+            await engine.dispose()
+        return seen
+
+    return asyncio.run(scenario())
+
+
+def test_rows_for_several_tables_go_to_the_thread_in_one_call(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen = into_two_tables(tmp_path, monkeypatch, repeated=False)
+
+    assert seen["calls"] == 1
+    assert seen["things"] == ["a1", "a2", "a3", "a4"]
+    assert seen["others"] == [("o1", NOW), ("o2", LATER.astimezone(dt.UTC))]
+
+
+def test_a_duplicate_among_several_tables_is_an_integrity_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen = into_two_tables(tmp_path, monkeypatch, repeated=True)
+
+    assert "INSERT INTO others" in str(seen["error"])
+    assert seen["things"] == []
+    assert seen["others"] == []
