@@ -16,8 +16,10 @@ Leaf indexes form one gap-free sequence: :meth:`RecordLog.write` serialises appe
 process (an asyncio lock), across processes on PostgreSQL (a transaction-scoped advisory lock,
 ``pg_advisory_xact_lock``, taken before reading the log's end), and the primary key on
 ``leaf_index`` refuses a duplicate whatever happens; a write that loses that race is retried
-after reading the leaves the other writer appended. The tree lives in memory (every complete
-perfect subtree's hash), so an append hashes O(1) nodes amortised and a tree head O(log n).
+after reading the leaves the other writer appended. Writes that wait for the log meanwhile are
+written together, in one transaction with one durable commit (a group commit). The tree lives
+in memory (every complete perfect subtree's hash), so an append hashes O(1) nodes amortised and
+a tree head O(log n).
 """
 
 from __future__ import annotations
