@@ -6,6 +6,7 @@ giving a ``postgresql+asyncpg://`` URL.
 
 from __future__ import annotations
 
+import collections
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -14,7 +15,13 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Date, DateTime, String, Table, event, insert, text
+from sqlalchemy.dialects.sqlite.aiosqlite import (
+    AsyncAdapt_aiosqlite_connection,
+    AsyncAdapt_aiosqlite_cursor,
+    AsyncAdapt_aiosqlite_dbapi,
+)
 from sqlalchemy.engine import Connection, Dialect, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -25,6 +32,8 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import TypeDecorator
+from sqlalchemy.util import EMPTY_DICT
+from sqlalchemy.util.concurrency import await_
 
 from ipnsim.clock import now as clock_now
 
@@ -116,6 +125,8 @@ def create_engine(url: str, schema: str | None = None) -> AsyncEngine:
     options: dict[str, Any] = dict(_pool_settings(url))
     if schema is not None:
         options["connect_args"] = {"server_settings": {"search_path": schema}}
+    if make_url(url).get_driver_name() == "aiosqlite":
+        options["module"] = _one_trip_aiosqlite()
     engine = create_async_engine(url, **options)
     if engine.dialect.name == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
@@ -168,6 +179,118 @@ def _sqlite_in_transaction(connection: Any) -> bool:
         return True
 
 
+class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
+    """A cursor that runs each statement in one call to aiosqlite's thread.
+
+    SQLAlchemy's own adapter makes four calls per query (open a cursor, execute, fetch the
+    rows, close) and three per write; each hands the work to the connection's thread and
+    waits for the event loop to be woken, a few context switches every time. Here the thread
+    opens the cursor, executes, fetches every row and closes it in one go, and the cursor
+    keeps what SQLAlchemy reads afterwards (description, row count, last row id). Server-side
+    cursors (streamed results) keep SQLAlchemy's own class.
+    """
+
+    __slots__ = ("_description", "_lastrowid", "_rowcount")
+
+    def __init__(self, adapt_connection: Any) -> None:
+        self._adapt_connection = adapt_connection
+        self._connection = adapt_connection._connection
+        self._cursor = None  # type: ignore[assignment]
+        self._soft_closed_memoized = EMPTY_DICT
+        self._rows = collections.deque()
+        self._description: Any = None
+        self._rowcount = -1
+        self._lastrowid: Any = None
+
+    @property
+    def description(self) -> Any:
+        return self._description
+
+    @property
+    def rowcount(self) -> int:
+        return self._rowcount
+
+    @property
+    def lastrowid(self) -> Any:
+        return self._lastrowid
+
+    async def _async_soft_close(self) -> None:
+        return None
+
+    def close(self) -> None:
+        self._rows.clear()
+
+    def execute(self, operation: Any, parameters: Any = None) -> Any:
+        try:
+            return await_(self._run(_execute_once, operation, parameters))
+        except Exception as error:
+            self._adapt_connection._handle_exception(error)
+
+    def executemany(self, operation: Any, seq_of_parameters: Any) -> Any:
+        try:
+            return await_(self._run(_execute_many_once, operation, seq_of_parameters))
+        except Exception as error:
+            self._adapt_connection._handle_exception(error)
+
+    async def _run(self, function: Any, operation: Any, parameters: Any) -> None:
+        connection = self._connection
+        async with self._adapt_connection._execute_mutex:
+            # aiosqlite's own queue to its thread: one round trip for the whole statement.
+            description, rows, rowcount, lastrowid = await connection._execute(
+                function, connection._conn, operation, parameters
+            )
+        self._description = description
+        self._rows = collections.deque(rows)
+        self._rowcount = rowcount
+        self._lastrowid = lastrowid
+
+
+def _execute_once(connection: Any, operation: Any, parameters: Any) -> tuple[Any, ...]:
+    """On aiosqlite's thread: one statement, its rows and what the cursor tells of it."""
+    cursor = connection.cursor()
+    try:
+        if parameters is None:
+            cursor.execute(operation)
+        else:
+            cursor.execute(operation, parameters)
+        description = cursor.description
+        rows = cursor.fetchall() if description else ()
+        return description, rows, cursor.rowcount, cursor.lastrowid
+    finally:
+        cursor.close()
+
+
+def _execute_many_once(connection: Any, operation: Any, parameters: Any) -> tuple[Any, ...]:
+    """On aiosqlite's thread: one statement for many parameter sets."""
+    cursor = connection.cursor()
+    try:
+        cursor.executemany(operation, parameters)
+        return cursor.description, (), cursor.rowcount, cursor.lastrowid
+    finally:
+        cursor.close()
+
+
+class _OneTripConnection(AsyncAdapt_aiosqlite_connection):
+    __slots__ = ()
+    _cursor_cls = OneTripCursor
+
+
+class _OneTripDbapi(AsyncAdapt_aiosqlite_dbapi):
+    """aiosqlite as SQLAlchemy adapts it, with :class:`OneTripCursor` for its cursors."""
+
+    def connect(self, *arg: Any, **kw: Any) -> AsyncAdapt_aiosqlite_connection:
+        adapted = super().connect(*arg, **kw)
+        return _OneTripConnection(self, adapted._connection)
+
+
+def _one_trip_aiosqlite() -> _OneTripDbapi:
+    import sqlite3
+
+    import aiosqlite
+
+    return _OneTripDbapi(aiosqlite, sqlite3)
+
+
 def _sqlite_pragmas(connection: Any, _record: Any) -> None:
     cursor = connection.cursor()
     for pragma in ("journal_mode=WAL", "synchronous=FULL", "foreign_keys=ON", "busy_timeout=10000"):
@@ -186,13 +309,54 @@ async def insert_many(
     is about half the cost per row of a Core INSERT, which matters when loading hundreds of
     thousands of rows. Other backends get a Core INSERT.
     """
-    if not rows:
+    await insert_into_tables(session, [(table, rows)])
+
+
+async def insert_into_tables(
+    session: AsyncSession, batches: Sequence[tuple[Table, Sequence[Mapping[str, Any]]]]
+) -> None:
+    """:func:`insert_many` for several tables, one after the other; with aiosqlite the
+    statements go to the connection's thread together, in one call, instead of one call each.
+    A failing statement raises SQLAlchemy's error for it (an IntegrityError for a duplicate)."""
+    batches = [(table, rows) for table, rows in batches if rows]
+    if not batches:
         return
     connection = await session.connection()
     dialect = connection.dialect
     if dialect.paramstyle != "qmark":
-        await connection.execute(insert(table), list(rows))
+        for table, rows in batches:
+            await connection.execute(insert(table), list(rows))
         return
+    statements = [_driver_insert(dialect, table, rows) for table, rows in batches]
+    if dialect.driver != "aiosqlite" or len(statements) == 1:
+        for statement, parameters in statements:
+            await connection.exec_driver_sql(statement, parameters)
+        return
+    driver = (await connection.get_raw_connection()).driver_connection
+    assert driver is not None
+    error_class = dialect.loaded_dbapi.Error
+    try:
+        await driver._execute(_execute_each, driver._conn, statements)
+    except error_class as error:
+        failed = getattr(error, "ipnsim_statement", statements[0][0])
+        raise DBAPIError.instance(failed, None, error, error_class) from error
+
+
+def _execute_each(connection: Any, statements: Sequence[tuple[str, list[Any]]]) -> None:
+    """On aiosqlite's thread: each statement with its parameter sets, in order."""
+    for statement, parameters in statements:
+        try:
+            connection.executemany(statement, parameters)
+        except Exception as error:
+            error.ipnsim_statement = statement  # type: ignore[attr-defined]
+            raise
+
+
+def _driver_insert(
+    dialect: Dialect, table: Table, rows: Sequence[Mapping[str, Any]]
+) -> tuple[str, list[Any]]:
+    """An INSERT of every column of ``table`` for the driver (``?`` parameters), and the rows
+    converted by the columns' bind processors."""
     columns = list(table.columns)
     processors = [column.type.dialect_impl(dialect).bind_processor(dialect) for column in columns]
     keys = [column.key for column in columns]
@@ -214,7 +378,7 @@ async def insert_many(
             if value is not previous:
                 previous, previous_value = value, processor(value)
             out.append(previous_value)
-    await connection.exec_driver_sql(statement, list(zip(*converted, strict=True)))
+    return statement, list(zip(*converted, strict=True))
 
 
 _NOTHING = object()

@@ -338,8 +338,12 @@ class HubService:
 
     async def _record(self, exchange: _Exchange) -> InquiryResult:
         record = self._record_row(exchange)
+
+        async def write(session: AsyncSession, log: Appender) -> None:
+            await log.append_many([record], LogEventKind.RECORD)
+
         try:
-            await self.log.append_grouped(self.sessions, record, LogEventKind.RECORD)
+            await self.log.write(self.sessions, write)
         except IntegrityError:
             raise IpnsimError("REC004", inquiry_id=str(exchange.request.inquiry_id)) from None
         return self._recorded(exchange, record)

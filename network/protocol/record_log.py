@@ -16,8 +16,10 @@ Leaf indexes form one gap-free sequence: :meth:`RecordLog.write` serialises appe
 process (an asyncio lock), across processes on PostgreSQL (a transaction-scoped advisory lock,
 ``pg_advisory_xact_lock``, taken before reading the log's end), and the primary key on
 ``leaf_index`` refuses a duplicate whatever happens; a write that loses that race is retried
-after reading the leaves the other writer appended. The tree lives in memory (every complete
-perfect subtree's hash), so an append hashes O(1) nodes amortised and a tree head O(log n).
+after reading the leaves the other writer appended. Writes that wait for the log meanwhile are
+written together, in one transaction with one durable commit (a group commit). The tree lives
+in memory (every complete perfect subtree's hash), so an append hashes O(1) nodes amortised and
+a tree head O(log n).
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import sqlalchemy as sa
 from cryptography.exceptions import InvalidSignature
@@ -42,7 +44,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ipnsim.storage import UtcDateTime, insert_many
+from ipnsim.storage import UtcDateTime, insert_into_tables
 from network.protocol.merkle import MerkleTree, canonical_bytes, leaf_hash
 from network.protocol.models import (
     ConsistencyProof,
@@ -378,20 +380,42 @@ class Appender:
             )
             log.tree.append(digest)
         head = log.sign(log.tree.size, log.tree.root())
-        await insert_many(self._session, table, events)
-        await insert_many(self._session, log.leaf_model.__table__, leaves)
-        await insert_many(
+        await insert_into_tables(
             self._session,
-            log.head_model.__table__,
             [
-                {
-                    "tree_size": head.tree_size,
-                    "root_hash": head.root_hash,
-                    "timestamp": head.timestamp,
-                    "signature": head.signature,
-                }
+                (table, events),
+                (log.leaf_model.__table__, leaves),
+                (
+                    log.head_model.__table__,
+                    [
+                        {
+                            "tree_size": head.tree_size,
+                            "root_hash": head.root_hash,
+                            "timestamp": head.timestamp,
+                            "signature": head.signature,
+                        }
+                    ],
+                ),
             ],
         )
+
+
+@dataclass
+class _Waiting:
+    """A write waiting for its turn, and where its outcome goes."""
+
+    sessions: async_sessionmaker[AsyncSession]
+    work: Callable[[AsyncSession, Appender], Awaitable[Any]]
+    future: asyncio.Future[Any]
+
+    def __post_init__(self) -> None:
+        # An outcome nobody reads (its caller was cancelled) is not reported as lost.
+        self.future.add_done_callback(_consume)
+
+
+def _consume(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()
 
 
 class RecordLog:
@@ -418,8 +442,7 @@ class RecordLog:
         self.horizon_model = horizon_model
         self.tree = MerkleTree()
         self._lock = asyncio.Lock()
-        self._waiting: list[tuple[Any, LogEventKind, asyncio.Future[None]]] = []
-        self._committer: asyncio.Task[None] | None = None
+        self._waiting: list[_Waiting] = []
 
     def public_key(self) -> LogPublicKey:
         return LogPublicKey(
@@ -497,102 +520,106 @@ class RecordLog:
         sessions: async_sessionmaker[AsyncSession],
         work: Callable[[AsyncSession, Appender], Awaitable[T]],
     ) -> T:
-        """Run ``work`` in one transaction in which it may append leaves.
+        """Run ``work`` in one transaction in which it may append leaves; return once that
+        transaction is committed.
+
+        Writes that wait for one another are committed together (a group commit): while one
+        transaction is being written, the writes that arrive queue up, and the next of them
+        to get the log runs all of them, in arrival order, in one transaction with one
+        commit. Each still returns only after its leaves are durable. If any of a group's
+        writes fails, the group is rolled back and each of its writes is run again in a
+        transaction of its own, so that only those that fail by themselves fail.
 
         An IntegrityError raised because another process took the same leaf index is retried
         (after reading its leaves); any other IntegrityError is the caller's (a duplicate key).
         """
-        async with self._lock:
-            for attempt in range(1, _APPEND_ATTEMPTS + 1):
-                size = self.tree.size
+        waiting = _Waiting(sessions, work, asyncio.get_running_loop().create_future())
+        self._waiting.append(waiting)
+        try:
+            async with self._lock:
+                if not waiting.future.done():
+                    await self._write_waiting(waiting)
+        except BaseException:
+            if not waiting.future.done() and waiting in self._waiting:
+                self._waiting.remove(waiting)  # given up before it was written
+            raise
+        return cast(T, waiting.future.result())
+
+    async def _write_waiting(self, leader: _Waiting) -> None:
+        """Under the lock: write the leader's and every other waiting write of its sessions
+        (the leader's own errors are left in its future, like the others')."""
+        group = [waiting for waiting in self._waiting if waiting.sessions is leader.sessions]
+        self._waiting = [
+            waiting for waiting in self._waiting if waiting.sessions is not leader.sessions
+        ]
+        try:
+            if len(group) > 1:
                 try:
-                    async with sessions.begin() as session:
-                        if session.get_bind().dialect.name == "postgresql":
-                            await session.execute(
-                                text("SELECT pg_advisory_xact_lock(:key)"),
-                                {"key": ADVISORY_LOCK_KEY},
-                            )
-                        await self._catch_up(session)
-                        size = self.tree.size
-                        return await work(session, Appender(self, session))
-                except IntegrityError:
-                    self.tree.truncate(size)
-                    async with sessions() as session:
-                        others = await self._catch_up(session)
-                    if others == 0 or attempt == _APPEND_ATTEMPTS:
-                        raise
-                except BaseException:
-                    self.tree.truncate(size)
-                    raise
-        raise AssertionError("unreachable")
+                    results = await self._write_together(leader.sessions, group)
+                except Exception:
+                    logger.debug(
+                        "record log %s: a group of %d writes failed", self.log_id, len(group)
+                    )
+                else:
+                    for waiting, result in zip(group, results, strict=True):
+                        waiting.future.set_result(result)
+                    return
+            for waiting in group:
+                try:
+                    waiting.future.set_result(await self._write_one(waiting.sessions, waiting.work))
+                except Exception as error:
+                    waiting.future.set_exception(error)
+        finally:
+            # Cancelled midway: the writes not done wait again (their callers still wait).
+            left = [w for w in group if not w.future.done() and w is not leader]
+            self._waiting[:0] = left
 
-    async def append_grouped(
-        self, sessions: async_sessionmaker[AsyncSession], row: Any, kind: LogEventKind
-    ) -> None:
-        """Append one event row, committed together with the rows appended meanwhile (group
-        commit): while one transaction appends, the rows that arrive wait and the next
-        transaction appends them all, with one signed head after the last.
+    async def _write_together(
+        self, sessions: async_sessionmaker[AsyncSession], group: Sequence[_Waiting]
+    ) -> list[object]:
+        """The group's works one after the other in one transaction."""
+        size = self.tree.size
+        try:
+            async with sessions.begin() as session:
+                await self._lock_log(session)
+                await self._catch_up(session)
+                size = self.tree.size
+                return [await waiting.work(session, Appender(self, session)) for waiting in group]
+        except BaseException:
+            self.tree.truncate(size)
+            raise
 
-        The append-only log is one sequence, so its appends are serialised (in the process and,
-        on PostgreSQL, across the processes sharing the database); a transaction per row would
-        make the log's throughput that of one commit after another, whatever number of hubs
-        share it. Returns once the row is durable; a row that cannot be appended (a duplicate
-        key) raises its IntegrityError to its own caller only.
-        """
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiting.append((row, kind, future))
-        if self._committer is None or self._committer.done():
-            self._committer = asyncio.create_task(self._commit_waiting(sessions))
-        await asyncio.shield(future)
-
-    async def _commit_waiting(self, sessions: async_sessionmaker[AsyncSession]) -> None:
-        while self._waiting:
-            group, self._waiting = self._waiting, []
-            try:
-                await self._append_group(sessions, group)
-            except IntegrityError:
-                # One of them is a duplicate: append each alone, so only it fails.
-                for row, kind, future in group:
-                    try:
-                        await self._append_group(sessions, [(row, kind, future)])
-                    except Exception as error:
-                        if not future.done():
-                            future.set_exception(error)
-                    else:
-                        if not future.done():
-                            future.set_result(None)
-                continue
-            except BaseException as error:
-                for _, _, future in group:
-                    if not future.done():
-                        future.set_exception(error)
-                if not isinstance(error, Exception):
-                    raise
-                continue
-            for _, _, future in group:
-                if not future.done():
-                    future.set_result(None)
-
-    async def _append_group(
+    async def _write_one(
         self,
         sessions: async_sessionmaker[AsyncSession],
-        group: Sequence[tuple[Any, LogEventKind, asyncio.Future[None]]],
-    ) -> None:
-        async def work(session: AsyncSession, appender: Appender) -> None:
-            start = 0
-            while start < len(group):
-                kind = group[start][1]
-                table = group[start][0].__table__
-                end = start
-                while end < len(group) and (group[end][1], group[end][0].__table__) == (
-                    kind,
-                    table,
-                ):
-                    end += 1
-                await appender.append_many([row for row, _, _ in group[start:end]], kind)
-                start = end
+        work: Callable[[AsyncSession, Appender], Awaitable[T]],
+    ) -> T:
+        for attempt in range(1, _APPEND_ATTEMPTS + 1):
+            size = self.tree.size
+            try:
+                async with sessions.begin() as session:
+                    await self._lock_log(session)
+                    await self._catch_up(session)
+                    size = self.tree.size
+                    return await work(session, Appender(self, session))
+            except IntegrityError:
+                self.tree.truncate(size)
+                async with sessions() as session:
+                    others = await self._catch_up(session)
+                if others == 0 or attempt == _APPEND_ATTEMPTS:
+                    raise
+            except BaseException:
+                self.tree.truncate(size)
+                raise
+        raise AssertionError("unreachable")
 
-        await self.write(sessions, work)
+    async def _lock_log(self, session: AsyncSession) -> None:
+        """Serialise appends across processes (PostgreSQL: a transaction-scoped advisory lock,
+        taken before reading the log's end)."""
+        if session.get_bind().dialect.name == "postgresql":
+            await session.execute(
+                text("SELECT pg_advisory_xact_lock(:key)"), {"key": ADVISORY_LOCK_KEY}
+            )
 
     # --- retention ----------------------------------------------------------------------------
 

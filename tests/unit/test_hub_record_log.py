@@ -8,13 +8,15 @@ import base64
 import json
 import sqlite3
 import uuid
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from error_codes import IpnsimError
 from ipnsim.postgres import drop_databases, ensure_databases, service_database_url
@@ -41,7 +43,7 @@ from network.protocol.models import (
     ProvisionAnswer,
     SignedTreeHead,
 )
-from network.protocol.record_log import verify_head
+from network.protocol.record_log import Appender, verify_head
 from network.registry import AgencyEntry, Registry
 from network.service import HubService
 from network.settings import HubSettings
@@ -387,5 +389,175 @@ def test_a_later_outcome_is_a_leaf_and_the_record_shows_it(tmp_path: Path) -> No
         record = await service.record(None, inquiry_id)
         assert (record.status_detail, record.status_info_type) == ("09", "01")
         assert record.item_codes == [item.code for item in ITEMS]
+
+    run(tmp_path, scenario)
+
+
+# --- group commit ---------------------------------------------------------------------------
+
+
+def count_commits(service: HubService) -> dict[str, int]:
+    """A counter of the transactions committed through ``service``'s engine from now on."""
+    committed = {"count": 0}
+
+    def commit(_: Any) -> None:
+        committed["count"] += 1
+
+    event.listen(service.sessions.kw["bind"].sync_engine, "commit", commit)
+    return committed
+
+
+async def stored_leaves(service: HubService) -> LogEntries:
+    async with service.sessions() as session:
+        return await service.log.entries(session, 0, 100)
+
+
+def test_concurrent_records_share_their_commits(tmp_path: Path) -> None:
+    """Inquiries recorded at the same moment are committed together, each its own leaf with its
+    own signed head, and every one answered after the commit that made it durable."""
+
+    async def scenario(service: HubService, router: FakeRouter) -> None:
+        await issue(service, ODAWARA)
+        pseudonym = await issue(service, YAMAGATA)
+        requests = [inquiry(pseudonym) for _ in range(12)]
+        commits = count_commits(service)
+        results = await asyncio.gather(
+            *(service.inquire(AGENCIES[YAMAGATA], request) for request in requests)
+        )
+        assert [result.status_detail for result in results] == ["09"] * 12
+        assert 1 <= commits["count"] <= 6
+        stored = await stored_leaves(service)
+        assert sorted(str(entry.inquiry_id) for entry in stored.entries) == sorted(
+            str(request.inquiry_id) for request in requests
+        )
+        assert [entry.leaf_index for entry in stored.entries] == list(range(12))
+        assert [head.tree_size for head in stored.tree_heads] == list(range(1, 13))
+        hashes = [bytes.fromhex(entry.leaf_hash or "") for entry in stored.entries]
+        assert stored.latest.root_hash == MerkleTree(hashes).root().hex()
+        public_key = base64.b64decode(service.log.public_key().public_key)
+        assert all(verify_head(head, public_key) for head in stored.tree_heads)
+
+    run(tmp_path, scenario)
+
+
+async def behind_a_held_write(
+    service: HubService, *writes: Callable[[], Awaitable[object]]
+) -> tuple[list[object], int]:
+    """Start ``writes`` one after the other while another write holds the log, so that they
+    queue up in that order and form one group; their outcomes (or errors), in order, and the commits made after the hold."""
+    gate = asyncio.Event()
+
+    async def hold(session: AsyncSession, _: Appender) -> None:
+        await gate.wait()
+
+    holding = asyncio.create_task(service.log.write(service.sessions, hold))
+    await asyncio.sleep(0.05)
+    tasks = []
+    for write in writes:
+        tasks.append(asyncio.create_task(write()))
+        await asyncio.sleep(0.1)  # until it waits for the log: they queue in this order
+    commits = count_commits(service)
+    gate.set()
+    await holding
+    outcomes = await asyncio.gather(*tasks, return_exceptions=True)
+    return list(outcomes), commits["count"] - 1
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_a_write_that_fails_in_a_group_fails_alone(tmp_path: Path, backend: str) -> None:
+    """A duplicate inquiry id among writes committed together is refused (REC004) by itself:
+    the others are recorded, in the order they came."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'hub.sqlite3'}"
+    server = database = None
+    if backend == "postgres":
+        server = postgres_server()
+        if server is None:
+            pytest.skip("no PostgreSQL server reachable (set IPNSIM_TEST_POSTGRES_URL)")
+        database = f"ipnsim_unit_group_{uuid.uuid4().hex[:12]}"
+        ensure_databases(server, [database])
+        url = service_database_url(server, database)
+
+    async def go() -> None:
+        engine = create_engine(url)
+        try:
+            await migrate(engine, MIGRATIONS)
+            service = hub_service(engine)
+            await issue(service, ODAWARA)
+            pseudonym = await issue(service, YAMAGATA)
+            first, second = inquiry(pseudonym), inquiry(pseudonym)
+            outcomes, commits = await behind_a_held_write(
+                service,
+                lambda: service.inquire(AGENCIES[YAMAGATA], first),
+                lambda: service.inquire(AGENCIES[YAMAGATA], first),
+                lambda: service.inquire(AGENCIES[YAMAGATA], second),
+            )
+            assert isinstance(outcomes[0], InquiryResult)
+            assert isinstance(outcomes[1], IpnsimError) and outcomes[1].code == "REC004"
+            assert isinstance(outcomes[2], InquiryResult)
+            assert commits == 2  # the group was rolled back; each write again on its own
+            stored = await stored_leaves(service)
+            assert [entry.inquiry_id for entry in stored.entries] == [
+                first.inquiry_id,
+                second.inquiry_id,
+            ]
+            assert [head.tree_size for head in stored.tree_heads] == [1, 2]
+            assert service.log.tree.size == 2
+        finally:
+            await engine.dispose()
+
+    try:
+        asyncio.run(go())
+    finally:
+        if server is not None and database is not None:
+            drop_databases(server, [database])
+
+
+def test_writes_that_wait_together_commit_once_in_order(tmp_path: Path) -> None:
+    async def scenario(service: HubService, router: FakeRouter) -> None:
+        await issue(service, ODAWARA)
+        pseudonym = await issue(service, YAMAGATA)
+        requests = [inquiry(pseudonym) for _ in range(4)]
+        outcomes, commits = await behind_a_held_write(
+            service,
+            *(
+                (lambda request=request: service.inquire(AGENCIES[YAMAGATA], request))
+                for request in requests
+            ),
+        )
+        assert all(isinstance(outcome, InquiryResult) for outcome in outcomes)
+        assert commits == 1
+        stored = await stored_leaves(service)
+        assert [entry.inquiry_id for entry in stored.entries] == [
+            request.inquiry_id for request in requests
+        ]
+
+    run(tmp_path, scenario)
+
+
+def test_a_write_given_up_while_waiting_is_not_written(tmp_path: Path) -> None:
+    async def scenario(service: HubService, router: FakeRouter) -> None:
+        await issue(service, ODAWARA)
+        pseudonym = await issue(service, YAMAGATA)
+        kept, dropped = inquiry(pseudonym), inquiry(pseudonym)
+        gate = asyncio.Event()
+
+        async def hold(session: AsyncSession, _: Appender) -> None:
+            await gate.wait()
+
+        holding = asyncio.create_task(service.log.write(service.sessions, hold))
+        await asyncio.sleep(0.05)
+        writes = [
+            asyncio.create_task(service.inquire(AGENCIES[YAMAGATA], request))
+            for request in (dropped, kept)
+        ]
+        await asyncio.sleep(0.3)  # both wait for the log
+        writes[0].cancel()
+        gate.set()
+        await holding
+        assert isinstance(await writes[1], InquiryResult)
+        with pytest.raises(asyncio.CancelledError):
+            await writes[0]
+        stored = await stored_leaves(service)
+        assert [entry.inquiry_id for entry in stored.entries] == [kept.inquiry_id]
 
     run(tmp_path, scenario)

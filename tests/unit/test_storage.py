@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import JSON, Column, Date, Integer, MetaData, String, Table, event, insert, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import QueuePool
 
@@ -16,6 +17,7 @@ from ipnsim.storage import (
     SQLITE_POOL_SIZE,
     UtcDateTime,
     create_engine,
+    insert_into_tables,
     insert_many,
     sessionmaker,
 )
@@ -220,3 +222,130 @@ def test_pool_sizes_per_database() -> None:
     assert not isinstance(memory_engine.pool, QueuePool)
     assert isinstance(postgres_engine.pool, QueuePool)
     assert postgres_engine.pool.size() == 5
+
+
+def thread_calls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """Calls to aiosqlite's thread made by one query, one write and one failing write, with
+    what each statement gave back."""
+    import aiosqlite
+
+    calls = {"count": 0}
+    original = aiosqlite.Connection._execute
+
+    async def counted(self: aiosqlite.Connection, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        calls["count"] += 1
+        return await original(self, fn, *args, **kwargs)
+
+    monkeypatch.setattr(aiosqlite.Connection, "_execute", counted)
+
+    async def scenario() -> dict[str, Any]:
+        engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'things.sqlite3'}")
+        seen: dict[str, Any] = {}
+        try:
+            async with engine.begin() as connection:
+                await connection.run_sync(METADATA.create_all)
+                calls["count"] = 0
+                await connection.execute(insert(THINGS), rows("a"))
+                seen["many"] = calls["count"]
+                calls["count"] = 0
+                seen["rows"] = (await connection.execute(select(THINGS.c.id))).scalars().all()
+                seen["query"] = calls["count"]
+                calls["count"] = 0
+                updated = await connection.execute(THINGS.update().values(count=7))
+                seen["write"] = calls["count"]
+                seen["rowcount"] = updated.rowcount
+                calls["count"] = 0
+                with pytest.raises(IntegrityError):
+                    await connection.execute(insert(THINGS), rows("a")[:1])
+                seen["failed"] = calls["count"]
+        finally:
+            await engine.dispose()
+        return seen
+
+    return asyncio.run(scenario())
+
+
+def test_each_statement_crosses_to_the_thread_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen = thread_calls(tmp_path, monkeypatch)
+
+    assert seen["many"] == 1
+    assert seen["rows"] == ["a1", "a2", "a3", "a4"]
+    assert seen["query"] == 1
+    assert seen["write"] == 1
+    assert seen["rowcount"] == 4
+    assert seen["failed"] == 1
+
+
+OTHERS = Table(
+    "others",
+    METADATA,
+    Column("id", String(10), primary_key=True),
+    Column("at", UtcDateTime, nullable=False),
+)
+
+
+def into_two_tables(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, repeated: bool
+) -> dict[str, Any]:
+    """Rows inserted into two tables at once: the calls to aiosqlite's thread it took, the rows
+    read back, and the error (if ``repeated``, the second table's rows are inserted twice)."""
+    import aiosqlite
+
+    calls = {"count": 0}
+    original = aiosqlite.Connection._execute
+
+    async def counted(self: aiosqlite.Connection, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        calls["count"] += 1
+        return await original(self, fn, *args, **kwargs)
+
+    monkeypatch.setattr(aiosqlite.Connection, "_execute", counted)
+    others = [{"id": "o1", "at": NOW}, {"id": "o2", "at": LATER}]
+
+    async def scenario() -> dict[str, Any]:
+        engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'things.sqlite3'}")
+        seen: dict[str, Any] = {}
+        try:
+            async with engine.begin() as connection:
+                await connection.run_sync(METADATA.create_all)
+            sessions = sessionmaker(engine)
+            try:
+                async with sessions.begin() as session:
+                    await session.connection()
+                    calls["count"] = 0
+                    await insert_into_tables(
+                        session,
+                        [(THINGS, rows("a")), (OTHERS, others + (others if repeated else []))],
+                    )
+                    seen["calls"] = calls["count"]
+            except IntegrityError as error:
+                seen["error"] = error
+            async with sessions() as session:
+                seen["things"] = (await session.execute(select(THINGS.c.id))).scalars().all()
+                seen["others"] = (await session.execute(select(OTHERS))).all()
+        finally:
+            await engine.dispose()
+        return seen
+
+    return asyncio.run(scenario())
+
+
+def test_rows_for_several_tables_go_to_the_thread_in_one_call(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen = into_two_tables(tmp_path, monkeypatch, repeated=False)
+
+    assert seen["calls"] == 1
+    assert seen["things"] == ["a1", "a2", "a3", "a4"]
+    assert seen["others"] == [("o1", NOW), ("o2", LATER.astimezone(dt.UTC))]
+
+
+def test_a_duplicate_among_several_tables_is_an_integrity_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen = into_two_tables(tmp_path, monkeypatch, repeated=True)
+
+    assert "INSERT INTO others" in str(seen["error"])
+    assert seen["things"] == []
+    assert seen["others"] == []
