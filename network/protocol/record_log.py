@@ -324,11 +324,16 @@ class EventTable:
 
 
 class Appender:
-    """Appends leaves inside one :meth:`RecordLog.write` transaction."""
+    """Appends leaves inside one :meth:`RecordLog.write` transaction.
 
-    def __init__(self, log: RecordLog, session: AsyncSession) -> None:
+    Each append signs the head after it, unless ``sign_heads`` is False: then the transaction
+    signs one head after its last leaf (a group commit), and a head for a size between is signed
+    when asked for."""
+
+    def __init__(self, log: RecordLog, session: AsyncSession, *, sign_heads: bool = True) -> None:
         self._log = log
         self._session = session
+        self._sign_heads = sign_heads
 
     def append(self, row: Any, kind: LogEventKind) -> int:
         """Give ``row`` the next leaf index, add it, its leaf and the signed head after it."""
@@ -343,15 +348,8 @@ class Appender:
             )
         )
         log.tree.append(digest)
-        head = log.sign(log.tree.size, log.tree.root())
-        self._session.add(
-            log.head_model(
-                tree_size=head.tree_size,
-                root_hash=head.root_hash,
-                timestamp=head.timestamp,
-                signature=head.signature,
-            )
-        )
+        if self._sign_heads:
+            log.add_head(self._session)
         return index
 
     async def append_many(self, rows: Sequence[Any], kind: LogEventKind) -> None:
@@ -379,12 +377,13 @@ class Appender:
                 }
             )
             log.tree.append(digest)
-        head = log.sign(log.tree.size, log.tree.root())
-        await insert_into_tables(
-            self._session,
-            [
-                (table, events),
-                (log.leaf_model.__table__, leaves),
+        inserts: list[tuple[Any, list[dict[str, Any]]]] = [
+            (table, events),
+            (log.leaf_model.__table__, leaves),
+        ]
+        if self._sign_heads:
+            head = log.sign(log.tree.size, log.tree.root())
+            inserts.append(
                 (
                     log.head_model.__table__,
                     [
@@ -395,9 +394,9 @@ class Appender:
                             "signature": head.signature,
                         }
                     ],
-                ),
-            ],
-        )
+                )
+            )
+        await insert_into_tables(self._session, inserts)
 
 
 @dataclass
@@ -443,6 +442,18 @@ class RecordLog:
         self.tree = MerkleTree()
         self._lock = asyncio.Lock()
         self._waiting: list[_Waiting] = []
+
+    def add_head(self, session: AsyncSession) -> None:
+        """Add to ``session`` the signed head of the tree as it is now."""
+        head = self.sign(self.tree.size, self.tree.root())
+        session.add(
+            self.head_model(
+                tree_size=head.tree_size,
+                root_hash=head.root_hash,
+                timestamp=head.timestamp,
+                signature=head.signature,
+            )
+        )
 
     def public_key(self) -> LogPublicKey:
         return LogPublicKey(
@@ -584,7 +595,13 @@ class RecordLog:
                 await self._lock_log(session)
                 await self._catch_up(session)
                 size = self.tree.size
-                return [await waiting.work(session, Appender(self, session)) for waiting in group]
+                results = [
+                    await waiting.work(session, Appender(self, session, sign_heads=False))
+                    for waiting in group
+                ]
+                if self.tree.size > size:
+                    self.add_head(session)  # one signed head for the group's leaves
+                return results
         except BaseException:
             self.tree.truncate(size)
             raise
