@@ -111,7 +111,7 @@ http {{
             proxy_pass http://hubs;
             proxy_http_version 1.1;
             proxy_set_header Connection "";
-            proxy_set_header Host $http_host;
+            proxy_set_header Host $host;
             proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
             # Server-sent events (/v1/events) and long batch requests pass as they come.
             proxy_buffering off;
