@@ -77,7 +77,9 @@ def nginx_config(
     home = (data_dir / NGINX_DIRECTORY).resolve()
     access_log = Path(listener.log_file).with_name("hub-access.log").resolve()
     host = listener.url.split("://", 1)[1].rsplit(":", 1)[0]
-    servers = "".join(f"        server {address}:{port};\n" for address, port in upstreams)
+    servers = "".join(
+        f"        server {address}:{port} max_fails=0;\n" for address, port in upstreams
+    )
     temporary = "".join(
         f"    {name}_temp_path {home / 'temp' / name};\n" for name in TEMPORARY_DIRECTORIES
     )
@@ -98,6 +100,8 @@ http {{
                         '$body_bytes_sent $request_time upstream=$upstream_addr';
     access_log {access_log} upstream;
 {temporary}
+    # max_fails=0: a hub that refused a connection (restarting) is tried again at the next
+    # request, not left out for ten seconds; a request that cannot connect goes to another hub.
     upstream hubs {{
 {servers}        keepalive 64;
     }}

@@ -136,7 +136,8 @@ def test_the_load_balancer_config_names_every_hub(tmp_path: Path) -> None:
     )
     config = nginx_config(tmp_path, balancer, [("127.0.0.1", 8708), ("127.0.0.1", 8709)])
     assert "listen 127.0.0.1:8700;" in config
-    assert "server 127.0.0.1:8708;" in config and "server 127.0.0.1:8709;" in config
+    assert "server 127.0.0.1:8708 max_fails=0;" in config
+    assert "server 127.0.0.1:8709 max_fails=0;" in config
     assert f"pid {(tmp_path / 'nginx' / 'nginx.pid').resolve()};" in config
     assert f"error_log {(tmp_path / 'logs' / 'hub.log').resolve()} warn;" in config
     assert "proxy_buffering off;" in config  # the console's server-sent events
