@@ -5,6 +5,7 @@ was answered before the kill has its record at all three copies, and every log s
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,7 +23,11 @@ from tests.e2e.test_personas import order_for
 pytestmark = pytest.mark.e2e
 
 WORKERS = 6
-LOAD_SECONDS_BEFORE_KILL = 1.5
+ANSWERS_BEFORE_KILL = 3
+"""Inquiries answered before the hub is killed: the load is under way."""
+ANSWERS_WAIT_SECONDS = 60.0
+LOAD_SECONDS_BEFORE_KILL = 0.5
+"""Load after those answers, so that the kill finds inquiries in flight."""
 
 
 @pytest.fixture
@@ -43,8 +48,11 @@ def small(tmp_path: Path) -> Iterator[tuple[Launcher, NetworkFile]]:
         launcher.stop()
 
 
-async def load_until(url: str, order: dict[str, object], stop: asyncio.Event) -> list[str]:
-    """Send inquiries from WORKERS clients until ``stop``; the ids of those answered 09/01."""
+async def load_until(
+    url: str, order: dict[str, object], stop: asyncio.Event, running: asyncio.Event
+) -> list[str]:
+    """Send inquiries from WORKERS clients until ``stop``; the ids of those answered 09/01.
+    ``running`` is set once ANSWERS_BEFORE_KILL are answered."""
     answered: list[str] = []
 
     async def worker() -> None:
@@ -56,6 +64,8 @@ async def load_until(url: str, order: dict[str, object], stop: asyncio.Event) ->
                     continue
                 if response.status_code == 200 and response.json()["error"] is None:
                     answered.append(response.json()["inquiry_id"])
+                    if len(answered) >= ANSWERS_BEFORE_KILL:
+                        running.set()
 
     await asyncio.gather(*(worker() for _ in range(WORKERS)))
     return answered
@@ -65,7 +75,12 @@ async def kill_mid_load(
     launcher: Launcher, network: NetworkFile, order: dict[str, object]
 ) -> list[str]:
     stop = asyncio.Event()
-    load = asyncio.create_task(load_until(network.agency(YAMAGATA).url, order, stop))
+    running = asyncio.Event()
+    load = asyncio.create_task(load_until(network.agency(YAMAGATA).url, order, stop, running))
+    # Kill once the load runs (some inquiries answered, others in flight), however slow the
+    # machine is to answer the first ones.
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(running.wait(), ANSWERS_WAIT_SECONDS)
     await asyncio.sleep(LOAD_SECONDS_BEFORE_KILL)
     launcher.kill_service("hub")
     await asyncio.sleep(0.5)
