@@ -106,7 +106,7 @@ def test_the_network_file_says_what_runs(hubs: Launcher) -> None:
     assert all(s.role == HUB_INSTANCE_ROLE for s in instances)
     config = config_path(hubs.data_dir).read_text()
     for instance in instances:
-        assert f"server {network.host}:{instance.port};" in config
+        assert f"server {network.host}:{instance.port} max_fails=0;" in config
     assert f"listen {network.host}:{network.hub.port};" in config
     # The agencies know only the load balancer's address.
     assert all(
