@@ -588,7 +588,37 @@ class RecordLog:
     async def _write_together(
         self, sessions: async_sessionmaker[AsyncSession], group: Sequence[_Waiting]
     ) -> list[object]:
-        """The group's works one after the other in one transaction."""
+        """The group's works one after the other in one transaction, with one signed head after
+        the group's last leaf."""
+        return await self._transaction(sessions, [waiting.work for waiting in group], True)
+
+    async def _write_one(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        work: Callable[[AsyncSession, Appender], Awaitable[T]],
+    ) -> T:
+        """``work`` in a transaction of its own, tried again when another process took the leaf
+        index it was given."""
+        for attempt in range(1, _APPEND_ATTEMPTS + 1):
+            try:
+                (result,) = await self._transaction(sessions, [work], False)
+                return cast(T, result)
+            except IntegrityError:
+                async with sessions() as session:
+                    others = await self._catch_up(session)
+                if others == 0 or attempt == _APPEND_ATTEMPTS:
+                    raise
+        raise AssertionError("unreachable")
+
+    async def _transaction(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        works: Sequence[Callable[[AsyncSession, Appender], Awaitable[Any]]],
+        one_head: bool,
+    ) -> list[object]:
+        """``works`` in one transaction that holds the log (across processes too) with the tree
+        caught up; each append signs its head, or with ``one_head`` the transaction signs one
+        after its last leaf. On any failure the tree is put back as it was."""
         size = self.tree.size
         try:
             async with sessions.begin() as session:
@@ -596,39 +626,15 @@ class RecordLog:
                 await self._catch_up(session)
                 size = self.tree.size
                 results = [
-                    await waiting.work(session, Appender(self, session, sign_heads=False))
-                    for waiting in group
+                    await work(session, Appender(self, session, sign_heads=not one_head))
+                    for work in works
                 ]
-                if self.tree.size > size:
-                    self.add_head(session)  # one signed head for the group's leaves
+                if one_head and self.tree.size > size:
+                    self.add_head(session)
                 return results
         except BaseException:
             self.tree.truncate(size)
             raise
-
-    async def _write_one(
-        self,
-        sessions: async_sessionmaker[AsyncSession],
-        work: Callable[[AsyncSession, Appender], Awaitable[T]],
-    ) -> T:
-        for attempt in range(1, _APPEND_ATTEMPTS + 1):
-            size = self.tree.size
-            try:
-                async with sessions.begin() as session:
-                    await self._lock_log(session)
-                    await self._catch_up(session)
-                    size = self.tree.size
-                    return await work(session, Appender(self, session))
-            except IntegrityError:
-                self.tree.truncate(size)
-                async with sessions() as session:
-                    others = await self._catch_up(session)
-                if others == 0 or attempt == _APPEND_ATTEMPTS:
-                    raise
-            except BaseException:
-                self.tree.truncate(size)
-                raise
-        raise AssertionError("unreachable")
 
     async def _lock_log(self, session: AsyncSession) -> None:
         """Serialise appends across processes (PostgreSQL: a transaction-scoped advisory lock,
