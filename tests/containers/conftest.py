@@ -32,6 +32,7 @@ import pytest
 import yaml
 
 from ipnsim.launcher import find_free_port_block
+from tests.e2e.conftest import ipnsim_cli
 
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = REPO / "docker-compose.yml"
@@ -178,15 +179,7 @@ class ComposeNetwork:
         return run(["podman", *args], env=self.env, check=check, timeout=300)
 
     def ipnsim(self, *args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
-        env = os.environ | {"COLUMNS": "160", "IPNSIM_DATA_DIR": str(self.data_dir)}
-        return subprocess.run(
-            [sys.executable, "-m", "ipnsim", *args],
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            env=env,
-            check=False,
-        )
+        return ipnsim_cli(self.data_dir, *args, timeout=timeout, columns=160)
 
     def url(self, service: str) -> str:
         return f"http://127.0.0.1:{self.port_of[service]}"
