@@ -21,7 +21,6 @@ import uuid
 from collections.abc import Iterable
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from error_codes import IpnsimError
 from intermediate_server.db import Replica
@@ -30,6 +29,7 @@ from intermediate_server.schemas import (
     DependantClaims,
     UnansweredMunicipality,
 )
+from ipnsim.storage import LoopReads
 from network.protocol.models import (
     ConditionKind,
     FanOutResult,
@@ -60,7 +60,7 @@ def asked_year(request: ProvisionRequest) -> int | None:
 
 
 async def claimed(
-    session: AsyncSession, asked: Iterable[tuple[str, int]], today: dt.date
+    reads: LoopReads, asked: Iterable[tuple[str, int]], today: dt.date
 ) -> set[tuple[str, int]]:
     """Which of the (atena number, fiscal year) pairs some published, live 扶養親族申告情報
     replica here claims as a dependant."""
@@ -68,7 +68,7 @@ async def claimed(
     if not wanted:
         return set()
     years = {year for _atena, year in wanted}
-    rows = await session.execute(
+    rows = await reads.all(
         select(Replica.fiscal_year, Replica.items).where(
             Replica.info_type_code == DEPENDANT_CLAIM_INFO,
             Replica.fiscal_year.in_(years),

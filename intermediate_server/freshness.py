@@ -26,7 +26,7 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from error_codes import IpnsimError
@@ -45,7 +45,7 @@ from intermediate_server.schemas import (
     ReplicaContent,
     ReplicaRegistration,
 )
-from ipnsim.storage import utcnow
+from ipnsim.storage import reads_of, utcnow
 from network.protocol.layouts import Catalogue
 
 logger = logging.getLogger(__name__)
@@ -82,6 +82,13 @@ ApplyUpdate = Callable[[AsyncSession, str, ReplicaContent, dt.datetime], Any]
 ApplyDeletion = Callable[[AsyncSession, str, dt.datetime], Any]
 
 
+_FIRST_DUE = (
+    select(PendingReplicaChange.change_id)
+    .where(PendingReplicaChange.due_at <= bindparam("now"))
+    .limit(1)
+)
+
+
 class RegistrationQueue:
     """The registration lag of one intermediate server: its setting, its queue of pending
     replica changes, and the count of failed registrations."""
@@ -92,6 +99,7 @@ class RegistrationQueue:
         default_lag: RegistrationLag | None = None,
     ) -> None:
         self.sessions = sessions
+        self.reads = reads_of(sessions)
         self.default_lag = default_lag or RegistrationLag()
 
     async def lag(self) -> RegistrationLag:
@@ -155,15 +163,9 @@ class RegistrationQueue:
         async with self.sessions.begin() as session:
             session.add(_failure(operation, record_id, info_type_code, code))
 
-    @staticmethod
-    async def has_due(session: AsyncSession, now: dt.datetime | None = None) -> bool:
-        """Whether some queued change is due (one indexed look-up, in the caller's session)."""
-        due = await session.scalar(
-            select(PendingReplicaChange.change_id)
-            .where(PendingReplicaChange.due_at <= (now or utcnow()))
-            .limit(1)
-        )
-        return due is not None
+    async def has_due(self, now: dt.datetime | None = None) -> bool:
+        """Whether some queued change is due (one indexed look-up)."""
+        return await self.reads.first(_FIRST_DUE, {"now": now or utcnow()}) is not None
 
     async def apply_due(
         self,
@@ -173,9 +175,8 @@ class RegistrationQueue:
     ) -> int:
         """Make every queued change whose due time has passed the live replica; how many."""
         now = utcnow()
-        async with self.sessions() as session:
-            if not await self.has_due(session, now):
-                return 0
+        if not await self.has_due(now):
+            return 0
         applied = 0
         async with self.sessions.begin() as session:
             changes = list(

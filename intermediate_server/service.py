@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import Table, bindparam, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.sql import Executable
 
 from error_codes import ErrorBody, FieldProblem, IpnsimError
 from intermediate_server.db import (
@@ -57,7 +58,7 @@ from intermediate_server.schemas import (
     ReplicaView,
 )
 from intermediate_server.tax_release import TaxRelease
-from ipnsim.storage import insert_many, utcnow
+from ipnsim.storage import AnyRow, insert_many, reads_of, utcnow
 from ipnsim.tracing import current_trace_id
 from network.protocol.layouts import Catalogue
 from network.protocol.models import (
@@ -123,6 +124,22 @@ JST = dt.timezone(dt.timedelta(hours=9), "JST")
 
 _IN_CHUNK = 5_000
 """Most values in one ``IN (…)`` list: well below SQLite's and PostgreSQL's parameter limits."""
+_PSEUDONYM_OF = select(Person.atena_number, Person.pseudonym).where(
+    Person.atena_number == bindparam("atena_number")
+)
+"""A person's 符号 by atena number (no row: not registered; None: not obtained yet)."""
+_PSEUDONYMS_OF = select(Person.atena_number, Person.pseudonym).where(
+    Person.atena_number.in_(bindparam("values", expanding=True))
+)
+_PEOPLE_BY_PSEUDONYM = select(Person.pseudonym, Person.atena_number).where(
+    Person.pseudonym.in_(bindparam("values", expanding=True))
+)
+_REPLICAS_OF_PEOPLE = select(Replica.__table__).where(
+    Replica.atena_number.in_(bindparam("values", expanding=True)),
+    Replica.info_type_code.in_(bindparam("info_types", expanding=True)),
+    Replica.publication_start <= bindparam("today"),
+)
+"""Every replica (tombstones too) of some people and info types published by ``today``."""
 _BULK_ATTEMPTS = 3
 """Tries of a bulk registration that collides with a concurrent one on the same keys."""
 
@@ -155,6 +172,7 @@ class IntermediateService:
         registration_lag: RegistrationLag | None = None,
     ) -> None:
         self.sessions = sessions
+        self.reads = reads_of(sessions)
         self.agency = agency
         self.hub = hub
         self.catalogue = catalogue
@@ -643,8 +661,7 @@ class IntermediateService:
         )
         inquiry_id = uuid.uuid4()
         requested_at = utcnow()
-        async with self.sessions() as session:
-            person = await session.get(Person, order.atena_number)
+        person = await self.reads.first(_PSEUDONYM_OF, {"atena_number": order.atena_number})
         recorded_at_hub = False
         try:
             request = self._inquiry_request(order, person, inquiry_id, requested_at)
@@ -670,16 +687,12 @@ class IntermediateService:
         outcomes: list[InquiryResult | IpnsimError | None] = []
         sent: list[tuple[int, InquiryOrder, InquiryRequest]] = []
         unsent: list[tuple[InquiryOrder, InquiryResult]] = []
-        async with self.sessions() as session:
-            people = {
-                person.atena_number: person
-                for (person,) in await _select_in(
-                    session,
-                    select(Person),
-                    Person.atena_number,
-                    (order.atena_number for order in orders),
-                )
-            }
+        people = {
+            person.atena_number: person
+            for person in await self._read_in(
+                _PSEUDONYMS_OF, (order.atena_number for order in orders)
+            )
+        }
         for order in orders:
             try:
                 self.catalogue.check_inquiry_codes(
@@ -744,7 +757,7 @@ class IntermediateService:
     def _inquiry_request(
         self,
         order: InquiryOrder,
-        person: Person | None,
+        person: AnyRow | None,
         inquiry_id: uuid.UUID,
         requested_at: dt.datetime,
     ) -> InquiryRequest:
@@ -793,8 +806,7 @@ class IntermediateService:
         self.catalogue.check_inquiry_codes(
             order.affair_code, order.procedure_code, order.info_type_code
         )
-        async with self.sessions() as session:
-            person = await session.get(Person, order.atena_number)
+        person = await self.reads.first(_PSEUDONYM_OF, {"atena_number": order.atena_number})
         request = FanOutRequest(
             fan_out_id=uuid.uuid4(),
             requester_code=self.agency.code,
@@ -931,40 +943,31 @@ class IntermediateService:
         """Answer each request from replicas only, as :meth:`provide` does, and record every
         provision as the provider in one transaction (the replicas read in a few queries)."""
         today = self.today()
-        async with self.sessions() as session:
-            if await self.registrations.has_due(session):  # 登録遅延: due changes first
-                await session.rollback()  # read the replicas after them
-                await self.apply_due_changes()
-            people: dict[str, str] = {
-                pseudonym: atena_number
-                for pseudonym, atena_number in await _select_in(
-                    session,
-                    select(Person.pseudonym, Person.atena_number),
-                    Person.pseudonym,
-                    (request.provider_pseudonym for request in requests),
-                )
-            }
-            info_types = {request.info_type_code for request in requests}
-            replicas: dict[tuple[str, str], list[Replica]] = {}
-            for (row,) in await _select_in(
-                session,
-                select(Replica).where(
-                    Replica.info_type_code.in_(info_types), Replica.publication_start <= today
-                ),
-                Replica.atena_number,
-                people.values(),
-            ):
-                replicas.setdefault((row.atena_number, row.info_type_code), []).append(row)
-            claims = await claimed(
-                session,
-                (
-                    (people.get(request.provider_pseudonym, ""), year)
-                    for request in requests
-                    if request.info_type_code == DUPLICATE_DEPENDANT_INFO
-                    and (year := asked_year(request)) is not None
-                ),
-                today,
+        if await self.registrations.has_due():  # 登録遅延: due changes first
+            await self.apply_due_changes()  # the replicas are read after them
+        people: dict[str, str] = {
+            pseudonym: atena_number
+            for pseudonym, atena_number in await self._read_in(
+                _PEOPLE_BY_PSEUDONYM, (request.provider_pseudonym for request in requests)
             )
+        }
+        info_types = {request.info_type_code for request in requests}
+        replicas: dict[tuple[str, str], list[Replica]] = {}
+        for row in await self._read_in(
+            _REPLICAS_OF_PEOPLE, people.values(), info_types=info_types, today=today
+        ):
+            found = Replica(**row._mapping)
+            replicas.setdefault((found.atena_number, found.info_type_code), []).append(found)
+        claims = await claimed(
+            self.reads,
+            (
+                (people.get(request.provider_pseudonym, ""), year)
+                for request in requests
+                if request.info_type_code == DUPLICATE_DEPENDANT_INFO
+                and (year := asked_year(request)) is not None
+            ),
+            today,
+        )
         answers: list[ProvisionAnswer] = []
         records: list[LocalRecord] = []
         for request in requests:
@@ -1008,6 +1011,18 @@ class IntermediateService:
                 answer.error.code if answer.error else "items",
             )
         return answers
+
+    async def _read_in(
+        self, statement: Executable, values: Iterable[str], **parameters: Any
+    ) -> list[AnyRow]:
+        """The rows of ``statement`` for each of ``values`` (its expanding parameter
+        ``values``), read on the event loop's thread, a chunk of values at a time."""
+        wanted = list(dict.fromkeys(values))
+        rows: list[AnyRow] = []
+        for start in range(0, len(wanted), _IN_CHUNK):
+            chunk = wanted[start : start + _IN_CHUNK]
+            rows.extend(await self.reads.all(statement, {"values": chunk, **parameters}))
+        return rows
 
     def _provider_record(
         self,
@@ -1212,14 +1227,15 @@ class _PersonItem:
         self.acquire_pseudonym = self.acquire_pseudonym or registration.acquire_pseudonym
 
 
-def _pseudonym_of(atena_number: str, person: Person | None) -> str:
+def _pseudonym_of(atena_number: str, person: AnyRow | None) -> str:
     """The person's 符号; IDN002 if no person is registered under the atena number, IDN001 if
     the 符号 was not obtained yet."""
     if person is None:
         raise IpnsimError("IDN002", atena_number=atena_number)
-    if person.pseudonym is None:
+    pseudonym: str | None = person.pseudonym
+    if pseudonym is None:
         raise IpnsimError("IDN001", atena_number=atena_number)
-    return person.pseudonym
+    return pseudonym
 
 
 def _result_or_refusal(item: BulkInquiryItem) -> InquiryResult | ErrorBody:

@@ -44,7 +44,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ipnsim.storage import UtcDateTime, insert_into_tables
+from ipnsim.storage import LoopReads, UtcDateTime, insert_into_tables, reads_of
 from network.protocol.merkle import MerkleTree, canonical_bytes, leaf_hash
 from network.protocol.models import (
     ConsistencyProof,
@@ -483,8 +483,9 @@ class RecordLog:
         async with self._lock, sessions() as session:
             await self._catch_up(session)
 
-    async def _catch_up(self, session: AsyncSession) -> int:
-        """Append to the tree the leaves other writers stored; how many there were.
+    async def _catch_up(self, session: AsyncSession, reads: LoopReads | None = None) -> int:
+        """Append to the tree the leaves other writers stored; how many there were. With
+        ``reads`` the leaves are read through them instead of the session.
 
         The last leaf the tree holds is read again with them: if the database no longer holds
         it (another process reset a sandbox's database, whose log this process still had in
@@ -492,13 +493,12 @@ class RecordLog:
         no longer there."""
         model = self.leaf_model
         known = self.tree.size
-        rows = list(
-            await session.execute(
-                select(model.leaf_index, model.leaf_hash)
-                .where(model.leaf_index >= max(known - 1, 0))
-                .order_by(model.leaf_index)
-            )
+        since = (
+            select(model.leaf_index, model.leaf_hash)
+            .where(model.leaf_index >= max(known - 1, 0))
+            .order_by(model.leaf_index)
         )
+        rows = list(await reads.all(since) if reads is not None else await session.execute(since))
         if known:
             if not rows or (rows[0][0], rows[0][1]) != (known - 1, self.tree.leaf(known - 1).hex()):
                 logger.warning(
@@ -622,8 +622,13 @@ class RecordLog:
         size = self.tree.size
         try:
             async with sessions.begin() as session:
-                await self._lock_log(session)
-                await self._catch_up(session)
+                if session.get_bind().dialect.name == "postgresql":
+                    await self._lock_log(session)
+                    await self._catch_up(session)
+                else:
+                    # SQLite takes its lock at the first write: the leaves others stored are
+                    # read as they would be here, without a trip to the session's thread.
+                    await self._catch_up(session, reads_of(sessions))
                 size = self.tree.size
                 results = [
                     await work(session, Appender(self, session, sign_heads=not one_head))

@@ -452,6 +452,7 @@ async def behind_a_held_write(
     gate = asyncio.Event()
 
     async def hold(session: AsyncSession, _: Appender) -> None:
+        await session.connection()  # it holds a connection, and commits, like any write
         await gate.wait()
 
     holding = asyncio.create_task(service.log.write(service.sessions, hold))

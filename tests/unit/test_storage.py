@@ -4,23 +4,40 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import JSON, Column, Date, Integer, MetaData, String, Table, event, insert, select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import (
+    JSON,
+    Column,
+    Date,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    bindparam,
+    event,
+    insert,
+    select,
+)
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlalchemy.pool import QueuePool
 
+from ipnsim.postgres import drop_databases, ensure_databases, service_database_url
 from ipnsim.storage import (
     SQLITE_POOL_SIZE,
     UtcDateTime,
     create_engine,
     insert_into_tables,
     insert_many,
+    loop_reads,
+    reads_of,
     sessionmaker,
 )
+from tests.unit.test_error_statistics import postgres_server
 
 METADATA = MetaData()
 THINGS = Table(
@@ -349,3 +366,105 @@ def test_a_duplicate_among_several_tables_is_an_integrity_error(
     assert "INSERT INTO others" in str(seen["error"])
     assert seen["things"] == []
     assert seen["others"] == []
+
+
+# --- LoopReads: reads on the event loop's thread ------------------------------------------
+
+
+def loop_read_scenario(url: str) -> dict[str, Any]:
+    """Write through the async engine, read through its LoopReads; what each read saw."""
+
+    async def scenario() -> dict[str, Any]:
+        engine = create_engine(url)
+        seen: dict[str, Any] = {}
+        try:
+            async with engine.begin() as connection:
+                await connection.run_sync(METADATA.create_all)
+            reads = loop_reads(engine)
+            seen["same_reads"] = reads is loop_reads(engine)
+            by_id = select(THINGS).where(THINGS.c.id == bindparam("id"))
+            seen["before"] = await reads.first(by_id, {"id": "fast1"})
+            sessions = sessionmaker(engine)
+            async with sessions.begin() as session:
+                await insert_many(session, THINGS, rows("fast"))
+            seen["after"] = await reads.first(by_id, {"id": "fast1"})
+            seen["in"] = await reads.all(
+                select(THINGS.c.id)
+                .where(THINGS.c.id.in_(bindparam("ids", expanding=True)))
+                .order_by(THINGS.c.id),
+                {"ids": ["fast3", "fast1", "nobody"]},
+            )
+            seen["on_loop_thread"] = reads.on_loop_thread
+            async with sessions() as session:
+                seen["through_session"] = (
+                    await session.execute(select(THINGS).where(THINGS.c.id == "fast1"))
+                ).one()
+        finally:
+            await engine.dispose()
+        seen["disposed"] = reads.on_loop_thread and reads.disposed
+        return seen
+
+    return asyncio.run(scenario())
+
+
+def test_loop_reads_see_committed_rows_with_the_engines_types(tmp_path: Path) -> None:
+    seen = loop_read_scenario(f"sqlite+aiosqlite:///{tmp_path / 'things.sqlite3'}")
+
+    assert seen["same_reads"]
+    assert seen["on_loop_thread"]
+    assert seen["before"] is None
+    assert tuple(seen["after"]) == tuple(seen["through_session"])
+    assert seen["after"].at == NOW and seen["after"].at.tzinfo is not None
+    assert seen["after"].day == dt.date(2026, 4, 1)
+    assert seen["after"].payload == [{"a": "和"}]
+    assert [row.id for row in seen["in"]] == ["fast1", "fast3"]
+    assert seen["disposed"]
+
+
+def test_loop_reads_of_sqlite_in_memory_go_through_the_engine() -> None:
+    seen = loop_read_scenario("sqlite+aiosqlite://")
+
+    assert not seen["on_loop_thread"]
+    assert tuple(seen["after"]) == tuple(seen["through_session"])
+    assert [row.id for row in seen["in"]] == ["fast1", "fast3"]
+
+
+def test_loop_reads_of_postgresql_go_through_the_engine() -> None:
+    server = postgres_server()
+    if server is None:
+        pytest.skip("no PostgreSQL server reachable (set IPNSIM_TEST_POSTGRES_URL)")
+    database = f"ipnsim_unit_reads_{uuid.uuid4().hex[:12]}"
+    ensure_databases(server, [database])
+    try:
+        seen = loop_read_scenario(service_database_url(server, database))
+    finally:
+        drop_databases(server, [database])
+
+    assert not seen["on_loop_thread"]
+    assert tuple(seen["after"]) == tuple(seen["through_session"])
+    assert seen["after"].at == NOW
+    assert [row.id for row in seen["in"]] == ["fast1", "fast3"]
+
+
+def test_loop_reads_cannot_write(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'things.sqlite3'}")
+        try:
+            async with engine.begin() as connection:
+                await connection.run_sync(METADATA.create_all)
+            await loop_reads(engine).all(insert(THINGS).values(id="x", at=NOW))
+        finally:
+            await engine.dispose()
+
+    with pytest.raises(OperationalError, match="readonly"):
+        asyncio.run(scenario())
+
+
+def test_reads_of_sessions_are_those_of_their_engine(tmp_path: Path) -> None:
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'things.sqlite3'}")
+    try:
+        assert reads_of(sessionmaker(engine)) is loop_reads(engine)
+        with pytest.raises(TypeError):
+            reads_of(async_sessionmaker())
+    finally:
+        asyncio.run(engine.dispose())
