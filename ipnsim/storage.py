@@ -431,6 +431,8 @@ class LoopReads:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
         self._sync: Engine | None = None
+        self._connection: Connection | None = None
+        """Kept open between reads: a checkout from the pool costs as much as a read."""
         self._disposed = False
         url = engine.url
         if url.get_backend_name() == "sqlite" and not _in_memory(url):
@@ -446,10 +448,19 @@ class LoopReads:
     ) -> Sequence[AnyRow]:
         """Every row of ``statement``."""
         if self._sync is None:
-            async with self._engine.connect() as connection:
-                return (await connection.execute(statement, parameters)).all()
-        with self._sync.connect() as connection:
-            return connection.execute(statement, parameters).all()
+            async with self._engine.connect() as through_engine:
+                return (await through_engine.execute(statement, parameters)).all()
+        connection = self._connection
+        if connection is None:
+            connection = self._connection = self._sync.connect()
+        try:
+            rows = connection.execute(statement, parameters).all()
+        except BaseException:
+            self._connection = None
+            connection.invalidate()  # opened again by the next read
+            raise
+        connection.rollback()  # SQLAlchemy's transaction only: SQLite began none for a read
+        return rows
 
     async def first(
         self, statement: Executable, parameters: Mapping[str, Any] | None = None
@@ -470,6 +481,9 @@ class LoopReads:
 
     def dispose(self) -> None:
         """Close the reading connection (the engine's :meth:`AsyncEngine.dispose` does it)."""
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
         if self._sync is not None:
             self._sync.dispose()
         self._disposed = True
