@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import datetime as dt
+import functools
 import logging
 import os
 import uuid
@@ -443,6 +444,13 @@ class RecordLog:
         self._lock = asyncio.Lock()
         self._waiting: list[_Waiting] = []
 
+    @functools.cached_property
+    def _leaves_since_sql(self) -> str:
+        """The catch-up read as plain SQL, for :meth:`LoopReads.driver_rows`."""
+        table = self.leaf_model.__table__
+        index, digest = table.c.leaf_index.name, table.c.leaf_hash.name
+        return f"SELECT {index}, {digest} FROM {table.name} WHERE {index} >= ? ORDER BY {index}"
+
     def add_head(self, session: AsyncSession) -> None:
         """Add to ``session`` the signed head of the tree as it is now."""
         head = self.sign(self.tree.size, self.tree.root())
@@ -493,12 +501,21 @@ class RecordLog:
         no longer there."""
         model = self.leaf_model
         known = self.tree.size
-        since = (
-            select(model.leaf_index, model.leaf_hash)
-            .where(model.leaf_index >= max(known - 1, 0))
-            .order_by(model.leaf_index)
-        )
-        rows = list(await reads.all(since) if reads is not None else await session.execute(since))
+        since = max(known - 1, 0)
+        rows: list[Any]
+        if reads is not None and reads.on_loop_thread:
+            rows = reads.driver_rows(self._leaves_since_sql, (since,))
+        else:
+            statement = (
+                select(model.leaf_index, model.leaf_hash)
+                .where(model.leaf_index >= since)
+                .order_by(model.leaf_index)
+            )
+            rows = list(
+                await reads.all(statement)
+                if reads is not None
+                else await session.execute(statement)
+            )
         if known:
             if not rows or (rows[0][0], rows[0][1]) != (known - 1, self.tree.leaf(known - 1).hex()):
                 logger.warning(

@@ -468,3 +468,32 @@ def test_reads_of_sessions_are_those_of_their_engine(tmp_path: Path) -> None:
             reads_of(async_sessionmaker())
     finally:
         asyncio.run(engine.dispose())
+
+
+def test_driver_reads_give_sqlites_own_values(tmp_path: Path) -> None:
+    async def scenario() -> list[tuple[Any, ...]]:
+        engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'things.sqlite3'}")
+        try:
+            async with engine.begin() as connection:
+                await connection.run_sync(METADATA.create_all)
+            async with sessionmaker(engine).begin() as session:
+                await insert_many(session, THINGS, rows("fast"))
+            return loop_reads(engine).driver_rows(
+                "SELECT id, count FROM things WHERE count >= ? ORDER BY id", (3,)
+            )
+        finally:
+            await engine.dispose()
+
+    assert asyncio.run(scenario()) == [("fast3", 3), ("fast4", 3)]
+
+
+def test_driver_reads_need_an_sqlite_file() -> None:
+    async def scenario() -> None:
+        engine = create_engine("sqlite+aiosqlite://")
+        try:
+            loop_reads(engine).driver_rows("SELECT 1", ())
+        finally:
+            await engine.dispose()
+
+    with pytest.raises(RuntimeError, match="SQLite file"):
+        asyncio.run(scenario())
