@@ -7,7 +7,9 @@ system through the requester's intermediate server and the hub to the provider's
 server and back. Every response carries its trace in ``traceparent`` and ``X-Ipnsim-Trace-Id``,
 and every provision-record copy stores the trace id (:func:`current_trace_id`).
 
-Spans are always made (the ids are needed for the records) but go nowhere unless exported:
+Spans are always made (the ids are needed for the records) but go nowhere unless exported;
+a process that exports nothing makes them as bare ids (:func:`unrecorded_span`), which costs
+a fraction of a recorded span:
 
 - ``IPNSIM_TRACE_DIR`` (``ipnsim up --trace-dir DIR``): every span, one JSON object a line, in
   ``DIR/<service>-<pid>.jsonl``;
@@ -54,6 +56,8 @@ TRACER_NAME = "ipnsim"
 
 _propagator = TraceContextTextMapPropagator()
 _provider: TracerProvider | None = None
+_provider_exports = False
+"""Whether this process's provider has somewhere to send spans."""
 _provider_lock = threading.Lock()
 
 
@@ -155,15 +159,48 @@ def configure_tracing(
 ) -> TracerProvider:
     """Install this process's tracer provider for ``service`` (``service.name``, with any other
     resource ``attributes``), once: later calls keep the first."""
-    global _provider
+    global _provider, _provider_exports
     with _provider_lock:
         if _provider is None:
             resource = Resource.create({"service.name": service, **(attributes or {})})
             provider = TracerProvider(resource=resource, id_generator=DigitSafeIdGenerator())
-            for processor in exporters_from_environment(service, environ):
+            processors = exporters_from_environment(service, environ)
+            for processor in processors:
                 provider.add_span_processor(processor)
             _provider = provider
+            _provider_exports = bool(processors)
         return _provider
+
+
+def spans_exported() -> bool:
+    """Whether this process sends its spans anywhere (configuring tracing first if need be)."""
+    configure_tracing("ipnsim")
+    return _provider_exports
+
+
+_ids = DigitSafeIdGenerator()
+
+
+def unrecorded_span(parent: otel_context.Context | None = None) -> trace.Span:
+    """A span that only carries ids, for a process that exports none: the trace of ``parent``
+    (the current context when None) with its sampling flags, or a new sampled trace, and a new
+    span id. It is what the SDK's tracer gives with the same ids, without the span's
+    attributes, events and processors, which nothing would read."""
+    above = trace.get_current_span(parent).get_span_context()
+    if above.is_valid:
+        trace_id, flags, state = above.trace_id, above.trace_flags, above.trace_state
+    else:
+        trace_id = _ids.generate_trace_id()
+        flags, state = trace.TraceFlags(trace.TraceFlags.SAMPLED), None
+    return trace.NonRecordingSpan(
+        trace.SpanContext(
+            trace_id,
+            _ids.generate_span_id(),
+            is_remote=False,
+            trace_flags=flags,
+            trace_state=state,
+        )
+    )
 
 
 _tracer: trace.Tracer | None = None
@@ -216,6 +253,8 @@ class TracingMiddleware:
         self.app = app
         chosen = provider if provider is not None else configure_tracing(service, attributes)
         self.tracer = chosen.get_tracer(TRACER_NAME)
+        self.records = provider is not None or spans_exported()
+        """False: the process exports no span, so each request gets an :func:`unrecorded_span`."""
 
     async def __call__(self, scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -227,7 +266,11 @@ class TracingMiddleware:
                 carrier[name.decode("latin-1")] = value.decode("latin-1")
         parent = _propagator.extract(carrier) if carrier else None
         method: str = scope["method"]
-        span = self.tracer.start_span(method, context=parent, kind=SpanKind.SERVER)
+        span = (
+            self.tracer.start_span(method, context=parent, kind=SpanKind.SERVER)
+            if self.records
+            else unrecorded_span(parent)
+        )
         token = otel_context.attach(trace.set_span_in_context(span))
         header_values = [
             (b"traceparent", traceparent_of(span).encode()),
@@ -245,17 +288,18 @@ class TracingMiddleware:
         try:
             await self.app(scope, receive, send_with_trace)
         finally:
-            route = route_template(scope)
-            span.update_name(f"{method} {route}")
-            span.set_attributes(
-                {
-                    "http.request.method": method,
-                    "http.route": route,
-                    "http.response.status_code": status_code,
-                }
-            )
-            if status_code >= 500:
-                span.set_status(Status(StatusCode.ERROR))
+            if span.is_recording():
+                route = route_template(scope)
+                span.update_name(f"{method} {route}")
+                span.set_attributes(
+                    {
+                        "http.request.method": method,
+                        "http.route": route,
+                        "http.response.status_code": status_code,
+                    }
+                )
+                if status_code >= 500:
+                    span.set_status(Status(StatusCode.ERROR))
             otel_context.detach(token)
             span.end()
 
@@ -274,6 +318,8 @@ def route_template(scope: Mapping[str, Any]) -> str:
 def client_span(name: str) -> trace.Span:
     """A client span (the caller's side of a call to another service), to use with
     ``trace.use_span(span, end_on_exit=True)``."""
+    if not spans_exported():
+        return unrecorded_span()
     return tracer().start_span(name, kind=SpanKind.CLIENT)
 
 

@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from opentelemetry import trace as trace_api
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -165,6 +166,66 @@ def test_the_trace_directory_receives_every_span_as_a_json_line(tmp_path: Path) 
 
 def test_without_configuration_no_span_is_exported() -> None:
     assert exporters_from_environment("hub", {}) == []
+
+
+def unexported_app(monkeypatch: pytest.MonkeyPatch) -> FastAPI:
+    """A service app whose process exports no span."""
+    monkeypatch.setattr(tracing, "spans_exported", lambda: False)
+    app = service_app()
+    app.add_middleware(TracingMiddleware, service="test")
+    return app
+
+
+def test_unexported_spans_continue_the_callers_trace_with_its_flags(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    app = unexported_app(monkeypatch)
+    trace_id, parent = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
+    for flags in ("01", "00"):
+        response = call(
+            app,
+            "GET",
+            "/v1/people/123456789012345",
+            headers={"traceparent": f"00-{trace_id}-{parent}-{flags}"},
+        )
+        assert response.headers["x-ipnsim-trace-id"] == trace_id
+        version, answered_trace, span_id, answered_flags = response.headers["traceparent"].split(
+            "-"
+        )
+        assert (version, answered_trace, answered_flags) == ("00", trace_id, flags)
+        assert re.fullmatch(r"[0-9a-f]{16}", span_id) and span_id != parent
+
+
+def test_unexported_spans_start_a_sampled_trace_when_there_is_none(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    app = unexported_app(monkeypatch)
+    seen = set()
+    for _ in range(3):
+        response = call(app, "GET", "/v1/people/123456789012345")
+        trace_id = response.headers["x-ipnsim-trace-id"]
+        assert re.fullmatch(r"[0-9a-f]{32}", trace_id)
+        assert response.headers["traceparent"].startswith(f"00-{trace_id}-")
+        assert response.headers["traceparent"].endswith("-01")
+        seen.add(trace_id)
+    assert len(seen) == 3
+
+
+def test_an_unexported_client_span_is_a_child_in_the_same_trace(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(tracing, "spans_exported", lambda: False)
+    server = tracing.unrecorded_span()
+    assert not server.is_recording()
+    with trace_api.use_span(server, end_on_exit=True):
+        outer = tracing.current_trace_id()
+        with trace_api.use_span(tracing.client_span("POST /v1/inquiries"), end_on_exit=True):
+            headers = tracing.outgoing_headers({})
+            inner = tracing.current_trace_id()
+    assert outer is not None and inner == outer
+    assert headers["traceparent"].split("-")[1] == outer
+    assert headers["traceparent"].split("-")[2] != f"{server.get_span_context().span_id:016x}"
+    assert tracing.current_trace_id() is None
 
 
 def record(trace_id: str | None) -> HubRecord:
