@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -1017,10 +1017,8 @@ class IntermediateService:
     ) -> list[AnyRow]:
         """The rows of ``statement`` for each of ``values`` (its expanding parameter
         ``values``), read on the event loop's thread, a chunk of values at a time."""
-        wanted = list(dict.fromkeys(values))
         rows: list[AnyRow] = []
-        for start in range(0, len(wanted), _IN_CHUNK):
-            chunk = wanted[start : start + _IN_CHUNK]
+        for chunk in _in_chunks(values):
             rows.extend(await self.reads.all(statement, {"values": chunk, **parameters}))
         return rows
 
@@ -1260,12 +1258,17 @@ async def _select_in(
     session: AsyncSession, query: Any, column: Any, values: Iterable[str]
 ) -> list[Any]:
     """Rows of ``query`` whose ``column`` is one of ``values``, in queries of few parameters."""
-    wanted = list(dict.fromkeys(values))
     rows: list[Any] = []
-    for start in range(0, len(wanted), _IN_CHUNK):
-        result = await session.execute(query.where(column.in_(wanted[start : start + _IN_CHUNK])))
-        rows.extend(result.all())
+    for chunk in _in_chunks(values):
+        rows.extend((await session.execute(query.where(column.in_(chunk)))).all())
     return rows
+
+
+def _in_chunks(values: Iterable[str]) -> Iterator[list[str]]:
+    """The distinct ``values``, in order, a list of at most ``_IN_CHUNK`` at a time."""
+    wanted = list(dict.fromkeys(values))
+    for start in range(0, len(wanted), _IN_CHUNK):
+        yield wanted[start : start + _IN_CHUNK]
 
 
 def _content_columns(content: ReplicaContent | ReplicaBulkItem) -> dict[str, object]:
