@@ -7,14 +7,17 @@ Settings come from the environment (``IPNSIM_HUB_*``, ``IPNSIM_AGENCY_*`` or
 from __future__ import annotations
 
 import gc
+import os
 import sys
+from collections.abc import Sequence
 from enum import StrEnum
 
 import uvicorn
 from pydantic import ValidationError
 from starlette.types import ASGIApp
 
-from ipnsim.logs import LogFormat, configure_logging
+from ipnsim.logs import LOG_FORMAT_ENV, LogFormat, configure_logging
+from ipnsim.sandboxes import SANDBOX_ENV
 
 
 class Role(StrEnum):
@@ -82,3 +85,47 @@ def serve(
     server = uvicorn.Server(config)
     server.run()
     return 0 if server.started else 1
+
+
+_VALUE_OPTIONS = ("--host", "--port", "--log-level", "--log-format")
+
+
+def parse_serve_arguments(arguments: Sequence[str]) -> tuple[Role, str, int, str, LogFormat] | None:
+    """The role, host, port, log level and log format of ``ipnsim serve`` arguments (those after
+    ``serve``), with the command line's defaults; None unless they are well formed (help, an
+    unknown option or a bad value) or a sandbox is set, which the full command line handles."""
+    if SANDBOX_ENV in os.environ:
+        return None
+    values: dict[str, str] = {}
+    roles: list[str] = []
+    tokens = iter(arguments)
+    for token in tokens:
+        if not token.startswith("-"):
+            roles.append(token)
+            continue
+        name, equals, value = token.partition("=")
+        if name not in _VALUE_OPTIONS:
+            return None
+        if not equals:
+            following = next(tokens, None)
+            if following is None:
+                return None
+            value = following
+        values[name] = value
+    log_format = values.get("--log-format", os.environ.get(LOG_FORMAT_ENV, "text"))
+    port = values.get("--port", "8000")
+    if (
+        len(roles) != 1
+        or roles[0] not in {role.value for role in Role}
+        or log_format not in ("text", "json")
+        or not port.isdecimal()
+        or not 1 <= int(port) <= 65535
+    ):
+        return None
+    return (
+        Role(roles[0]),
+        values.get("--host", "127.0.0.1"),
+        int(port),
+        values.get("--log-level", "info"),
+        "json" if log_format == "json" else "text",
+    )

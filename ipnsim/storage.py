@@ -293,9 +293,24 @@ def _one_trip_aiosqlite() -> _OneTripDbapi:
     return _OneTripDbapi(aiosqlite, sqlite3)
 
 
+SQLITE_CACHE_KIB = 512
+"""Each SQLite connection's page cache, in KiB (SQLite's default is 2,000).
+
+A service keeps up to twice ``SQLITE_POOL_SIZE`` connections, and each one's cache fills as the
+database grows: with the default, the five or so connections a 一括照会 job keeps busy held some
+12 MiB in each service. The pages a write touches are few and the operating system caches the
+file; a quarter of the default made no difference to the job's CPU time."""
+
+
 def _sqlite_pragmas(connection: Any, _record: Any) -> None:
     cursor = connection.cursor()
-    for pragma in ("journal_mode=WAL", "synchronous=FULL", "foreign_keys=ON", "busy_timeout=10000"):
+    for pragma in (
+        "journal_mode=WAL",
+        "synchronous=FULL",
+        "foreign_keys=ON",
+        "busy_timeout=10000",
+        f"cache_size=-{SQLITE_CACHE_KIB}",
+    ):
         cursor.execute(f"PRAGMA {pragma}")
     cursor.close()
 

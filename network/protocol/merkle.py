@@ -22,6 +22,8 @@ from typing import Any
 
 LEAF_PREFIX = b"\x00"
 NODE_PREFIX = b"\x01"
+HASH_SIZE = 32
+"""Bytes of a SHA-256 hash: of a leaf, an inner node, a root."""
 EMPTY_ROOT = hashlib.sha256(b"").digest()
 """MTH({}) of the empty log: the hash of the empty string."""
 
@@ -60,41 +62,59 @@ class MerkleTree:
     Appending a leaf costs amortised O(1) hashes; the root of any size and every proof cost
     O(log n) lookups and hashes, because each range the RFC's recursions visit splits into
     perfect, aligned subtrees that are already stored.
+
+    Each level is one ``bytearray`` of 32-byte hashes side by side (the leaves at level 0, a
+    node over ``2**level`` leaves at ``level``): about 64 bytes a leaf in all, where a list of
+    ``bytes`` objects takes some 150.
     """
 
     def __init__(self, leaf_hashes: Sequence[bytes] = ()) -> None:
-        self._levels: list[list[bytes]] = [[]]
+        self._levels: list[bytearray] = [bytearray()]
         for leaf in leaf_hashes:
             self.append(leaf)
 
     @property
     def size(self) -> int:
-        return len(self._levels[0])
+        return len(self._levels[0]) // HASH_SIZE
 
     def leaf(self, index: int) -> bytes:
-        return self._levels[0][index]
+        """The hash of leaf ``index`` (counted from the end when negative, as in a list)."""
+        size = self.size
+        if index < 0:
+            index += size
+        if not 0 <= index < size:
+            raise IndexError(f"leaf {index} is not in a tree of {size} leaves")
+        return bytes(self._levels[0][index * HASH_SIZE : (index + 1) * HASH_SIZE])
 
     def append(self, leaf: bytes) -> None:
         """Add a leaf hash, completing the perfect subtrees it closes."""
-        self._levels[0].append(leaf)
+        if len(leaf) != HASH_SIZE:
+            raise ValueError(f"a leaf hash has {HASH_SIZE} bytes, not {len(leaf)}")
+        levels = self._levels
+        nodes = levels[0]
+        nodes += leaf
+        count = len(nodes) // HASH_SIZE
         level = 0
-        while len(self._levels[level]) % 2 == 0:
-            nodes = self._levels[level]
-            if level + 1 == len(self._levels):
-                self._levels.append([])
-            self._levels[level + 1].append(node_hash(nodes[-2], nodes[-1]))
+        while count % 2 == 0:
+            digest = hashlib.sha256(NODE_PREFIX + nodes[-2 * HASH_SIZE :]).digest()
             level += 1
+            if level == len(levels):
+                levels.append(bytearray())
+            nodes = levels[level]
+            nodes += digest
+            count //= 2
 
     def truncate(self, size: int) -> None:
         """Forget every leaf from ``size`` on (an append whose transaction failed)."""
         for level, nodes in enumerate(self._levels):
-            del nodes[size >> level :]
+            del nodes[(size >> level) * HASH_SIZE :]
 
     def _subtree(self, start: int, size: int) -> bytes:
         """MTH(D[start:start+size]) for a range the RFC's recursions visit."""
         if size & (size - 1) == 0 and start % size == 0:
             level = size.bit_length() - 1
-            return self._levels[level][start >> level]
+            offset = (start >> level) * HASH_SIZE
+            return bytes(self._levels[level][offset : offset + HASH_SIZE])
         k = _split(size)
         return node_hash(self._subtree(start, k), self._subtree(start + k, size - k))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import tracemalloc
 
 import pytest
 
@@ -148,3 +149,65 @@ def test_out_of_range_requests_are_refused() -> None:
         tree.root(4)
     with pytest.raises(ValueError, match="no consistency proof from 0 leaves to 3"):
         tree.consistency_proof(0, 3)
+
+
+MANY = [leaf_hash(index.to_bytes(2, "big")) for index in range(70)]
+
+
+def test_roots_of_up_to_70_leaves_match_the_roots_computed_from_scratch() -> None:
+    tree = MerkleTree()
+    for size, leaf in enumerate(MANY, start=1):
+        tree.append(leaf)
+        for earlier in range(size + 1):
+            assert tree.root(earlier) == root_of(MANY[:earlier])
+
+
+def test_leaves_are_read_back_as_bytes_from_either_end() -> None:
+    tree = MerkleTree(MANY[:9])
+    assert [tree.leaf(index) for index in range(9)] == MANY[:9]
+    assert tree.leaf(-1) == MANY[8]
+    assert tree.leaf(-9) == MANY[0]
+    assert all(type(node) is bytes for node in [tree.root(), *tree.inclusion_proof(2, 9)])
+    for index in (9, -10):
+        with pytest.raises(IndexError, match="is not in a tree of 9 leaves"):
+            tree.leaf(index)
+
+
+def test_a_leaf_hash_must_have_32_bytes_and_a_refused_one_leaves_the_tree_as_it_was() -> None:
+    tree = MerkleTree(MANY[:3])
+    for wrong in (b"", MANY[3][:31], MANY[3] + b"\x00"):
+        with pytest.raises(ValueError, match=f"a leaf hash has 32 bytes, not {len(wrong)}"):
+            tree.append(wrong)
+    assert tree.size == 3
+    assert tree.root() == root_of(MANY[:3])
+
+
+@pytest.mark.parametrize("size", [0, 1, 2, 5, 8, 16, 31, 32, 33])
+def test_a_tree_truncated_and_grown_again_is_the_tree_built_afresh(size: int) -> None:
+    tree = MerkleTree(MANY[:40])
+    tree.truncate(size)
+    assert tree.size == size
+    for leaf in MANY[size:50]:
+        tree.append(leaf)
+    fresh = MerkleTree(MANY[:50])
+    assert [tree.root(n) for n in range(51)] == [fresh.root(n) for n in range(51)]
+    assert [tree.inclusion_proof(i, 50) for i in range(50)] == [
+        fresh.inclusion_proof(i, 50) for i in range(50)
+    ]
+    assert [tree.consistency_proof(n, 50) for n in range(1, 51)] == [
+        fresh.consistency_proof(n, 50) for n in range(1, 51)
+    ]
+
+
+def test_the_tree_keeps_about_64_bytes_a_leaf() -> None:
+    """32 bytes a leaf and as much again for the inner nodes, not an object per hash."""
+    tracemalloc.start()
+    try:
+        tree = MerkleTree()
+        for index in range(4096):
+            tree.append(leaf_hash(index.to_bytes(4, "big")))
+        held, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert tree.size == 4096
+    assert held < 80 * 4096

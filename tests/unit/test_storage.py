@@ -28,6 +28,7 @@ from sqlalchemy.pool import QueuePool
 
 from ipnsim.postgres import drop_databases, ensure_databases, service_database_url
 from ipnsim.storage import (
+    SQLITE_CACHE_KIB,
     SQLITE_POOL_SIZE,
     UtcDateTime,
     create_engine,
@@ -239,6 +240,21 @@ def test_pool_sizes_per_database() -> None:
     assert not isinstance(memory_engine.pool, QueuePool)
     assert isinstance(postgres_engine.pool, QueuePool)
     assert postgres_engine.pool.size() == 5
+
+
+def test_sqlite_connections_keep_a_small_page_cache(tmp_path: Path) -> None:
+    async def settings() -> list[Any]:
+        engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'cache.sqlite3'}")
+        try:
+            async with engine.connect() as connection:
+                return [
+                    (await connection.exec_driver_sql(f"PRAGMA {name}")).scalar()
+                    for name in ("cache_size", "journal_mode", "synchronous")
+                ]
+        finally:
+            await engine.dispose()
+
+    assert asyncio.run(settings()) == [-SQLITE_CACHE_KIB, "wal", 2]
 
 
 def thread_calls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
