@@ -3,6 +3,7 @@ anything it does not recognise (help, a wrong option or value, a sandbox) to the
 
 from __future__ import annotations
 
+import inspect
 import os
 import subprocess
 import sys
@@ -11,6 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from ipnsim.cli import app
+from ipnsim.cli import serve as cli_serve
 from ipnsim.serve import Role, parse_serve_arguments
 
 
@@ -122,3 +124,15 @@ def test_serve_starts_without_loading_the_command_line() -> None:
         "(<Role.AGENCY: 'agency'>, '0.0.0.0', 8001, 'info', 'text')",
         "[]",
     ]
+
+
+def test_the_short_path_has_the_command_lines_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("IPNSIM_LOG_FORMAT", raising=False)
+    defaults = inspect.signature(cli_serve).parameters
+    assert parse_serve_arguments(["hub"]) == (
+        Role.HUB,
+        defaults["host"].default,
+        defaults["port"].default,
+        defaults["log_level"].default,
+        defaults["log_format"].default,
+    )
