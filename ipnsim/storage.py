@@ -546,7 +546,12 @@ def _in_memory(url: Any) -> bool:
 
 def _read_only_pragmas(connection: Any, _record: Any) -> None:
     cursor = connection.cursor()
-    for pragma in ("query_only=ON", "foreign_keys=ON", "busy_timeout=10000"):
+    for pragma in (
+        "query_only=ON",
+        "foreign_keys=ON",
+        "busy_timeout=10000",
+        f"cache_size=-{SQLITE_CACHE_KIB}",
+    ):
         cursor.execute(f"PRAGMA {pragma}")
     cursor.close()
 
