@@ -5,10 +5,11 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Iterable, Sequence
-from typing import cast
+from types import TracebackType
+from typing import Protocol, cast
 
-from sqlalchemy import ColumnElement, Table, and_, case, func, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import ColumnElement, Table, and_, bindparam, case, func, literal, select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from ipnsim.storage import insert_many, utc_date
 from network.db import AddendumDelivery, HubAddendum, HubOutcome, HubRecord, IssuedPseudonym
@@ -26,9 +27,29 @@ IN_CHUNK = 5_000
 """Most values in one ``IN (…)`` list: well below SQLite's and PostgreSQL's parameter limits."""
 
 
+class PseudonymLookups(Protocol):
+    """Where the hub reads the 符号 its cache does not hold."""
+
+    async def owner(self, pseudonym: str) -> tuple[str, str] | None:
+        """The agency code and person key of an issued 符号, or None if it was never issued."""
+        ...
+
+    async def pseudonym(self, agency_code: str, person_key: str) -> str | None:
+        """The 符号 issued to an agency for a person, or None if none was issued yet."""
+        ...
+
+
 class PseudonymRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+
+    async def owner(self, pseudonym: str) -> tuple[str, str] | None:
+        row = await self.resolve(pseudonym)
+        return None if row is None else (row.agency_code, row.person_key)
+
+    async def pseudonym(self, agency_code: str, person_key: str) -> str | None:
+        row = await self.find(agency_code, person_key)
+        return None if row is None else row.pseudonym
 
     async def find(self, agency_code: str, person_key: str) -> IssuedPseudonym | None:
         return await self.session.scalar(
@@ -82,6 +103,71 @@ class PseudonymRepository:
     async def add_many(self, issued: Sequence[dict[str, object]]) -> None:
         """Insert many issued 符号 in one bulk statement (column name → value per row)."""
         await insert_many(self.session, cast(Table, IssuedPseudonym.__table__), issued)
+
+
+_RECORDED = select(literal(1)).where(HubRecord.inquiry_id == bindparam("inquiry_id"))
+_OWNER = select(IssuedPseudonym.agency_code, IssuedPseudonym.person_key).where(
+    IssuedPseudonym.pseudonym == bindparam("pseudonym")
+)
+_ISSUED = select(IssuedPseudonym.pseudonym).where(
+    IssuedPseudonym.agency_code == bindparam("agency_code"),
+    IssuedPseudonym.person_key == bindparam("person_key"),
+)
+
+
+class InquiryLookups:
+    """The reads of one inquiry before it is routed: whether its id is recorded already, and
+    the 符号 the cache does not hold (:class:`PseudonymLookups`).
+
+    Plain Core selects of the columns needed, on one connection opened at the first read and
+    given back when the block ends: no ORM session, no entity loaded. Each read is a single
+    statement, so on PostgreSQL the connection runs in autocommit (no BEGIN nor ROLLBACK
+    around it); SQLite opens no transaction for a read anyway.
+    """
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._connection: AsyncConnection | None = None
+
+    async def __aenter__(self) -> InquiryLookups:
+        return self
+
+    async def __aexit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if self._connection is not None:
+            connection, self._connection = self._connection, None
+            await connection.close()
+
+    async def _connect(self) -> AsyncConnection:
+        if self._connection is None:
+            connection = await self._engine.connect()
+            if connection.dialect.name == "postgresql":
+                await connection.execution_options(isolation_level="AUTOCOMMIT")
+            self._connection = connection
+        return self._connection
+
+    async def recorded(self, inquiry_id: uuid.UUID) -> bool:
+        """Whether the hub holds a record of this inquiry id."""
+        connection = await self._connect()
+        result = await connection.execute(_RECORDED, {"inquiry_id": str(inquiry_id)})
+        return result.first() is not None
+
+    async def owner(self, pseudonym: str) -> tuple[str, str] | None:
+        connection = await self._connect()
+        row = (await connection.execute(_OWNER, {"pseudonym": pseudonym})).first()
+        return None if row is None else (row.agency_code, row.person_key)
+
+    async def pseudonym(self, agency_code: str, person_key: str) -> str | None:
+        connection = await self._connect()
+        result = await connection.execute(
+            _ISSUED, {"agency_code": agency_code, "person_key": person_key}
+        )
+        row = result.first()
+        return None if row is None else row.pseudonym
 
 
 class RecordRepository:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from error_codes import ErrorBody, IpnsimError
 from ipnsim.storage import utcnow
@@ -52,6 +52,8 @@ from network.protocol.record_log import Appender, EventTable, RecordLog
 from network.pseudonyms import IssuedPseudonymCache, person_key, pseudonym_for
 from network.registry import AgencyEntry, Registry
 from network.repository import (
+    InquiryLookups,
+    PseudonymLookups,
     PseudonymRepository,
     RecordRepository,
     addendum_view,
@@ -142,6 +144,10 @@ class HubService:
         self.router = router
         self.secret = secret
         self.issued = issued if issued is not None else IssuedPseudonymCache()
+        bind = sessions.kw.get("bind")
+        if not isinstance(bind, AsyncEngine):
+            raise TypeError("the hub's sessions must be bound to an async engine")
+        self._engine = bind
 
     # --- 符号 ---------------------------------------------------------------------------------
 
@@ -250,13 +256,13 @@ class HubService:
 
     async def _prepare(self, exchange: _Exchange) -> tuple[AgencyEntry, ProvisionRequest]:
         request = exchange.request
-        async with self.sessions() as session:
-            if await RecordRepository(session).get(request.inquiry_id) is not None:
+        async with InquiryLookups(self._engine) as lookups:
+            if await lookups.recorded(request.inquiry_id):
                 raise IpnsimError("REC004", inquiry_id=str(request.inquiry_id))
-            return await self._check_and_convert(PseudonymRepository(session), exchange)
+            return await self._check_and_convert(lookups, exchange)
 
     async def _check_and_convert(
-        self, pseudonyms: PseudonymRepository, exchange: _Exchange
+        self, pseudonyms: PseudonymLookups, exchange: _Exchange
     ) -> tuple[AgencyEntry, ProvisionRequest]:
         """Check the requester's 符号 and the permission, and convert the 符号 for the provider."""
         request = exchange.request
@@ -310,29 +316,25 @@ class HubService:
             **fields,
         )
 
-    async def _owner(
-        self, pseudonyms: PseudonymRepository, pseudonym: str
-    ) -> tuple[str, str] | None:
+    async def _owner(self, pseudonyms: PseudonymLookups, pseudonym: str) -> tuple[str, str] | None:
         """The agency code and person key of an issued 符号, or None if it was never issued."""
         owner = self.issued.owner(pseudonym)
         if owner is None:
-            row = await pseudonyms.resolve(pseudonym)
-            if row is None:
+            owner = await pseudonyms.owner(pseudonym)
+            if owner is None:
                 return None
-            owner = (row.agency_code, row.person_key)
-            self.issued.remember(row.pseudonym, row.agency_code, row.person_key)
+            self.issued.remember(pseudonym, *owner)
         return owner
 
     async def _pseudonym(
-        self, pseudonyms: PseudonymRepository, agency_code: str, person: str
+        self, pseudonyms: PseudonymLookups, agency_code: str, person: str
     ) -> str | None:
         """The 符号 issued to an agency for a person, or None if none was issued yet."""
         pseudonym = self.issued.pseudonym(agency_code, person)
         if pseudonym is None:
-            row = await pseudonyms.find(agency_code, person)
-            if row is None:
+            pseudonym = await pseudonyms.pseudonym(agency_code, person)
+            if pseudonym is None:
                 return None
-            pseudonym = row.pseudonym
             self.issued.remember(pseudonym, agency_code, person)
         return pseudonym
 

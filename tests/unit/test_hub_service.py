@@ -335,6 +335,64 @@ def test_issued_pseudonyms_are_read_once(tmp_path: Path) -> None:
     run(tmp_path, scenario)
 
 
+def test_a_second_hub_on_the_database_reads_what_the_first_wrote(tmp_path: Path) -> None:
+    """Another hub process (its own empty cache) finds the 符号 and the records in the
+    database: it converts the same 符号 and refuses an inquiry id the first hub recorded."""
+
+    async def scenario(service: HubService, router: FakeRouter) -> None:
+        requester_pseudonym = await issue(service, YAMAGATA)
+        provider_pseudonym = await issue(service, ODAWARA)
+        request = inquiry(requester_pseudonym)
+        assert (await service.inquire(AGENCIES[YAMAGATA], request)).error is None
+        other = HubService(
+            service.sessions,
+            service.registry,
+            service.permissions,
+            service.catalogue,
+            router,  # type: ignore[arg-type]
+            SECRET,
+        )
+        await expect(other.inquire(AGENCIES[YAMAGATA], request), "REC004")
+        assert (await other.inquire(AGENCIES[YAMAGATA], inquiry(requester_pseudonym))).error is None
+        assert other.issued.owner(requester_pseudonym) == service.issued.owner(requester_pseudonym)
+        assert [sent.provider_pseudonym for _, sent in router.provided] == [provider_pseudonym] * 2
+
+    run(tmp_path, scenario)
+
+
+def test_an_inquiry_is_routed_after_one_read_when_its_pseudonyms_are_known(
+    tmp_path: Path,
+) -> None:
+    """Before routing, only whether the inquiry id is new is read (the 符号 come from memory)."""
+
+    async def scenario(service: HubService, router: FakeRouter) -> None:
+        requester_pseudonym = await issue(service, YAMAGATA)
+        await issue(service, ODAWARA)
+        await service.inquire(AGENCIES[YAMAGATA], inquiry(requester_pseudonym))
+        statements: list[str] = []
+        engine = service.sessions.kw["bind"]
+        provide = router.provide
+
+        def seen(*arguments: Any) -> None:
+            statements.append(arguments[2])
+
+        async def provide_after_reads(
+            provider: AgencyEntry, request: ProvisionRequest
+        ) -> ProvisionAnswer:
+            event.remove(engine.sync_engine, "before_cursor_execute", seen)
+            return await provide(provider, request)
+
+        router.provide = provide_after_reads  # type: ignore[method-assign]
+        event.listen(engine.sync_engine, "before_cursor_execute", seen)
+        assert (
+            await service.inquire(AGENCIES[YAMAGATA], inquiry(requester_pseudonym))
+        ).error is None
+        assert len(statements) == 1
+        assert "FROM provision_records" in statements[0]
+
+    run(tmp_path, scenario)
+
+
 def test_unreachable_provider_is_recorded_as_not_reached(tmp_path: Path) -> None:
     async def scenario(service: HubService, router: FakeRouter) -> None:
         await issue(service, ODAWARA)
