@@ -500,6 +500,12 @@ class LoopReads:
         return rows[0] if rows else None
 
     @property
+    def sync_engine(self) -> Engine | None:
+        """The synchronous engine the reads run on (None: they go through the async engine),
+        for event listeners."""
+        return self._sync
+
+    @property
     def on_loop_thread(self) -> bool:
         """Whether reads run on the event loop's thread (else through the async engine)."""
         return self._sync is not None

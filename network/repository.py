@@ -10,8 +10,9 @@ from typing import Protocol, cast
 
 from sqlalchemy import ColumnElement, Table, and_, bindparam, case, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+from sqlalchemy.sql import Executable
 
-from ipnsim.storage import insert_many, utc_date
+from ipnsim.storage import AnyRow, insert_many, loop_reads, utc_date
 from network.db import AddendumDelivery, HubAddendum, HubOutcome, HubRecord, IssuedPseudonym
 from network.protocol.models import (
     Addendum,
@@ -119,14 +120,16 @@ class InquiryLookups:
     """The reads of one inquiry before it is routed: whether its id is recorded already, and
     the 符号 the cache does not hold (:class:`PseudonymLookups`).
 
-    Plain Core selects of the columns needed, on one connection opened at the first read and
-    given back when the block ends: no ORM session, no entity loaded. Each read is a single
-    statement, so on PostgreSQL the connection runs in autocommit (no BEGIN nor ROLLBACK
-    around it); SQLite opens no transaction for a read anyway.
+    Plain Core selects of the columns needed: no ORM session, no entity loaded. An SQLite file
+    is read on the event loop's thread (:class:`~ipnsim.storage.LoopReads`). Elsewhere the
+    reads share one connection opened at the first read and given back when the block ends;
+    each read is a single statement, so on PostgreSQL the connection runs in autocommit (no
+    BEGIN nor ROLLBACK around it).
     """
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+        self._reads = loop_reads(engine)
         self._connection: AsyncConnection | None = None
 
     async def __aenter__(self) -> InquiryLookups:
@@ -150,24 +153,23 @@ class InquiryLookups:
             self._connection = connection
         return self._connection
 
+    async def _first(self, statement: Executable, parameters: dict[str, str]) -> AnyRow | None:
+        if self._reads.on_loop_thread:
+            return await self._reads.first(statement, parameters)
+        connection = await self._connect()
+        return (await connection.execute(statement, parameters)).first()
+
     async def recorded(self, inquiry_id: uuid.UUID) -> bool:
         """Whether the hub holds a record of this inquiry id."""
-        connection = await self._connect()
-        result = await connection.execute(_RECORDED, {"inquiry_id": str(inquiry_id)})
-        return result.first() is not None
+        return await self._first(_RECORDED, {"inquiry_id": str(inquiry_id)}) is not None
 
     async def owner(self, pseudonym: str) -> tuple[str, str] | None:
-        connection = await self._connect()
-        row = (await connection.execute(_OWNER, {"pseudonym": pseudonym})).first()
+        row = await self._first(_OWNER, {"pseudonym": pseudonym})
         return None if row is None else (row.agency_code, row.person_key)
 
     async def pseudonym(self, agency_code: str, person_key: str) -> str | None:
-        connection = await self._connect()
-        result = await connection.execute(
-            _ISSUED, {"agency_code": agency_code, "person_key": person_key}
-        )
-        row = result.first()
-        return None if row is None else row.pseudonym
+        row = await self._first(_ISSUED, {"agency_code": agency_code, "person_key": person_key})
+        return None if row is None else cast(str, row.pseudonym)
 
 
 class RecordRepository:

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import event, func, select
 
 from error_codes import IpnsimError
-from ipnsim.storage import create_engine, migrate, sessionmaker
+from ipnsim.storage import create_engine, loop_reads, migrate, sessionmaker
 from network.db import MIGRATIONS, HubAddendum, HubRecord, IssuedPseudonym
 from network.permissions import PermissionTable
 from network.protocol.layouts import catalogue
@@ -308,22 +308,40 @@ def test_provider_pseudonym_issued_after_idn004_is_found(tmp_path: Path) -> None
     run(tmp_path, scenario)
 
 
+class StatementsRun:
+    """The SQL statements the hub's database runs from now until :meth:`stop`: through the
+    async engine, or on the loop reads' own engine (SQLite files)."""
+
+    def __init__(self, service: HubService) -> None:
+        self.seen: list[str] = []
+        engine = service.sessions.kw["bind"]
+        self._engines = [
+            listened
+            for listened in (engine.sync_engine, loop_reads(engine).sync_engine)
+            if listened is not None
+        ]
+        for listened in self._engines:
+            event.listen(listened, "before_cursor_execute", self._note)
+
+    def _note(self, *arguments: Any) -> None:
+        self.seen.append(arguments[2])
+
+    def stop(self) -> None:
+        for listened in self._engines:
+            if event.contains(listened, "before_cursor_execute", self._note):
+                event.remove(listened, "before_cursor_execute", self._note)
+
+
 def test_issued_pseudonyms_are_read_once(tmp_path: Path) -> None:
     async def scenario(service: HubService, router: FakeRouter) -> None:
         requester_pseudonym = await issue(service, YAMAGATA)
         provider_pseudonym = await issue(service, ODAWARA)
-        statements: list[str] = []
-        engine = service.sessions.kw["bind"]
-
-        def seen(*arguments: Any) -> None:
-            statements.append(arguments[2])
-
-        event.listen(engine.sync_engine, "before_cursor_execute", seen)
+        watch = StatementsRun(service)
         for _ in range(3):
             result = await service.inquire(AGENCIES[YAMAGATA], inquiry(requester_pseudonym))
             assert result.error is None
-        event.remove(engine.sync_engine, "before_cursor_execute", seen)
-        reads = [s for s in statements if "FROM issued_pseudonyms" in s]
+        watch.stop()
+        reads = [s for s in watch.seen if "FROM issued_pseudonyms" in s]
         assert len(reads) == 2
         assert [sent.provider_pseudonym for _, sent in router.provided] == [provider_pseudonym] * 3
         stranger = await service.inquire(
@@ -369,26 +387,21 @@ def test_an_inquiry_is_routed_after_one_read_when_its_pseudonyms_are_known(
         requester_pseudonym = await issue(service, YAMAGATA)
         await issue(service, ODAWARA)
         await service.inquire(AGENCIES[YAMAGATA], inquiry(requester_pseudonym))
-        statements: list[str] = []
-        engine = service.sessions.kw["bind"]
         provide = router.provide
-
-        def seen(*arguments: Any) -> None:
-            statements.append(arguments[2])
 
         async def provide_after_reads(
             provider: AgencyEntry, request: ProvisionRequest
         ) -> ProvisionAnswer:
-            event.remove(engine.sync_engine, "before_cursor_execute", seen)
+            watch.stop()
             return await provide(provider, request)
 
         router.provide = provide_after_reads  # type: ignore[method-assign]
-        event.listen(engine.sync_engine, "before_cursor_execute", seen)
+        watch = StatementsRun(service)
         assert (
             await service.inquire(AGENCIES[YAMAGATA], inquiry(requester_pseudonym))
         ).error is None
-        assert len(statements) == 1
-        assert "FROM provision_records" in statements[0]
+        assert len(watch.seen) == 1
+        assert "FROM provision_records" in watch.seen[0]
 
     run(tmp_path, scenario)
 
