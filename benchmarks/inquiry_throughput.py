@@ -45,7 +45,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
@@ -383,31 +383,47 @@ def percentile(ordered: Sequence[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
-async def drive(
-    target: Target, concurrency: int, duration: float, good: Callable[[bytes], bool]
-) -> Point:
-    """Keep ``concurrency`` requests in flight for ``duration`` seconds."""
+@dataclass
+class Load:
+    """What :func:`keep_in_flight` saw: the answered requests' latencies (sorted, seconds), the
+    failures, and how long the load ran."""
+
+    latencies: list[float]
+    failures: int
+    seconds: float
+
+
+async def keep_in_flight(
+    url: str,
+    concurrency: int,
+    duration: float,
+    request_for: Callable[[int], tuple[bytes, Mapping[str, str]]],
+    good: Callable[[bytes], bool],
+    request_timeout: float = 30,
+) -> Load:
+    """Keep ``concurrency`` POSTs to ``url`` in flight for ``duration`` seconds.
+
+    ``request_for(turn)`` gives each request's body and headers (worker ``k`` sends turns k,
+    k+1, k+2, …); an answer that is not 200 or that ``good`` refuses counts as a failure, and so
+    does a request that fails to connect or times out (it has no latency)."""
     latencies: list[float] = []
     failures = 0
-    headers = {"Content-Type": "application/json"}
-    connector = aiohttp.TCPConnector(limit=concurrency, force_close=False)
+    connector = aiohttp.TCPConnector(limit=concurrency)
     async with aiohttp.ClientSession(
-        connector=connector, timeout=aiohttp.ClientTimeout(total=30)
+        connector=connector, timeout=aiohttp.ClientTimeout(total=request_timeout)
     ) as session:
-        cpu_before = cpu_seconds(target.pids)
-        switches_before = context_switches(target.pids)
         started = time.perf_counter()
         deadline = started + duration
 
-        async def worker() -> None:
+        async def worker(turn: int) -> None:
             nonlocal failures
             clock = time.perf_counter
             while clock() < deadline:
+                body, headers = request_for(turn)
+                turn += 1
                 sent = clock()
                 try:
-                    async with session.post(
-                        target.url, data=target.body, headers=headers
-                    ) as response:
+                    async with session.post(url, data=body, headers=headers) as response:
                         content = await response.read()
                 except (aiohttp.ClientError, TimeoutError):
                     failures += 1
@@ -416,19 +432,32 @@ async def drive(
                 if response.status != 200 or not good(content):
                     failures += 1
 
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        await asyncio.gather(*(worker(turn) for turn in range(concurrency)))
         elapsed = time.perf_counter() - started
-        cpu_after = cpu_seconds(target.pids)
-        switches_after = context_switches(target.pids)
     latencies.sort()
+    return Load(latencies, failures, elapsed)
+
+
+async def drive(
+    target: Target, concurrency: int, duration: float, good: Callable[[bytes], bool]
+) -> Point:
+    """Keep ``concurrency`` requests in flight for ``duration`` seconds."""
+    headers = {"Content-Type": "application/json"}
+    cpu_before = cpu_seconds(target.pids)
+    switches_before = context_switches(target.pids)
+    load = await keep_in_flight(
+        target.url, concurrency, duration, lambda _turn: (target.body, headers), good
+    )
+    cpu_after = cpu_seconds(target.pids)
+    switches_after = context_switches(target.pids)
     return Point(
         target=target.name,
         concurrency=concurrency,
-        requests=len(latencies),
-        failures=failures,
-        seconds=elapsed,
-        p50_ms=percentile(latencies, 0.50) * 1000,
-        p99_ms=percentile(latencies, 0.99) * 1000,
+        requests=len(load.latencies),
+        failures=load.failures,
+        seconds=load.seconds,
+        p50_ms=percentile(load.latencies, 0.50) * 1000,
+        p99_ms=percentile(load.latencies, 0.99) * 1000,
         cpu_seconds=(
             cpu_after - cpu_before if cpu_before is not None and cpu_after is not None else None
         ),

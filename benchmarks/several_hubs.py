@@ -43,13 +43,11 @@ import resource
 import statistics
 import sys
 import tempfile
-import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import aiohttp
 import asyncpg
 import httpx
 from sqlalchemy.engine import make_url
@@ -59,6 +57,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from inquiry_throughput import (
     concurrency_list,
     cpu_seconds,
+    keep_in_flight,
     percentile,
     positive,
     positive_int,
@@ -275,49 +274,28 @@ def spent(
 
 
 async def drive(network: Network, concurrency: int, duration: float) -> Point:
-    latencies: list[float] = []
-    failures = 0
-    connector = aiohttp.TCPConnector(limit=concurrency)
-    url = network.url + "/v1/inquiries"
-    async with aiohttp.ClientSession(
-        connector=connector, timeout=aiohttp.ClientTimeout(total=60)
-    ) as session:
-        before = part_cpu(network)
-        started = time.perf_counter()
-        deadline = started + duration
+    def request_for(turn: int) -> tuple[bytes, dict[str, str]]:
+        inquiry = network.inquiries[turn % len(network.inquiries)]
+        return encode(inquiry), headers(inquiry)
 
-        async def worker(offset: int) -> None:
-            nonlocal failures
-            turn = offset
-            clock = time.perf_counter
-            while clock() < deadline:
-                inquiry = network.inquiries[turn % len(network.inquiries)]
-                turn += 1
-                sent = clock()
-                try:
-                    async with session.post(
-                        url, data=encode(inquiry), headers=headers(inquiry)
-                    ) as response:
-                        content = await response.read()
-                except (aiohttp.ClientError, TimeoutError):
-                    failures += 1
-                    continue
-                latencies.append(clock() - sent)
-                if response.status != 200 or not succeeded(content):
-                    failures += 1
-
-        await asyncio.gather(*(worker(offset) for offset in range(concurrency)))
-        elapsed = time.perf_counter() - started
-        after = part_cpu(network)
-    latencies.sort()
+    before = part_cpu(network)
+    load = await keep_in_flight(
+        network.url + "/v1/inquiries",
+        concurrency,
+        duration,
+        request_for,
+        succeeded,
+        request_timeout=60,
+    )
+    after = part_cpu(network)
     return Point(
         target=network.name,
         concurrency=concurrency,
-        requests=len(latencies),
-        failures=failures,
-        seconds=elapsed,
-        p50_ms=percentile(latencies, 0.50) * 1000,
-        p99_ms=percentile(latencies, 0.99) * 1000,
+        requests=len(load.latencies),
+        failures=load.failures,
+        seconds=load.seconds,
+        p50_ms=percentile(load.latencies, 0.50) * 1000,
+        p99_ms=percentile(load.latencies, 0.99) * 1000,
         cpu=spent(before, after),
     )
 
