@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import uuid
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +56,18 @@ NOW = dt.datetime(2026, 11, 28, 10, 0, 0, 123456, tzinfo=dt.UTC)
 LATER = dt.datetime(2026, 11, 28, 19, 30, tzinfo=dt.timezone(dt.timedelta(hours=9)))
 
 
+@contextlib.asynccontextmanager
+async def things_engine(url: str) -> AsyncIterator[AsyncEngine]:
+    """An engine of ``url`` with the THINGS table created, disposed at the end."""
+    engine = create_engine(url)
+    try:
+        async with engine.begin() as connection:
+            await connection.run_sync(METADATA.create_all)
+        yield engine
+    finally:
+        await engine.dispose()
+
+
 def rows(prefix: str) -> list[dict[str, Any]]:
     return [
         {
@@ -77,10 +91,7 @@ def rows(prefix: str) -> list[dict[str, Any]]:
 
 def read_back(tmp_path: Path) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
     async def scenario() -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
-        engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'things.sqlite3'}")
-        try:
-            async with engine.begin() as connection:
-                await connection.run_sync(METADATA.create_all)
+        async with things_engine(f"sqlite+aiosqlite:///{tmp_path / 'things.sqlite3'}") as engine:
             sessions = sessionmaker(engine)
             async with sessions.begin() as session:
                 await insert_many(session, THINGS, rows("fast"))
@@ -88,8 +99,6 @@ def read_back(tmp_path: Path) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ..
                 await session.execute(insert(THINGS), rows("core"))
             async with sessions() as session:
                 found = (await session.execute(select(THINGS).order_by(THINGS.c.id))).all()
-        finally:
-            await engine.dispose()
         fast = [tuple(row)[1:] for row in found if row.id.startswith("fast")]
         core = [tuple(row)[1:] for row in found if row.id.startswith("core")]
         return fast, core
@@ -109,14 +118,9 @@ def test_rows_read_back_as_those_of_a_core_insert(tmp_path: Path) -> None:
 
 def test_a_missing_column_is_refused(tmp_path: Path) -> None:
     async def scenario() -> None:
-        engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'things.sqlite3'}")
-        try:
-            async with engine.begin() as connection:
-                await connection.run_sync(METADATA.create_all)
-            async with sessionmaker(engine).begin() as session:
-                await insert_many(session, THINGS, [{"id": "x", "count": 1}])
-        finally:
-            await engine.dispose()
+        url = f"sqlite+aiosqlite:///{tmp_path / 'things.sqlite3'}"
+        async with things_engine(url) as engine, sessionmaker(engine).begin() as session:
+            await insert_many(session, THINGS, [{"id": "x", "count": 1}])
 
     with pytest.raises(KeyError, match="day"):
         asyncio.run(scenario())
@@ -136,10 +140,7 @@ def rollbacks_sent(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str,
     monkeypatch.setattr(aiosqlite.Connection, "rollback", counted)
 
     async def scenario() -> dict[str, int]:
-        engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'things.sqlite3'}")
-        try:
-            async with engine.begin() as connection:
-                await connection.run_sync(METADATA.create_all)
+        async with things_engine(f"sqlite+aiosqlite:///{tmp_path / 'things.sqlite3'}") as engine:
             sessions = sessionmaker(engine)
             counts: dict[str, int] = {}
             sent["rollbacks"] = 0
@@ -162,8 +163,6 @@ def rollbacks_sent(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str,
                 await session.execute(insert(THINGS), rows("closed"))
             async with sessions() as session:
                 counts["rows_after_close"] = len((await session.execute(select(THINGS))).all())
-        finally:
-            await engine.dispose()
         return counts
 
     return asyncio.run(scenario())
@@ -272,27 +271,23 @@ def thread_calls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, A
     monkeypatch.setattr(aiosqlite.Connection, "_execute", counted)
 
     async def scenario() -> dict[str, Any]:
-        engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'things.sqlite3'}")
         seen: dict[str, Any] = {}
-        try:
-            async with engine.begin() as connection:
-                await connection.run_sync(METADATA.create_all)
-                calls["count"] = 0
-                await connection.execute(insert(THINGS), rows("a"))
-                seen["many"] = calls["count"]
-                calls["count"] = 0
-                seen["rows"] = (await connection.execute(select(THINGS.c.id))).scalars().all()
-                seen["query"] = calls["count"]
-                calls["count"] = 0
-                updated = await connection.execute(THINGS.update().values(count=7))
-                seen["write"] = calls["count"]
-                seen["rowcount"] = updated.rowcount
-                calls["count"] = 0
-                with pytest.raises(IntegrityError):
-                    await connection.execute(insert(THINGS), rows("a")[:1])
-                seen["failed"] = calls["count"]
-        finally:
-            await engine.dispose()
+        url = f"sqlite+aiosqlite:///{tmp_path / 'things.sqlite3'}"
+        async with things_engine(url) as engine, engine.begin() as connection:
+            calls["count"] = 0
+            await connection.execute(insert(THINGS), rows("a"))
+            seen["many"] = calls["count"]
+            calls["count"] = 0
+            seen["rows"] = (await connection.execute(select(THINGS.c.id))).scalars().all()
+            seen["query"] = calls["count"]
+            calls["count"] = 0
+            updated = await connection.execute(THINGS.update().values(count=7))
+            seen["write"] = calls["count"]
+            seen["rowcount"] = updated.rowcount
+            calls["count"] = 0
+            with pytest.raises(IntegrityError):
+                await connection.execute(insert(THINGS), rows("a")[:1])
+            seen["failed"] = calls["count"]
         return seen
 
     return asyncio.run(scenario())
@@ -337,11 +332,8 @@ def into_two_tables(
     others = [{"id": "o1", "at": NOW}, {"id": "o2", "at": LATER}]
 
     async def scenario() -> dict[str, Any]:
-        engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'things.sqlite3'}")
         seen: dict[str, Any] = {}
-        try:
-            async with engine.begin() as connection:
-                await connection.run_sync(METADATA.create_all)
+        async with things_engine(f"sqlite+aiosqlite:///{tmp_path / 'things.sqlite3'}") as engine:
             sessions = sessionmaker(engine)
             try:
                 async with sessions.begin() as session:
@@ -357,8 +349,6 @@ def into_two_tables(
             async with sessions() as session:
                 seen["things"] = (await session.execute(select(THINGS.c.id))).scalars().all()
                 seen["others"] = (await session.execute(select(OTHERS))).all()
-        finally:
-            await engine.dispose()
         return seen
 
     return asyncio.run(scenario())
@@ -391,11 +381,8 @@ def loop_read_scenario(url: str) -> dict[str, Any]:
     """Write through the async engine, read through its LoopReads; what each read saw."""
 
     async def scenario() -> dict[str, Any]:
-        engine = create_engine(url)
         seen: dict[str, Any] = {}
-        try:
-            async with engine.begin() as connection:
-                await connection.run_sync(METADATA.create_all)
+        async with things_engine(url) as engine:
             reads = loop_reads(engine)
             seen["same_reads"] = reads is loop_reads(engine)
             by_id = select(THINGS).where(THINGS.c.id == bindparam("id"))
@@ -415,8 +402,6 @@ def loop_read_scenario(url: str) -> dict[str, Any]:
                 seen["through_session"] = (
                     await session.execute(select(THINGS).where(THINGS.c.id == "fast1"))
                 ).one()
-        finally:
-            await engine.dispose()
         seen["disposed"] = reads.on_loop_thread and reads.disposed
         return seen
 
@@ -464,13 +449,8 @@ def test_loop_reads_of_postgresql_go_through_the_engine() -> None:
 
 def test_loop_reads_cannot_write(tmp_path: Path) -> None:
     async def scenario() -> None:
-        engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'things.sqlite3'}")
-        try:
-            async with engine.begin() as connection:
-                await connection.run_sync(METADATA.create_all)
+        async with things_engine(f"sqlite+aiosqlite:///{tmp_path / 'things.sqlite3'}") as engine:
             await loop_reads(engine).all(insert(THINGS).values(id="x", at=NOW))
-        finally:
-            await engine.dispose()
 
     with pytest.raises(OperationalError, match="readonly"):
         asyncio.run(scenario())
@@ -488,17 +468,12 @@ def test_reads_of_sessions_are_those_of_their_engine(tmp_path: Path) -> None:
 
 def test_driver_reads_give_sqlites_own_values(tmp_path: Path) -> None:
     async def scenario() -> list[tuple[Any, ...]]:
-        engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'things.sqlite3'}")
-        try:
-            async with engine.begin() as connection:
-                await connection.run_sync(METADATA.create_all)
+        async with things_engine(f"sqlite+aiosqlite:///{tmp_path / 'things.sqlite3'}") as engine:
             async with sessionmaker(engine).begin() as session:
                 await insert_many(session, THINGS, rows("fast"))
             return loop_reads(engine).driver_rows(
                 "SELECT id, count FROM things WHERE count >= ? ORDER BY id", (3,)
             )
-        finally:
-            await engine.dispose()
 
     assert asyncio.run(scenario()) == [("fast3", 3), ("fast4", 3)]
 
