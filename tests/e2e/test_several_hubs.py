@@ -28,7 +28,7 @@ from agencies.population import persona_population
 from ipnsim.launcher import HUB_INSTANCE_ROLE, LOAD_BALANCER, Launcher, LaunchError
 from ipnsim.load_balancer import config_path, find_nginx
 from ipnsim.postgres import drop_databases
-from tests.e2e.conftest import postgres_url, small_network
+from tests.e2e.conftest import ipnsim_cli, postgres_url, small_network
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
 
@@ -114,14 +114,7 @@ def test_the_network_file_says_what_runs(hubs: Launcher) -> None:
         for agency in network.agencies
     )
     # ipnsim status lists the load balancer and both hubs, all answering.
-    done = subprocess.run(
-        [sys.executable, "-m", "ipnsim", "status", "--json"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=os.environ | {"IPNSIM_DATA_DIR": str(hubs.data_dir)},
-        check=False,
-    )
+    done = ipnsim_cli(hubs.data_dir, "status", "--json", timeout=60)
     assert done.returncode == 0, done.stdout + done.stderr
     health = {entry["name"]: entry["healthy"] for entry in json.loads(done.stdout)}
     assert health["hub"] and health["hub-1"] and health["hub-2"], health
@@ -166,14 +159,7 @@ def test_concurrent_inquiries_over_two_hubs_leave_one_verifiable_log(hubs: Launc
 
     # ipnsim records verify, through the load balancer: every log recomputed from its rows and
     # checked against every signed head, and the three copies of every record compared.
-    done = subprocess.run(
-        [sys.executable, "-m", "ipnsim", "records", "verify", "--json"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=os.environ | {"IPNSIM_DATA_DIR": str(hubs.data_dir)},
-        check=False,
-    )
+    done = ipnsim_cli(hubs.data_dir, "records", "verify", "--json", timeout=300)
     report = json.loads(done.stdout)
     assert done.returncode == 0, report
     assert report["disagreements"] == []
@@ -189,14 +175,7 @@ def test_a_fault_holds_at_every_hub(hubs: Launcher) -> None:
     assert network is not None
 
     def ipnsim(*args: str) -> None:
-        done = subprocess.run(
-            [sys.executable, "-m", "ipnsim", *args],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            env=os.environ | {"IPNSIM_DATA_DIR": str(hubs.data_dir)},
-            check=False,
-        )
+        done = ipnsim_cli(hubs.data_dir, *args, timeout=60)
         assert done.returncode == 0, done.stdout + done.stderr
 
     slug, body = order("moved_in")
