@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import sqlite3
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -154,6 +155,24 @@ def test_sqlite_triggers_refuse_update_and_delete(tmp_path: Path, table: str) ->
     assert "DELETE refused" in sqlite_refuses(database, f"DELETE FROM {table}")
 
 
+@contextlib.contextmanager
+def hub_database(backend: str, tmp_path: Path, name: str) -> Iterator[str]:
+    """The URL of an empty database for hubs: an SQLite file, or a PostgreSQL database of its
+    own (the test is skipped where no server answers), dropped at the end."""
+    if backend == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'hub.sqlite3'}"
+        return
+    server = postgres_server()
+    if server is None:
+        pytest.skip("no PostgreSQL server reachable (set IPNSIM_TEST_POSTGRES_URL)")
+    database = f"ipnsim_unit_{name}_{uuid.uuid4().hex[:12]}"
+    ensure_databases(server, [database])
+    try:
+        yield service_database_url(server, database)
+    finally:
+        drop_databases(server, [database])
+
+
 def test_postgresql_triggers_refuse_update_and_delete() -> None:
     server = postgres_server()
     if server is None:
@@ -200,17 +219,8 @@ def test_two_hubs_declaring_the_same_inquiry_at_once_append_one_addendum(
 ) -> None:
     """Two hub processes (two services, two engines, two in-memory logs) on one database: one
     addendum per inquiry, and one gap-free sequence of leaves."""
-    url = f"sqlite+aiosqlite:///{tmp_path / 'hub.sqlite3'}"
-    server = database = None
-    if backend == "postgres":
-        server = postgres_server()
-        if server is None:
-            pytest.skip("no PostgreSQL server reachable (set IPNSIM_TEST_POSTGRES_URL)")
-        database = f"ipnsim_unit_hubs_{uuid.uuid4().hex[:12]}"
-        ensure_databases(server, [database])
-        url = service_database_url(server, database)
 
-    async def go() -> None:
+    async def go(url: str) -> None:
         engines = [create_engine(url), create_engine(url)]
         try:
             await migrate(engines[0], MIGRATIONS)
@@ -247,11 +257,8 @@ def test_two_hubs_declaring_the_same_inquiry_at_once_append_one_addendum(
             for engine in engines:
                 await engine.dispose()
 
-    try:
-        asyncio.run(go())
-    finally:
-        if server is not None and database is not None:
-            drop_databases(server, [database])
+    with hub_database(backend, tmp_path, "hubs") as url:
+        asyncio.run(go(url))
 
 
 def test_the_unique_index_refuses_a_second_mistaken_person_addendum(tmp_path: Path) -> None:
@@ -472,17 +479,8 @@ async def behind_a_held_write(
 def test_a_write_that_fails_in_a_group_fails_alone(tmp_path: Path, backend: str) -> None:
     """A duplicate inquiry id among writes committed together is refused (REC004) by itself:
     the others are recorded, in the order they came."""
-    url = f"sqlite+aiosqlite:///{tmp_path / 'hub.sqlite3'}"
-    server = database = None
-    if backend == "postgres":
-        server = postgres_server()
-        if server is None:
-            pytest.skip("no PostgreSQL server reachable (set IPNSIM_TEST_POSTGRES_URL)")
-        database = f"ipnsim_unit_group_{uuid.uuid4().hex[:12]}"
-        ensure_databases(server, [database])
-        url = service_database_url(server, database)
 
-    async def go() -> None:
+    async def go(url: str) -> None:
         engine = create_engine(url)
         try:
             await migrate(engine, MIGRATIONS)
@@ -510,11 +508,8 @@ def test_a_write_that_fails_in_a_group_fails_alone(tmp_path: Path, backend: str)
         finally:
             await engine.dispose()
 
-    try:
-        asyncio.run(go())
-    finally:
-        if server is not None and database is not None:
-            drop_databases(server, [database])
+    with hub_database(backend, tmp_path, "group") as url:
+        asyncio.run(go(url))
 
 
 def test_writes_that_wait_together_commit_once_in_order(tmp_path: Path) -> None:
