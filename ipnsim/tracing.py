@@ -174,7 +174,8 @@ def configure_tracing(
 
 def spans_exported() -> bool:
     """Whether this process sends its spans anywhere (configuring tracing first if need be)."""
-    configure_tracing("ipnsim")
+    if _provider is None:  # asked on every outgoing call: the lock only the first time
+        configure_tracing("ipnsim")
     return _provider_exports
 
 
