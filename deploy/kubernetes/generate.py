@@ -189,18 +189,21 @@ def serve_manifests(
             },
         }
     )
-    documents.append(
-        {
-            "apiVersion": "v1",
-            "kind": "Service",
-            "metadata": meta(name),
-            "spec": {
-                "selector": labels(name),
-                "ports": [{"name": "http", "port": PORT, "targetPort": "http"}],
-            },
-        }
-    )
+    documents.append(http_service(name))
     return documents
+
+
+def http_service(name: str) -> dict[str, Any]:
+    """The Service in front of a workload's ``http`` port."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": meta(name),
+        "spec": {
+            "selector": labels(name),
+            "ports": [{"name": "http", "port": PORT, "targetPort": "http"}],
+        },
+    }
 
 
 def nginx_manifests(name: str, service: dict[str, Any]) -> list[dict[str, Any]]:
@@ -244,15 +247,7 @@ def nginx_manifests(name: str, service: dict[str, Any]) -> list[dict[str, Any]]:
                 "template": {"metadata": {"labels": labels(name)}, "spec": pod},
             },
         },
-        {
-            "apiVersion": "v1",
-            "kind": "Service",
-            "metadata": meta(name),
-            "spec": {
-                "selector": labels(name),
-                "ports": [{"name": "http", "port": PORT, "targetPort": "http"}],
-            },
-        },
+        http_service(name),
     ]
 
 
