@@ -241,7 +241,9 @@ class Launcher:
     # --- preparing ----------------------------------------------------------------------------
 
     def port_count(self) -> int:
-        """How many consecutive ports from ``port`` the network takes."""
+        """How many consecutive ports from ``port`` the network's own processes take (the hub
+        or its load balancer, the agencies, the resident registry, the hub processes); agency
+        hosts take the ports after them."""
         return len(self.agencies) + 2 + (self.hubs if self.hubs > 1 else 0)
 
     def prepare(self) -> NetworkFile:
@@ -372,7 +374,7 @@ class Launcher:
         taken = {agency.code for agency in self.agencies}
         if any(agency.code in taken for agency in hosted):
             raise LaunchError("an agency cannot both have its own process and be hosted")
-        first_port = self.port + len(self.agencies) + 2 + (self.hubs if self.hubs > 1 else 0)
+        first_port = self.port + self.port_count()
         services: list[ServiceInfo] = []
         agencies: list[ServiceInfo] = []
         for index, start in enumerate(range(0, len(hosted), self.agencies_per_process)):
