@@ -17,6 +17,7 @@ import shutil
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
+from urllib.parse import urlsplit
 
 NGINX_DIRECTORY = "nginx"
 NGINX_CONFIG = "nginx.conf"
@@ -76,7 +77,7 @@ def nginx_config(
         raise LoadBalancerError("the load balancer needs at least one hub")
     home = (data_dir / NGINX_DIRECTORY).resolve()
     access_log = Path(listener.log_file).with_name("hub-access.log").resolve()
-    host = listener.url.split("://", 1)[1].rsplit(":", 1)[0]
+    host = urlsplit(listener.url).hostname
     servers = "".join(
         f"        server {address}:{port} max_fails=0;\n" for address, port in upstreams
     )
