@@ -383,20 +383,7 @@ class Appender:
             (log.leaf_model.__table__, leaves),
         ]
         if self._sign_heads:
-            head = log.sign(log.tree.size, log.tree.root())
-            inserts.append(
-                (
-                    log.head_model.__table__,
-                    [
-                        {
-                            "tree_size": head.tree_size,
-                            "root_hash": head.root_hash,
-                            "timestamp": head.timestamp,
-                            "signature": head.signature,
-                        }
-                    ],
-                )
-            )
+            inserts.append((log.head_model.__table__, [log.signed_head_row()]))
         await insert_into_tables(self._session, inserts)
 
 
@@ -453,15 +440,17 @@ class RecordLog:
 
     def add_head(self, session: AsyncSession) -> None:
         """Add to ``session`` the signed head of the tree as it is now."""
+        session.add(self.head_model(**self.signed_head_row()))
+
+    def signed_head_row(self) -> dict[str, Any]:
+        """The head table's row of the tree as it is now, signed."""
         head = self.sign(self.tree.size, self.tree.root())
-        session.add(
-            self.head_model(
-                tree_size=head.tree_size,
-                root_hash=head.root_hash,
-                timestamp=head.timestamp,
-                signature=head.signature,
-            )
-        )
+        return {
+            "tree_size": head.tree_size,
+            "root_hash": head.root_hash,
+            "timestamp": head.timestamp,
+            "signature": head.signature,
+        }
 
     def public_key(self) -> LogPublicKey:
         return LogPublicKey(
@@ -493,7 +482,8 @@ class RecordLog:
 
     async def _catch_up(self, session: AsyncSession, reads: LoopReads | None = None) -> int:
         """Append to the tree the leaves other writers stored; how many there were. With
-        ``reads`` the leaves are read through them instead of the session.
+        ``reads`` (an SQLite file's, on the event loop's thread) the leaves are read through
+        them instead of the session.
 
         The last leaf the tree holds is read again with them: if the database no longer holds
         it (another process reset a sandbox's database, whose log this process still had in
@@ -503,18 +493,15 @@ class RecordLog:
         known = self.tree.size
         since = max(known - 1, 0)
         rows: list[Any]
-        if reads is not None and reads.on_loop_thread:
+        if reads is not None:
             rows = reads.driver_rows(self._leaves_since_sql, (since,))
         else:
-            statement = (
-                select(model.leaf_index, model.leaf_hash)
-                .where(model.leaf_index >= since)
-                .order_by(model.leaf_index)
-            )
             rows = list(
-                await reads.all(statement)
-                if reads is not None
-                else await session.execute(statement)
+                await session.execute(
+                    select(model.leaf_index, model.leaf_hash)
+                    .where(model.leaf_index >= since)
+                    .order_by(model.leaf_index)
+                )
             )
         if known:
             if not rows or (rows[0][0], rows[0][1]) != (known - 1, self.tree.leaf(known - 1).hex()):
@@ -639,13 +626,14 @@ class RecordLog:
         size = self.tree.size
         try:
             async with sessions.begin() as session:
-                if session.get_bind().dialect.name == "postgresql":
-                    await self._lock_log(session)
-                    await self._catch_up(session)
-                else:
+                reads = reads_of(sessions)
+                if reads.on_loop_thread:
                     # SQLite takes its lock at the first write: the leaves others stored are
                     # read as they would be here, without a trip to the session's thread.
-                    await self._catch_up(session, reads_of(sessions))
+                    await self._catch_up(session, reads)
+                else:
+                    await self._lock_log(session)  # PostgreSQL: before reading the log's end
+                    await self._catch_up(session)
                 size = self.tree.size
                 results = [
                     await work(session, Appender(self, session, sign_heads=not one_head))
