@@ -23,6 +23,7 @@ from sqlalchemy import (
     event,
     insert,
     select,
+    text,
 )
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
@@ -488,3 +489,16 @@ def test_driver_reads_need_an_sqlite_file() -> None:
 
     with pytest.raises(RuntimeError, match="SQLite file"):
         asyncio.run(scenario())
+
+
+def test_loop_reads_read_again_after_a_failed_read(tmp_path: Path) -> None:
+    async def scenario() -> list[str]:
+        async with things_engine(f"sqlite+aiosqlite:///{tmp_path / 'things.sqlite3'}") as engine:
+            async with sessionmaker(engine).begin() as session:
+                await insert_many(session, THINGS, rows("fast"))
+            reads = loop_reads(engine)
+            with pytest.raises(OperationalError, match="no such table"):
+                await reads.all(text("SELECT id FROM missing_table"))
+            return [row.id for row in await reads.all(select(THINGS.c.id).order_by(THINGS.c.id))]
+
+    assert asyncio.run(scenario()) == ["fast1", "fast2", "fast3", "fast4"]
