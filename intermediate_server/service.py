@@ -858,49 +858,41 @@ class IntermediateService:
         """Write this server's copy of each inquiry's record, as the requester: each the next
         leaf of the record log, all in one transaction."""
 
-        async def write(session: AsyncSession, log: Appender) -> None:
-            await log.append_many(
-                [
-                    LocalRecord(
-                        inquiry_id=str(result.inquiry_id),
-                        side=RecordSide.REQUESTER.value,
-                        atena_number=order.atena_number,
-                        requester_code=self.agency.code,
-                        requester_name=self.agency.name_ja,
-                        provider_code=order.provider_code,
-                        provider_name=result.provider_name,
-                        affair_code=order.affair_code,
-                        procedure_code=order.procedure_code,
-                        info_type_code=order.info_type_code,
-                        item_codes=[item.code for item in result.items],
-                        requested_at=result.requested_at,
-                        provided_at=result.provided_at,
-                        status_detail=result.status_detail.value,
-                        status_info_type=result.status_info_type.value,
-                        error_code=result.error.code if result.error else None,
-                        requester_non_disclosure=order.non_disclosure,
-                        provider_non_disclosure=result.provider_non_disclosure,
-                        reached_hub=reached_hub,
-                        recorded_at=utcnow(),
-                        trace_id=current_trace_id(),
-                    )
-                    for order, result in exchanges
-                ],
-                LogEventKind.RECORD,
-            )
-
-        await self.log.write(self.sessions, write)
+        await self.log.append(
+            self.sessions,
+            LocalRecord,
+            [
+                {
+                    "inquiry_id": str(result.inquiry_id),
+                    "side": RecordSide.REQUESTER.value,
+                    "atena_number": order.atena_number,
+                    "requester_code": self.agency.code,
+                    "requester_name": self.agency.name_ja,
+                    "provider_code": order.provider_code,
+                    "provider_name": result.provider_name,
+                    "affair_code": order.affair_code,
+                    "procedure_code": order.procedure_code,
+                    "info_type_code": order.info_type_code,
+                    "item_codes": [item.code for item in result.items],
+                    "requested_at": result.requested_at,
+                    "provided_at": result.provided_at,
+                    "status_detail": result.status_detail.value,
+                    "status_info_type": result.status_info_type.value,
+                    "error_code": result.error.code if result.error else None,
+                    "requester_non_disclosure": order.non_disclosure,
+                    "provider_non_disclosure": result.provider_non_disclosure,
+                    "reached_hub": reached_hub,
+                    "recorded_at": utcnow(),
+                    "trace_id": current_trace_id(),
+                    "leaf_index": None,
+                }
+                for order, result in exchanges
+            ],
+            LogEventKind.RECORD,
+        )
         for _order, result in exchanges:
             if result.error is not None and result.error.code == MANUAL_PENDING_CODE:
                 await self.manual.store_pending(result)
-
-    async def _append_many(self, rows: Sequence[LocalRecord], kind: LogEventKind) -> None:
-        """Write event rows as the next leaves of this server's record log, in one transaction."""
-
-        async def write(session: AsyncSession, log: Appender) -> None:
-            await log.append_many(rows, kind)
-
-        await self.log.write(self.sessions, write)
 
     async def declare_mistaken(
         self, inquiry_id: uuid.UUID, declaration: MistakenDeclaration
@@ -969,7 +961,7 @@ class IntermediateService:
             today,
         )
         answers: list[ProvisionAnswer] = []
-        records: list[LocalRecord] = []
+        records: list[dict[str, Any]] = []
         for request in requests:
             atena_number = people.get(request.provider_pseudonym)
             rows = replicas.get((atena_number or "", request.info_type_code), [])
@@ -1002,7 +994,7 @@ class IntermediateService:
                 )
             answers.append(answer)
             records.append(self._provider_record(request, atena_number, answer, provided_at))
-        await self._append_many(records, LogEventKind.RECORD)
+        await self.log.append(self.sessions, LocalRecord, records, LogEventKind.RECORD)
         for request, answer in zip(requests, answers, strict=True):
             logger.info(
                 "provided inquiry %s for %s: %s",
@@ -1028,33 +1020,35 @@ class IntermediateService:
         atena_number: str | None,
         answer: ProvisionAnswer,
         provided_at: dt.datetime,
-    ) -> LocalRecord:
-        """This server's copy of the record of one provision, as the provider."""
+    ) -> dict[str, Any]:
+        """This server's copy of the record of one provision, as the provider: its
+        ``LocalRecord`` columns' values."""
         error_code = answer.error.code if answer.error else None
         status_detail, status_info_type = outcome_statuses(error_code)
-        return LocalRecord(
-            inquiry_id=str(request.inquiry_id),
-            side=RecordSide.PROVIDER.value,
-            atena_number=atena_number,
-            requester_code=request.requester_code,
-            requester_name=request.requester_name,
-            provider_code=self.agency.code,
-            provider_name=self.agency.name_ja,
-            affair_code=request.affair_code,
-            procedure_code=request.procedure_code,
-            info_type_code=request.info_type_code,
-            item_codes=[item.code for item in answer.items],
-            requested_at=request.requested_at,
-            provided_at=provided_at,
-            status_detail=status_detail.value,
-            status_info_type=status_info_type.value,
-            error_code=error_code,
-            requester_non_disclosure=request.requester_non_disclosure,
-            provider_non_disclosure=answer.provider_non_disclosure,
-            reached_hub=True,
-            recorded_at=utcnow(),
-            trace_id=current_trace_id(),
-        )
+        return {
+            "inquiry_id": str(request.inquiry_id),
+            "side": RecordSide.PROVIDER.value,
+            "atena_number": atena_number,
+            "requester_code": request.requester_code,
+            "requester_name": request.requester_name,
+            "provider_code": self.agency.code,
+            "provider_name": self.agency.name_ja,
+            "affair_code": request.affair_code,
+            "procedure_code": request.procedure_code,
+            "info_type_code": request.info_type_code,
+            "item_codes": [item.code for item in answer.items],
+            "requested_at": request.requested_at,
+            "provided_at": provided_at,
+            "status_detail": status_detail.value,
+            "status_info_type": status_info_type.value,
+            "error_code": error_code,
+            "requester_non_disclosure": request.requester_non_disclosure,
+            "provider_non_disclosure": answer.provider_non_disclosure,
+            "reached_hub": True,
+            "recorded_at": utcnow(),
+            "trace_id": current_trace_id(),
+            "leaf_index": None,
+        }
 
     def _why_no_replica(
         self, rows: Sequence[Replica], condition: InquiryCondition, today: dt.date

@@ -6,10 +6,14 @@ giving a ``postgresql+asyncpg://`` URL.
 
 from __future__ import annotations
 
+import asyncio
 import collections
+import contextlib
 import datetime as dt
+import sqlite3
 import weakref
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeAlias
 
@@ -548,6 +552,169 @@ def reads_of(sessions: async_sessionmaker[AsyncSession]) -> LoopReads:
 def _in_memory(url: Any) -> bool:
     database = url.database or ""
     return database in {"", ":memory:"} or url.query.get("mode") == "memory"
+
+
+class WriteLockTaken(Exception):
+    """Another connection holds the SQLite file's write lock: :class:`LoopWriter` does not wait
+    for it (the caller writes through the async engine instead, which does)."""
+
+
+class LoopWriter:
+    """Short write transactions on an SQLite file, without a trip to another thread per
+    statement.
+
+    Through the async engine a transaction of a few INSERTs costs a session, SQLAlchemy's
+    greenlet and a round trip to aiosqlite's thread for each statement and for the commit.
+    Here the statements run on a plain ``sqlite3`` connection kept for writing, on the event
+    loop's thread (an INSERT into SQLite's page cache takes microseconds), and only the commit,
+    which writes the WAL and waits for the disk, runs on a thread of the writer's own while the
+    loop goes on. The transaction begins with ``BEGIN IMMEDIATE`` and does not wait for the
+    write lock: if another connection holds it, :class:`WriteLockTaken` is raised at once
+    (waiting would block the event loop), and the caller writes through the async engine.
+
+    One transaction at a time (:meth:`transaction` queues the others). PostgreSQL, and SQLite
+    in memory, have none: :func:`loop_writer` gives None for them.
+    """
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.dialect = engine.dialect
+        self._sync = create_sync_engine(
+            engine.url.set(drivername="sqlite+pysqlite"),
+            poolclass=StaticPool,
+            connect_args={"check_same_thread": False},  # the commit runs on another thread
+        )
+        event.listen(self._sync, "connect", _writer_pragmas)
+        self._connection: Any = None
+        """The pool's checkout of the writing connection, kept for the writer's life (given
+        back, the pool would roll back whatever transaction it holds)."""
+        self._driver: sqlite3.Connection | None = None
+        self._commits: ThreadPoolExecutor | None = None
+        self._turn = asyncio.Lock()
+        self._disposed = False
+        self.committed = 0
+        """Transactions committed so far."""
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[WriterTransaction]:
+        """A transaction holding the write lock, committed (durably) when the block ends and
+        rolled back if it raises. Raises :class:`WriteLockTaken` if the lock is held elsewhere.
+
+        Once the commit has begun it is waited for even if the caller is cancelled: what it
+        wrote is then either all durable or not there at all, before the cancellation goes on.
+        """
+        async with self._turn:
+            driver = self._connect()
+            try:
+                driver.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as error:
+                if error.sqlite_errorcode in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+                    raise WriteLockTaken(str(error)) from error
+                raise
+            try:
+                yield WriterTransaction(driver, self.dialect)
+            except BaseException:
+                driver.rollback()
+                raise
+            await self._commit(driver)
+
+    async def _commit(self, driver: sqlite3.Connection) -> None:
+        if self._commits is None:
+            self._commits = ThreadPoolExecutor(1, thread_name_prefix="sqlite-commit")
+        committing = asyncio.get_running_loop().run_in_executor(self._commits, driver.commit)
+        cancelled = False
+        while not committing.done():
+            try:
+                await asyncio.shield(committing)
+            except asyncio.CancelledError:
+                cancelled = True
+            except Exception:  # reported below, from the future itself
+                break
+        try:
+            committing.result()
+        except BaseException:
+            if driver.in_transaction:
+                driver.rollback()
+            raise
+        self.committed += 1
+        if cancelled:
+            raise asyncio.CancelledError
+
+    def _connect(self) -> sqlite3.Connection:
+        if self._disposed:
+            raise RuntimeError("the engine of this writer was disposed")
+        if self._driver is None:
+            self._connection = self._sync.raw_connection()
+            driver = self._connection.driver_connection
+            assert isinstance(driver, sqlite3.Connection)
+            driver.isolation_level = None  # transactions begin where this writer says
+            self._driver = driver
+        return self._driver
+
+    def dispose(self) -> None:
+        """Close the writing connection and the commit thread (the engine's
+        :meth:`AsyncEngine.dispose` does it)."""
+        self._disposed = True
+        self._driver = None
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+        self._sync.dispose()
+        if self._commits is not None:
+            self._commits.shutdown(wait=True)
+            self._commits = None
+
+
+class WriterTransaction:
+    """The statements of one :meth:`LoopWriter.transaction`, run on the event loop's thread."""
+
+    def __init__(self, driver: sqlite3.Connection, dialect: Dialect) -> None:
+        self._driver = driver
+        self._dialect = dialect
+
+    def rows(self, sql: str, parameters: Sequence[Any]) -> list[tuple[Any, ...]]:
+        """The rows of a plain SQL read (``?`` parameters), inside the transaction."""
+        return self._driver.execute(sql, parameters).fetchall()
+
+    def insert(self, batches: Sequence[tuple[Table, Sequence[Mapping[str, Any]]]]) -> None:
+        """INSERT each batch's rows (each giving every column of its table), as
+        :func:`insert_into_tables` would; a failing statement raises SQLAlchemy's error for it
+        (an IntegrityError for a duplicate)."""
+        for table, rows in batches:
+            if not rows:
+                continue
+            statement, parameters = _driver_insert(self._dialect, table, rows)
+            try:
+                self._driver.executemany(statement, parameters)
+            except sqlite3.Error as error:
+                raise DBAPIError.instance(statement, None, error, sqlite3.Error) from error
+
+
+_LOOP_WRITERS: weakref.WeakKeyDictionary[Engine, LoopWriter] = weakref.WeakKeyDictionary()
+
+
+def loop_writer(engine: AsyncEngine) -> LoopWriter | None:
+    """The :class:`LoopWriter` of an SQLite file's engine (one per engine, closed when it is
+    disposed); None for other databases."""
+    if engine.dialect.name != "sqlite" or _in_memory(engine.url):
+        return None
+    writer = _LOOP_WRITERS.get(engine.sync_engine)
+    if writer is None:
+        writer = _LOOP_WRITERS[engine.sync_engine] = LoopWriter(engine)
+        event.listen(engine.sync_engine, "engine_disposed", lambda _engine: writer.dispose())
+    return writer
+
+
+def writer_of(sessions: async_sessionmaker[AsyncSession]) -> LoopWriter | None:
+    """The :class:`LoopWriter` of the engine that ``sessions`` are bound to, if it has one."""
+    bind = sessions.kw.get("bind")
+    if not isinstance(bind, AsyncEngine):
+        raise TypeError("the sessions are not bound to one AsyncEngine")
+    return loop_writer(bind)
+
+
+def _writer_pragmas(connection: Any, record: Any) -> None:
+    _sqlite_pragmas(connection, record)
+    connection.execute("PRAGMA busy_timeout=0")  # never wait on the event loop's thread
 
 
 def _read_only_pragmas(connection: Any, _record: Any) -> None:

@@ -17,9 +17,9 @@ from collections import defaultdict
 from collections.abc import Iterable
 
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from error_codes import IpnsimError
+from network.db import HubRecord
 from network.protocol.models import (
     BulkInquiryItem,
     BulkInquiryRequest,
@@ -29,7 +29,6 @@ from network.protocol.models import (
     ProvisionAnswer,
     ProvisionRequest,
 )
-from network.protocol.record_log import Appender
 from network.registry import AgencyEntry
 from network.repository import PseudonymRepository, RecordRepository
 from network.service import HubService, _Exchange, answered, failed
@@ -158,12 +157,8 @@ async def _record(
     checked), each is written alone, as a single inquiry's is, and the colliding ones refused.
     """
     records = {index: hub._record_row(exchange) for index, exchange in exchanges.items()}
-
-    async def write(session: AsyncSession, log: Appender) -> None:
-        await log.append_many(list(records.values()), LogEventKind.RECORD)
-
     try:
-        await hub.log.write(hub.sessions, write)
+        await hub.log.append(hub.sessions, HubRecord, list(records.values()), LogEventKind.RECORD)
     except IntegrityError:
         outcomes: dict[int, InquiryResult | IpnsimError] = {}
         for index, exchange in exchanges.items():

@@ -7,8 +7,9 @@ import datetime as dt
 import logging
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import delete, select
@@ -340,52 +341,49 @@ class HubService:
 
     async def _record(self, exchange: _Exchange) -> InquiryResult:
         record = self._record_row(exchange)
-
-        async def write(session: AsyncSession, log: Appender) -> None:
-            await log.append_many([record], LogEventKind.RECORD)
-
         try:
-            await self.log.write(self.sessions, write)
+            await self.log.append(self.sessions, HubRecord, [record], LogEventKind.RECORD)
         except IntegrityError:
             raise IpnsimError("REC004", inquiry_id=str(exchange.request.inquiry_id)) from None
         return self._recorded(exchange, record)
 
-    def _record_row(self, exchange: _Exchange) -> HubRecord:
-        """The hub's copy of the record of one exchange."""
+    def _record_row(self, exchange: _Exchange) -> dict[str, Any]:
+        """The hub's copy of the record of one exchange: its ``HubRecord`` columns' values."""
         request = exchange.request
         answer = exchange.answer
         error_code = exchange.error_body.code if exchange.error_body else None
         status_detail, status_info_type = outcome_statuses(error_code)
         items = answer.items if answer is not None and answer.error is None else []
         provider = exchange.provider
-        return HubRecord(
-            inquiry_id=str(request.inquiry_id),
-            person_key=exchange.person_key,
-            requester_code=exchange.requester.code,
-            requester_name=exchange.requester.name_ja,
-            provider_code=request.provider_code,
-            provider_name=provider.name_ja if provider else "",
-            affair_code=request.affair_code,
-            procedure_code=request.procedure_code,
-            info_type_code=request.info_type_code,
-            item_codes=[item.code for item in items],
-            requested_at=request.requested_at,
-            provided_at=answer.provided_at if answer is not None else None,
-            status_detail=status_detail.value,
-            status_info_type=status_info_type.value,
-            error_code=error_code,
-            requester_non_disclosure=request.requester_non_disclosure,
-            provider_non_disclosure=answer.provider_non_disclosure if answer else False,
-            provider_reached=exchange.provider_reached,
-            recorded_at=utcnow(),
-            trace_id=current_trace_id(),
-        )
+        return {
+            "inquiry_id": str(request.inquiry_id),
+            "person_key": exchange.person_key,
+            "requester_code": exchange.requester.code,
+            "requester_name": exchange.requester.name_ja,
+            "provider_code": request.provider_code,
+            "provider_name": provider.name_ja if provider else "",
+            "affair_code": request.affair_code,
+            "procedure_code": request.procedure_code,
+            "info_type_code": request.info_type_code,
+            "item_codes": [item.code for item in items],
+            "requested_at": request.requested_at,
+            "provided_at": answer.provided_at if answer is not None else None,
+            "status_detail": status_detail.value,
+            "status_info_type": status_info_type.value,
+            "error_code": error_code,
+            "requester_non_disclosure": request.requester_non_disclosure,
+            "provider_non_disclosure": answer.provider_non_disclosure if answer else False,
+            "provider_reached": exchange.provider_reached,
+            "recorded_at": utcnow(),
+            "trace_id": current_trace_id(),
+            "leaf_index": None,
+        }
 
-    def _recorded(self, exchange: _Exchange, record: HubRecord) -> InquiryResult:
+    def _recorded(self, exchange: _Exchange, record: Mapping[str, Any]) -> InquiryResult:
         """The result of one exchange whose record was written (and a line in the log)."""
         request = exchange.request
         answer = exchange.answer
-        error_code = record.error_code
+        error_code = record["error_code"]
         status_detail, status_info_type = outcome_statuses(error_code)
         items = answer.items if answer is not None and answer.error is None else []
         logger.info(
@@ -410,16 +408,16 @@ class HubService:
             inquiry_id=request.inquiry_id,
             requester_code=exchange.requester.code,
             provider_code=request.provider_code,
-            provider_name=record.provider_name,
+            provider_name=record["provider_name"],
             info_type_code=request.info_type_code,
             status_detail=status_detail,
             status_info_type=status_info_type,
             requested_at=request.requested_at,
-            provided_at=record.provided_at,
+            provided_at=record["provided_at"],
             items=items,
             replica=answer.replica if answer is not None and answer.error is None else None,
             error=exchange.error_body,
-            provider_non_disclosure=record.provider_non_disclosure,
+            provider_non_disclosure=record["provider_non_disclosure"],
         )
 
     # --- records ------------------------------------------------------------------------------

@@ -45,7 +45,15 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ipnsim.storage import LoopReads, UtcDateTime, insert_into_tables, reads_of
+from ipnsim.storage import (
+    LoopReads,
+    LoopWriter,
+    UtcDateTime,
+    WriteLockTaken,
+    insert_into_tables,
+    reads_of,
+    writer_of,
+)
 from network.protocol.merkle import MerkleTree, canonical_bytes, leaf_hash
 from network.protocol.models import (
     ConsistencyProof,
@@ -359,32 +367,35 @@ class Appender:
         rows, their leaves and the head are inserted with one statement per table."""
         if not rows:
             return
-        log = self._log
         table = rows[0].__table__
-        events: list[dict[str, Any]] = []
-        leaves: list[dict[str, Any]] = []
-        for row in rows:
-            index = log.tree.size
-            row.leaf_index = index
-            values = {column.key: getattr(row, column.key) for column in table.columns}
-            digest = event_leaf_hash(table_event(table, values, kind))
-            events.append(values)
-            leaves.append(
-                {
-                    "leaf_index": index,
-                    "kind": kind.value,
-                    "inquiry_id": row.inquiry_id,
-                    "leaf_hash": digest.hex(),
-                }
-            )
-            log.tree.append(digest)
-        inserts: list[tuple[Any, list[dict[str, Any]]]] = [
-            (table, events),
-            (log.leaf_model.__table__, leaves),
+        first = self._log.tree.size
+        values = [
+            {column.key: getattr(row, column.key) for column in table.columns} for row in rows
         ]
+        await self.append_rows(table, values, kind)
+        for offset, row in enumerate(rows):
+            row.leaf_index = first + offset
+
+    async def append_rows(
+        self, table: sa.Table, rows: Sequence[dict[str, Any]], kind: LogEventKind
+    ) -> None:
+        """:meth:`append_many` for rows given as column key → value (every column of ``table``
+        but ``leaf_index``, which each row is given here)."""
+        if not rows:
+            return
+        inserts = self._log.leaf_batches(table, rows, kind)
         if self._sign_heads:
-            inserts.append((log.head_model.__table__, [log.signed_head_row()]))
+            inserts.append((self._log.head_model.__table__, [self._log.signed_head_row()]))
         await insert_into_tables(self._session, inserts)
+
+
+@dataclass(frozen=True)
+class _Rows:
+    """Event rows to append as leaves, given as plain values (see :meth:`RecordLog.append`)."""
+
+    table: sa.Table
+    rows: Sequence[dict[str, Any]]
+    kind: LogEventKind
 
 
 @dataclass
@@ -394,10 +405,34 @@ class _Waiting:
     sessions: async_sessionmaker[AsyncSession]
     work: Callable[[AsyncSession, Appender], Awaitable[Any]]
     future: asyncio.Future[Any]
+    rows: _Rows | None = None
+    """Set when the write only appends these rows: it may go through the loop writer."""
 
     def __post_init__(self) -> None:
         # An outcome nobody reads (its caller was cancelled) is not reported as lost.
         self.future.add_done_callback(_consume)
+
+
+def _new_future() -> asyncio.Future[Any]:
+    return asyncio.get_running_loop().create_future()
+
+
+async def _waited_out(work: Awaitable[bool]) -> bool:
+    """``work``, run to its end even if the caller is cancelled meanwhile (the cancellation is
+    raised after): a write half done when its caller goes away is finished, and its outcome
+    given, before the log is let go."""
+    task = asyncio.ensure_future(work)
+    cancelled = False
+    while not task.done():
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError:
+            if task.done():
+                break
+            cancelled = True
+    if cancelled:
+        raise asyncio.CancelledError
+    return task.result()
 
 
 def _consume(future: asyncio.Future[Any]) -> None:
@@ -452,6 +487,28 @@ class RecordLog:
             "signature": head.signature,
         }
 
+    def leaf_batches(
+        self, table: sa.Table, rows: Sequence[dict[str, Any]], kind: LogEventKind
+    ) -> list[tuple[sa.Table, list[dict[str, Any]]]]:
+        """Give each event row the next leaf index and append its leaf hash to the tree; the
+        rows to insert: the events and their leaves."""
+        tree = self.tree
+        leaves: list[dict[str, Any]] = []
+        for values in rows:
+            index = tree.size
+            values["leaf_index"] = index
+            digest = event_leaf_hash(table_event(table, values, kind))
+            leaves.append(
+                {
+                    "leaf_index": index,
+                    "kind": kind.value,
+                    "inquiry_id": values["inquiry_id"],
+                    "leaf_hash": digest.hex(),
+                }
+            )
+            tree.append(digest)
+        return [(table, list(rows)), (self.leaf_model.__table__, leaves)]
+
     def public_key(self) -> LogPublicKey:
         return LogPublicKey(
             log_id=self.log_id,
@@ -483,19 +540,13 @@ class RecordLog:
     async def _catch_up(self, session: AsyncSession, reads: LoopReads | None = None) -> int:
         """Append to the tree the leaves other writers stored; how many there were. With
         ``reads`` (an SQLite file's, on the event loop's thread) the leaves are read through
-        them instead of the session.
-
-        The last leaf the tree holds is read again with them: if the database no longer holds
-        it (another process reset a sandbox's database, whose log this process still had in
-        memory), the tree is read again from the start instead of growing past a log that is
-        no longer there."""
-        model = self.leaf_model
-        known = self.tree.size
-        since = max(known - 1, 0)
+        them instead of the session."""
+        since = self._catch_up_from
         rows: list[Any]
         if reads is not None:
             rows = reads.driver_rows(self._leaves_since_sql, (since,))
         else:
+            model = self.leaf_model
             rows = list(
                 await session.execute(
                     select(model.leaf_index, model.leaf_hash)
@@ -503,6 +554,32 @@ class RecordLog:
                     .order_by(model.leaf_index)
                 )
             )
+        added = self._take_leaves(rows)
+        if added is None:
+            added = self._take_leaves(
+                list(
+                    await session.execute(
+                        select(self.leaf_model.leaf_index, self.leaf_model.leaf_hash).order_by(
+                            self.leaf_model.leaf_index
+                        )
+                    )
+                )
+            )
+            assert added is not None
+        return added
+
+    @property
+    def _catch_up_from(self) -> int:
+        """The first leaf index a catch-up reads: the tree's last leaf, read again."""
+        return max(self.tree.size - 1, 0)
+
+    def _take_leaves(self, rows: Sequence[Any]) -> int | None:
+        """Append to the tree the leaves ``rows`` (index and hash, from :attr:`_catch_up_from`
+        on) hold beyond it; how many. The tree's last leaf is among them: if the database no
+        longer holds it (another process reset a sandbox's database, whose log this process
+        still had in memory), the tree is emptied and None returned, for the caller to read
+        the whole log again instead of growing past a log that is no longer there."""
+        known = self.tree.size
         if known:
             if not rows or (rows[0][0], rows[0][1]) != (known - 1, self.tree.leaf(known - 1).hex()):
                 logger.warning(
@@ -510,14 +587,8 @@ class RecordLog:
                     self.log_id,
                 )
                 self.tree = MerkleTree()
-                rows = list(
-                    await session.execute(
-                        select(model.leaf_index, model.leaf_hash).order_by(model.leaf_index)
-                    )
-                )
-            else:
-                rows = rows[1:]
-        added = 0
+                return None
+            rows = rows[1:]
         for index, digest in rows:
             if index != self.tree.size:
                 logger.warning(
@@ -527,8 +598,7 @@ class RecordLog:
                     self.tree.size,
                 )
             self.tree.append(bytes.fromhex(digest))
-            added += 1
-        return added
+        return len(rows)
 
     async def write(
         self,
@@ -548,7 +618,33 @@ class RecordLog:
         An IntegrityError raised because another process took the same leaf index is retried
         (after reading its leaves); any other IntegrityError is the caller's (a duplicate key).
         """
-        waiting = _Waiting(sessions, work, asyncio.get_running_loop().create_future())
+        return cast(T, await self._submit(_Waiting(sessions, work, _new_future())))
+
+    async def append(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        model: type[Any],
+        rows: Sequence[dict[str, Any]],
+        kind: LogEventKind,
+    ) -> None:
+        """Append event rows of ``model``'s table, given as column key → value (every column but
+        ``leaf_index``, which each row is given here), as the next leaves; return once they are
+        durable. The same as a :meth:`write` whose work is ``append_rows``, grouped with the
+        other writes in the same way, but an SQLite file's log writes such groups through its
+        :class:`~ipnsim.storage.LoopWriter`: no session, and one trip to another thread (the
+        commit) instead of one per statement."""
+        if not rows:
+            return
+        batch = _Rows(model.__table__, rows, kind)
+
+        async def work(_: AsyncSession, log: Appender) -> None:
+            await log.append_rows(batch.table, batch.rows, batch.kind)
+
+        await self._submit(_Waiting(sessions, work, _new_future(), batch))
+
+    async def _submit(self, waiting: _Waiting) -> Any:
+        """Queue ``waiting``, write it (with the others waiting) when the log is free; its
+        outcome."""
         self._waiting.append(waiting)
         try:
             async with self._lock:
@@ -558,7 +654,7 @@ class RecordLog:
             if not waiting.future.done() and waiting in self._waiting:
                 self._waiting.remove(waiting)  # given up before it was written
             raise
-        return cast(T, waiting.future.result())
+        return waiting.future.result()
 
     async def _write_waiting(self, leader: _Waiting) -> None:
         """Under the lock: write the leader's and every other waiting write of its sessions
@@ -568,6 +664,13 @@ class RecordLog:
             waiting for waiting in self._waiting if waiting.sessions is not leader.sessions
         ]
         try:
+            writer = writer_of(leader.sessions)
+            if (
+                writer is not None
+                and all(waiting.rows is not None for waiting in group)
+                and await _waited_out(self._append_through(writer, group))
+            ):
+                return
             if len(group) > 1:
                 try:
                     results = await self._write_together(leader.sessions, group)
@@ -588,6 +691,48 @@ class RecordLog:
             # Cancelled midway: the writes not done wait again (their callers still wait).
             left = [w for w in group if not w.future.done() and w is not leader]
             self._waiting[:0] = left
+
+    async def _append_through(self, writer: LoopWriter, group: Sequence[_Waiting]) -> bool:
+        """Append the group's rows in one transaction of ``writer``, with one signed head after
+        the last leaf, and give each its outcome; False, with nothing written and the tree as
+        it was, if that could not be done (the write lock is held elsewhere, or a statement
+        failed): the session path writes them instead, and reports any error each has alone."""
+        size = self.tree.size
+        try:
+            async with writer.transaction() as transaction:
+                added = self._take_leaves(
+                    transaction.rows(self._leaves_since_sql, (self._catch_up_from,))
+                )
+                if added is None:
+                    self._take_leaves(transaction.rows(self._leaves_since_sql, (0,)))
+                size = self.tree.size
+                batches: dict[sa.Table, list[dict[str, Any]]] = {}
+                for waiting in group:
+                    assert waiting.rows is not None
+                    for table, rows in self.leaf_batches(
+                        waiting.rows.table, waiting.rows.rows, waiting.rows.kind
+                    ):
+                        batches.setdefault(table, []).extend(rows)
+                batches[self.head_model.__table__] = [self.signed_head_row()]
+                transaction.insert(list(batches.items()))
+        except WriteLockTaken:
+            self.tree.truncate(size)
+            return False
+        except Exception:
+            self.tree.truncate(size)
+            logger.debug(
+                "record log %s: %d appends failed through the loop writer",
+                self.log_id,
+                len(group),
+                exc_info=True,
+            )
+            return False
+        except BaseException:
+            self.tree.truncate(size)
+            raise
+        for waiting in group:
+            waiting.future.set_result(None)
+        return True
 
     async def _write_together(
         self, sessions: async_sessionmaker[AsyncSession], group: Sequence[_Waiting]

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from error_codes import IpnsimError
 from ipnsim.postgres import drop_databases, ensure_databases, service_database_url
-from ipnsim.storage import create_engine, migrate, sessionmaker, utcnow
+from ipnsim.storage import create_engine, loop_writer, migrate, sessionmaker, utcnow
 from network.app import create_app
 from network.db import MIGRATIONS
 from network.manual import complete_manual_response
@@ -403,15 +403,24 @@ def test_a_later_outcome_is_a_leaf_and_the_record_shows_it(tmp_path: Path) -> No
 # --- group commit ---------------------------------------------------------------------------
 
 
-def count_commits(service: HubService) -> dict[str, int]:
-    """A counter of the transactions committed through ``service``'s engine from now on."""
-    committed = {"count": 0}
+class CommitCounter:
+    """The transactions committed through ``service``'s database from its creation on: through
+    its engine, and through the loop writer that appends records to an SQLite file."""
 
-    def commit(_: Any) -> None:
-        committed["count"] += 1
+    def __init__(self, service: HubService) -> None:
+        engine = service.sessions.kw["bind"]
+        self._writer = loop_writer(engine)
+        self._writer_before = self._writer.committed if self._writer else 0
+        self._through_engine = 0
+        event.listen(engine.sync_engine, "commit", self._engine_commit)
 
-    event.listen(service.sessions.kw["bind"].sync_engine, "commit", commit)
-    return committed
+    def _engine_commit(self, _: Any) -> None:
+        self._through_engine += 1
+
+    @property
+    def count(self) -> int:
+        through_writer = self._writer.committed - self._writer_before if self._writer else 0
+        return self._through_engine + through_writer
 
 
 async def stored_leaves(service: HubService) -> LogEntries:
@@ -427,12 +436,12 @@ def test_concurrent_records_share_their_commits(tmp_path: Path) -> None:
         await issue(service, ODAWARA)
         pseudonym = await issue(service, YAMAGATA)
         requests = [inquiry(pseudonym) for _ in range(12)]
-        commits = count_commits(service)
+        commits = CommitCounter(service)
         results = await asyncio.gather(
             *(service.inquire(AGENCIES[YAMAGATA], request) for request in requests)
         )
         assert [result.status_detail for result in results] == ["09"] * 12
-        assert 1 <= commits["count"] <= 6
+        assert 1 <= commits.count <= 6
         stored = await stored_leaves(service)
         assert sorted(str(entry.inquiry_id) for entry in stored.entries) == sorted(
             str(request.inquiry_id) for request in requests
@@ -440,7 +449,7 @@ def test_concurrent_records_share_their_commits(tmp_path: Path) -> None:
         assert [entry.leaf_index for entry in stored.entries] == list(range(12))
         sizes = [head.tree_size for head in stored.tree_heads]
         assert sizes == sorted(set(sizes)) and sizes[-1] == 12
-        assert len(sizes) == commits["count"] < 12  # one head per commit, not one per leaf
+        assert len(sizes) == commits.count < 12  # one head per commit, not one per leaf
         hashes = [bytes.fromhex(entry.leaf_hash or "") for entry in stored.entries]
         assert stored.latest.root_hash == MerkleTree(hashes).root().hex()
         public_key = base64.b64decode(service.log.public_key().public_key)
@@ -468,11 +477,11 @@ async def behind_a_held_write(
     for write in writes:
         tasks.append(asyncio.create_task(write()))
         await asyncio.sleep(0.1)  # until it waits for the log: they queue in this order
-    commits = count_commits(service)
+    commits = CommitCounter(service)
     gate.set()
     await holding
     outcomes = await asyncio.gather(*tasks, return_exceptions=True)
-    return list(outcomes), commits["count"] - 1
+    return list(outcomes), commits.count - 1
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])
@@ -559,5 +568,46 @@ def test_a_write_given_up_while_waiting_is_not_written(tmp_path: Path) -> None:
             await writes[0]
         stored = await stored_leaves(service)
         assert [entry.inquiry_id for entry in stored.entries] == [kept.inquiry_id]
+
+    run(tmp_path, scenario)
+
+
+def test_records_go_through_the_loop_writer_and_wait_for_a_lock_held_elsewhere(
+    tmp_path: Path,
+) -> None:
+    """On an SQLite file a record is appended by the loop writer; while another connection
+    holds the file's write lock, it is written through the session instead (which waits for
+    the lock), and the log stays whole."""
+
+    async def scenario(service: HubService, router: FakeRouter) -> None:
+        await issue(service, ODAWARA)
+        pseudonym = await issue(service, YAMAGATA)
+        writer = loop_writer(service.sessions.kw["bind"])
+        assert writer is not None
+        before = writer.committed
+        first = await service.inquire(AGENCIES[YAMAGATA], inquiry(pseudonym))
+        assert writer.committed == before + 1
+
+        other = sqlite3.connect(tmp_path / "hub.sqlite3", isolation_level=None)
+        try:
+            other.execute("BEGIN IMMEDIATE")
+            second = asyncio.create_task(service.inquire(AGENCIES[YAMAGATA], inquiry(pseudonym)))
+            await asyncio.sleep(0.3)
+            assert not second.done()  # waiting for the lock, on the session's thread
+            other.execute("ROLLBACK")
+        finally:
+            other.close()
+        answered = await second
+        assert writer.committed == before + 1
+
+        stored = await stored_leaves(service)
+        assert [entry.inquiry_id for entry in stored.entries] == [
+            first.inquiry_id,
+            answered.inquiry_id,
+        ]
+        assert [head.tree_size for head in stored.tree_heads] == [1, 2]
+        hashes = [bytes.fromhex(entry.leaf_hash or "") for entry in stored.entries]
+        assert stored.latest.root_hash == MerkleTree(hashes).root().hex()
+        assert service.log.tree.size == 2
 
     run(tmp_path, scenario)

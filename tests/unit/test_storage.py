@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import sqlite3
+import time
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -34,12 +36,15 @@ from ipnsim.storage import (
     SQLITE_CACHE_KIB,
     SQLITE_POOL_SIZE,
     UtcDateTime,
+    WriteLockTaken,
     create_engine,
     insert_into_tables,
     insert_many,
     loop_reads,
+    loop_writer,
     reads_of,
     sessionmaker,
+    writer_of,
 )
 from tests.unit.test_error_statistics import postgres_server
 
@@ -502,3 +507,159 @@ def test_loop_reads_read_again_after_a_failed_read(tmp_path: Path) -> None:
             return [row.id for row in await reads.all(select(THINGS.c.id).order_by(THINGS.c.id))]
 
     assert asyncio.run(scenario()) == ["fast1", "fast2", "fast3", "fast4"]
+
+
+# --- the loop writer ------------------------------------------------------------------------------
+
+
+def things_url(tmp_path: Path) -> str:
+    return f"sqlite+aiosqlite:///{tmp_path / 'things.sqlite3'}"
+
+
+async def stored_ids(engine: AsyncEngine) -> list[str]:
+    async with engine.connect() as connection:
+        return list((await connection.scalars(select(THINGS.c.id).order_by(THINGS.c.id))).all())
+
+
+def test_loop_writer_commits_rows_as_a_core_insert_stores_them(tmp_path: Path) -> None:
+    async def scenario() -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], int]:
+        async with things_engine(things_url(tmp_path)) as engine:
+            writer = loop_writer(engine)
+            assert writer is not None
+            async with writer.transaction() as transaction:
+                transaction.insert([(THINGS, rows("fast"))])
+                assert transaction.rows("SELECT count(*) FROM things", ()) == [(4,)]
+            async with engine.begin() as connection:
+                await connection.execute(insert(THINGS), rows("core"))
+            async with engine.connect() as connection:
+                found = (await connection.execute(select(THINGS).order_by(THINGS.c.id))).all()
+            fast = [tuple(row)[1:] for row in found if row.id.startswith("fast")]
+            core = [tuple(row)[1:] for row in found if row.id.startswith("core")]
+            return fast, core, writer.committed
+
+    fast, core, committed = asyncio.run(scenario())
+
+    assert fast == core
+    assert committed == 1
+
+
+def test_loop_writer_rolls_back_a_transaction_that_raises(tmp_path: Path) -> None:
+    async def scenario() -> tuple[list[str], int]:
+        async with things_engine(things_url(tmp_path)) as engine:
+            writer = loop_writer(engine)
+            assert writer is not None
+
+            async def give_up() -> None:
+                async with writer.transaction() as transaction:
+                    transaction.insert([(THINGS, rows("gone"))])
+                    raise ValueError("given up")
+
+            with pytest.raises(ValueError, match="given up"):
+                await give_up()
+            async with writer.transaction() as transaction:
+                transaction.insert([(THINGS, rows("kept")[:1])])
+            return await stored_ids(engine), writer.committed
+
+    assert asyncio.run(scenario()) == (["kept1"], 1)
+
+
+def test_loop_writer_reports_a_duplicate_as_an_integrity_error(tmp_path: Path) -> None:
+    async def scenario() -> list[str]:
+        async with things_engine(things_url(tmp_path)) as engine:
+            writer = loop_writer(engine)
+            assert writer is not None
+            async with writer.transaction() as transaction:
+                transaction.insert([(THINGS, rows("a")[:1])])
+            with pytest.raises(IntegrityError):
+                async with writer.transaction() as transaction:
+                    transaction.insert([(THINGS, rows("b")[:1]), (THINGS, rows("a")[:1])])
+            return await stored_ids(engine)
+
+    assert asyncio.run(scenario()) == ["a1"]
+
+
+def test_loop_writer_does_not_wait_for_a_write_lock_held_elsewhere(tmp_path: Path) -> None:
+    async def scenario() -> list[str]:
+        async with things_engine(things_url(tmp_path)) as engine:
+            writer = loop_writer(engine)
+            assert writer is not None
+            other = sqlite3.connect(tmp_path / "things.sqlite3", isolation_level=None)
+            try:
+                other.execute("BEGIN IMMEDIATE")
+                started = time.monotonic()
+                with pytest.raises(WriteLockTaken):
+                    async with writer.transaction() as transaction:
+                        transaction.insert([(THINGS, rows("no")[:1])])
+                assert time.monotonic() - started < 1
+                other.execute("ROLLBACK")
+            finally:
+                other.close()
+            async with writer.transaction() as transaction:
+                transaction.insert([(THINGS, rows("yes")[:1])])
+            return await stored_ids(engine)
+
+    assert asyncio.run(scenario()) == ["yes1"]
+
+
+def test_loop_writer_finishes_a_commit_its_caller_gave_up(tmp_path: Path) -> None:
+    """Cancelled while its commit runs, a transaction is committed whole before the
+    cancellation reaches its caller; the next transaction finds the writer free."""
+
+    def committed_elsewhere() -> int:
+        other = sqlite3.connect(tmp_path / "things.sqlite3")
+        try:
+            (count,) = other.execute("SELECT count(*) FROM things").fetchone()
+            return int(count)
+        finally:
+            other.close()
+
+    async def scenario() -> tuple[int, bool, list[str]]:
+        async with things_engine(things_url(tmp_path)) as engine:
+            writer = loop_writer(engine)
+            assert writer is not None
+            inserted = asyncio.Event()
+
+            async def write() -> None:
+                async with writer.transaction() as transaction:
+                    transaction.insert([(THINGS, rows("cancelled"))])
+                    inserted.set()
+
+            task = asyncio.create_task(write())
+            await inserted.wait()  # the task has handed its commit to the writer's thread
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            seen_when_cancelled = committed_elsewhere()
+            async with writer.transaction() as transaction:
+                transaction.insert([(THINGS, rows("next")[:1])])
+            return seen_when_cancelled, task.cancelled(), await stored_ids(engine)
+
+    seen_when_cancelled, cancelled, ids = asyncio.run(scenario())
+
+    assert cancelled
+    assert seen_when_cancelled == 4
+    assert ids == ["cancelled1", "cancelled2", "cancelled3", "cancelled4", "next1"]
+
+
+def test_loop_writers_are_for_sqlite_files_only(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        in_memory = create_engine("sqlite+aiosqlite://")
+        postgres = create_engine("postgresql+asyncpg://postgres@127.0.0.1:1/none")
+        in_file = create_engine(things_url(tmp_path))
+        try:
+            assert loop_writer(in_memory) is None
+            assert loop_writer(postgres) is None
+            writer = loop_writer(in_file)
+            assert writer is not None
+            assert loop_writer(in_file) is writer
+            assert writer_of(sessionmaker(in_file)) is writer
+            with pytest.raises(TypeError):
+                writer_of(async_sessionmaker())
+        finally:
+            for engine in (in_memory, postgres, in_file):
+                await engine.dispose()
+        with pytest.raises(RuntimeError, match="disposed"):
+            async with writer.transaction():
+                pass
+
+    asyncio.run(scenario())
