@@ -14,6 +14,7 @@ import sqlite3
 import weakref
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeAlias
 
@@ -36,7 +37,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.pool import StaticPool
-from sqlalchemy.sql import Executable
+from sqlalchemy.sql import Executable, Select
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import TypeDecorator
@@ -453,6 +454,9 @@ class LoopReads:
         self._connection: Connection | None = None
         """Kept open between reads: a checkout from the pool costs as much as a read."""
         self._disposed = False
+        self._plain: weakref.WeakKeyDictionary[Executable, _PlainSelect | None] = (
+            weakref.WeakKeyDictionary()
+        )
         url = engine.url
         if url.get_backend_name() == "sqlite" and not _in_memory(url):
             self._sync = create_sync_engine(
@@ -469,6 +473,9 @@ class LoopReads:
         if self._sync is None:
             async with self._engine.connect() as through_engine:
                 return (await through_engine.execute(statement, parameters)).all()
+        plain = self._plain_select(statement)
+        if plain is not None:
+            return plain.rows(self, parameters or EMPTY_DICT)
         connection = self._connection
         if connection is None:
             connection = self._connection = self._sync.connect()
@@ -481,6 +488,18 @@ class LoopReads:
         connection.rollback()  # SQLAlchemy's transaction only: SQLite began none for a read
         return rows
 
+    def _plain_select(self, statement: Executable) -> _PlainSelect | None:
+        """``statement`` compiled once for the driver, if it is a select it can run: one
+        without expanding (IN list) parameters."""
+        try:
+            return self._plain[statement]
+        except KeyError:
+            pass
+        assert self._sync is not None
+        plain = _PlainSelect.of(statement, self._sync.dialect)
+        self._plain[statement] = plain
+        return plain
+
     def driver_rows(self, sql: str, parameters: Sequence[Any]) -> list[tuple[Any, ...]]:
         """The rows of a plain SQL read (``?`` parameters; values as SQLite gives them), run by
         the driver on the event loop's thread: for the reads made most often, where
@@ -488,13 +507,24 @@ class LoopReads:
         than SQLite's. Only when :attr:`on_loop_thread`."""
         if self._sync is None:
             raise RuntimeError("driver reads need an SQLite file")
+        rows: list[tuple[Any, ...]] = self._driver().execute(sql, parameters).fetchall()
+        return rows
+
+    def trace(self, callback: Callable[[str], object] | None) -> None:
+        """Call ``callback`` with the SQL of each statement the reading connection runs from now
+        on, however it was sent (None: stop). Only when :attr:`on_loop_thread`."""
+        if self._sync is None:
+            raise RuntimeError("only an SQLite file's reads run on a connection of their own")
+        self._driver().set_trace_callback(callback)
+
+    def _driver(self) -> sqlite3.Connection:
+        assert self._sync is not None
         connection = self._connection
         if connection is None:
             connection = self._connection = self._sync.connect()
         driver = connection.connection.driver_connection
-        assert driver is not None
-        rows: list[tuple[Any, ...]] = driver.execute(sql, parameters).fetchall()
-        return rows
+        assert isinstance(driver, sqlite3.Connection)
+        return driver
 
     async def first(
         self, statement: Executable, parameters: Mapping[str, Any] | None = None
@@ -502,12 +532,6 @@ class LoopReads:
         """The first row of ``statement``, or None."""
         rows = await self.all(statement, parameters)
         return rows[0] if rows else None
-
-    @property
-    def sync_engine(self) -> Engine | None:
-        """The synchronous engine the reads run on (None: they go through the async engine),
-        for event listeners."""
-        return self._sync
 
     @property
     def on_loop_thread(self) -> bool:
@@ -527,6 +551,70 @@ class LoopReads:
         if self._sync is not None:
             self._sync.dispose()
         self._disposed = True
+
+
+@dataclass(frozen=True)
+class _PlainSelect:
+    """A select compiled once for the SQLite driver: its SQL, how to build its ``?``
+    parameters, and how to turn the driver's values into those the engine would give.
+
+    SQLAlchemy's own work per execution (cache key, parameter and result objects) costs about
+    ten times what SQLite spends on an indexed look-up; here each value is converted by its
+    type's own bind or result processor, as the engine converts it, and each row is a named
+    tuple (by column name and by position, as a result row is)."""
+
+    sql: str
+    compiled: Any
+    names: tuple[str, ...]
+    bind_processors: tuple[Callable[[Any], Any] | None, ...]
+    result_processors: tuple[Callable[[Any], Any] | None, ...]
+    row: Callable[..., tuple[Any, ...]]
+
+    @classmethod
+    def of(cls, statement: Executable, dialect: Dialect) -> _PlainSelect | None:
+        if not isinstance(statement, Select):
+            return None
+        compiled = statement.compile(dialect=dialect)
+        if any(bind.expanding for bind in compiled.binds.values()):
+            return None
+        names = tuple(compiled.positiontup or ())
+        columns = list(statement.selected_columns)
+        return cls(
+            sql=compiled.string,
+            compiled=compiled,
+            names=names,
+            bind_processors=tuple(
+                compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect)
+                for name in names
+            ),
+            result_processors=tuple(
+                column.type.dialect_impl(dialect).result_processor(dialect, None)
+                for column in columns
+            ),
+            row=collections.namedtuple(
+                "PlainRow", [column.key or "column" for column in columns], rename=True
+            ),
+        )
+
+    def rows(self, reads: LoopReads, parameters: Mapping[str, Any]) -> list[Any]:
+        given = self.compiled.construct_params(parameters)
+        values = [
+            given[name] if processor is None else processor(given[name])
+            for name, processor in zip(self.names, self.bind_processors, strict=True)
+        ]
+        processors = self.result_processors
+        make = self.row
+        if not any(processors):
+            return [make(*found) for found in reads.driver_rows(self.sql, values)]
+        return [
+            make(
+                *(
+                    value if processor is None else processor(value)
+                    for value, processor in zip(found, processors, strict=True)
+                )
+            )
+            for found in reads.driver_rows(self.sql, values)
+        ]
 
 
 _LOOP_READS: weakref.WeakKeyDictionary[Engine, LoopReads] = weakref.WeakKeyDictionary()

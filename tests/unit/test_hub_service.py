@@ -310,26 +310,24 @@ def test_provider_pseudonym_issued_after_idn004_is_found(tmp_path: Path) -> None
 
 class StatementsRun:
     """The SQL statements the hub's database runs from now until :meth:`stop`: through the
-    async engine, or on the loop reads' own engine (SQLite files)."""
+    async engine, or on the loop reads' own connection (SQLite files)."""
 
     def __init__(self, service: HubService) -> None:
         self.seen: list[str] = []
         engine = service.sessions.kw["bind"]
-        self._engines = [
-            listened
-            for listened in (engine.sync_engine, loop_reads(engine).sync_engine)
-            if listened is not None
-        ]
-        for listened in self._engines:
-            event.listen(listened, "before_cursor_execute", self._note)
+        self._engine = engine.sync_engine
+        self._reads = loop_reads(engine)
+        event.listen(self._engine, "before_cursor_execute", self._note)
+        if self._reads.on_loop_thread:
+            self._reads.trace(self.seen.append)
 
     def _note(self, *arguments: Any) -> None:
         self.seen.append(arguments[2])
 
     def stop(self) -> None:
-        for listened in self._engines:
-            if event.contains(listened, "before_cursor_execute", self._note):
-                event.remove(listened, "before_cursor_execute", self._note)
+        event.remove(self._engine, "before_cursor_execute", self._note)
+        if self._reads.on_loop_thread:
+            self._reads.trace(None)
 
 
 def test_issued_pseudonyms_are_read_once(tmp_path: Path) -> None:

@@ -23,6 +23,7 @@ from sqlalchemy import (
     Table,
     bindparam,
     event,
+    func,
     insert,
     select,
     text,
@@ -663,3 +664,42 @@ def test_loop_writers_are_for_sqlite_files_only(tmp_path: Path) -> None:
                 pass
 
     asyncio.run(scenario())
+
+
+def test_plain_selects_read_on_the_loop_give_what_the_engine_gives(tmp_path: Path) -> None:
+    """Selects without IN lists run on the driver with the types' own conversions: bound
+    timestamps, literal values and limits in, timestamps, dates, JSON and None out, rows by
+    column name and by position."""
+    statements = [
+        select(THINGS)
+        .where(THINGS.c.at <= bindparam("now"), THINGS.c.count >= 1)
+        .order_by(THINGS.c.id)
+        .limit(3),
+        select(THINGS.c.id, THINGS.c.payload).where(THINGS.c.day.is_(None)),
+        select(THINGS.c.day, func.count()).group_by(THINGS.c.day).order_by(THINGS.c.day),
+    ]
+    later = dt.datetime(2026, 11, 29, tzinfo=dt.UTC)
+
+    async def scenario() -> list[tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]]:
+        async with things_engine(things_url(tmp_path)) as engine:
+            async with sessionmaker(engine).begin() as session:
+                await insert_many(session, THINGS, rows("a"))
+            reads = loop_reads(engine)
+            pairs = []
+            for statement in statements:
+                async with engine.connect() as connection:
+                    through_engine = (await connection.execute(statement, {"now": later})).all()
+                on_loop = await reads.all(statement, {"now": later})
+                pairs.append(([tuple(row) for row in on_loop], [tuple(r) for r in through_engine]))
+            first = await reads.first(statements[0], {"now": later})
+            assert first is not None
+            assert (first.id, first.at, first.payload) == ("a1", NOW, [{"a": "和"}])
+            return pairs
+
+    pairs = asyncio.run(scenario())
+
+    for on_loop, through_engine in pairs:
+        assert on_loop == through_engine
+    assert [row[0] for row in pairs[0][0]] == ["a1", "a3", "a4"]
+    assert pairs[1][0] == [("a2", None)]
+    assert pairs[2][0] == [(None, 1), (dt.date(2025, 1, 1), 2), (dt.date(2026, 4, 1), 1)]
