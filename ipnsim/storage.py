@@ -475,7 +475,9 @@ class LoopReads:
                 return (await through_engine.execute(statement, parameters)).all()
         plain = self._plain_select(statement)
         if plain is not None:
-            return plain.rows(self, parameters or EMPTY_DICT)
+            found = plain.rows(self, parameters or EMPTY_DICT)
+            if found is not None:
+                return found
         connection = self._connection
         if connection is None:
             connection = self._connection = self._sync.connect()
@@ -489,8 +491,7 @@ class LoopReads:
         return rows
 
     def _plain_select(self, statement: Executable) -> _PlainSelect | None:
-        """``statement`` compiled once for the driver, if it is a select it can run: one
-        without expanding (IN list) parameters."""
+        """``statement`` compiled once for the driver, if it is a select."""
         try:
             return self._plain[statement]
         except KeyError:
@@ -556,12 +557,13 @@ class LoopReads:
 @dataclass(frozen=True)
 class _PlainSelect:
     """A select compiled once for the SQLite driver: its SQL, how to build its ``?``
-    parameters, and how to turn the driver's values into those the engine would give.
+    parameters (an IN list gets one per value), and how to turn the driver's values into
+    those the engine would give.
 
     SQLAlchemy's own work per execution (cache key, parameter and result objects) costs about
     ten times what SQLite spends on an indexed look-up; here each value is converted by its
     type's own bind or result processor, as the engine converts it, and each row is a named
-    tuple (by column name and by position, as a result row is)."""
+    tuple (by column name and by position, and by ``_mapping``, as a result row is)."""
 
     sql: str
     compiled: Any
@@ -570,18 +572,23 @@ class _PlainSelect:
     result_processors: tuple[Callable[[Any], Any] | None, ...]
     row: Callable[..., tuple[Any, ...]]
 
+    expanding: frozenset[str]
+    """The parameters that are IN lists: ``?`` placeholders, one per value given."""
+
     @classmethod
     def of(cls, statement: Executable, dialect: Dialect) -> _PlainSelect | None:
         if not isinstance(statement, Select):
             return None
         compiled = statement.compile(dialect=dialect)
-        if any(bind.expanding for bind in compiled.binds.values()):
-            return None
         names = tuple(compiled.positiontup or ())
+        expanding = frozenset(name for name in names if compiled.binds[name].expanding)
+        if any(_postcompiled(name) not in compiled.string for name in expanding):
+            return None
         columns = list(statement.selected_columns)
         return cls(
             sql=compiled.string,
             compiled=compiled,
+            expanding=expanding,
             names=names,
             bind_processors=tuple(
                 compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect)
@@ -591,21 +598,27 @@ class _PlainSelect:
                 column.type.dialect_impl(dialect).result_processor(dialect, None)
                 for column in columns
             ),
-            row=collections.namedtuple(
-                "PlainRow", [column.key or "column" for column in columns], rename=True
-            ),
+            row=_row_class([column.key or "column" for column in columns]),
         )
 
-    def rows(self, reads: LoopReads, parameters: Mapping[str, Any]) -> list[Any]:
+    def rows(self, reads: LoopReads, parameters: Mapping[str, Any]) -> list[Any] | None:
+        """The rows, or None where the driver cannot run it as compiled (an empty IN list)."""
         given = self.compiled.construct_params(parameters)
-        values = [
-            given[name] if processor is None else processor(given[name])
-            for name, processor in zip(self.names, self.bind_processors, strict=True)
-        ]
+        sql = self.sql
+        values: list[Any] = []
+        for name, processor in zip(self.names, self.bind_processors, strict=True):
+            value = given[name]
+            if name in self.expanding:
+                if not value:
+                    return None
+                sql = sql.replace(_postcompiled(name), ", ".join("?" * len(value)), 1)
+                values.extend(value if processor is None else map(processor, value))
+            else:
+                values.append(value if processor is None else processor(value))
         processors = self.result_processors
         make = self.row
         if not any(processors):
-            return [make(*found) for found in reads.driver_rows(self.sql, values)]
+            return [make(*found) for found in reads.driver_rows(sql, values)]
         return [
             make(
                 *(
@@ -613,8 +626,23 @@ class _PlainSelect:
                     for value, processor in zip(found, processors, strict=True)
                 )
             )
-            for found in reads.driver_rows(self.sql, values)
+            for found in reads.driver_rows(sql, values)
         ]
+
+
+def _row_class(keys: list[str]) -> Callable[..., tuple[Any, ...]]:
+    """Named tuples of these columns that also give ``_mapping``, as a result row does."""
+    fields = collections.namedtuple("PlainRow", keys, rename=True)  # type: ignore[misc]
+
+    def mapping(row: tuple[Any, ...]) -> dict[str, Any]:
+        return dict(zip(keys, row, strict=True))
+
+    return type("PlainRow", (fields,), {"__slots__": (), "_mapping": property(mapping)})
+
+
+def _postcompiled(name: str) -> str:
+    """Where SQLAlchemy's compiled SQL leaves the placeholders of the IN list ``name``."""
+    return f"__[POSTCOMPILE_{name}]"
 
 
 _LOOP_READS: weakref.WeakKeyDictionary[Engine, LoopReads] = weakref.WeakKeyDictionary()

@@ -667,10 +667,17 @@ def test_loop_writers_are_for_sqlite_files_only(tmp_path: Path) -> None:
 
 
 def test_plain_selects_read_on_the_loop_give_what_the_engine_gives(tmp_path: Path) -> None:
-    """Selects without IN lists run on the driver with the types' own conversions: bound
-    timestamps, literal values and limits in, timestamps, dates, JSON and None out, rows by
-    column name and by position."""
+    """Selects run on the driver with the types' own conversions: bound timestamps, IN lists,
+    literal values and limits in, timestamps, dates, JSON and None out, rows by column name
+    and by position. An empty IN list gives no rows, as through the engine."""
     statements = [
+        select(THINGS.c.id, THINGS.c.at)
+        .where(
+            THINGS.c.id.in_(bindparam("ids", expanding=True)),
+            THINGS.c.count.in_([1, 3]),
+            THINGS.c.at <= bindparam("now"),
+        )
+        .order_by(THINGS.c.id),
         select(THINGS)
         .where(THINGS.c.at <= bindparam("now"), THINGS.c.count >= 1)
         .order_by(THINGS.c.id)
@@ -687,19 +694,26 @@ def test_plain_selects_read_on_the_loop_give_what_the_engine_gives(tmp_path: Pat
             reads = loop_reads(engine)
             pairs = []
             for statement in statements:
-                async with engine.connect() as connection:
-                    through_engine = (await connection.execute(statement, {"now": later})).all()
-                on_loop = await reads.all(statement, {"now": later})
-                pairs.append(([tuple(row) for row in on_loop], [tuple(r) for r in through_engine]))
-            first = await reads.first(statements[0], {"now": later})
+                for ids in (["a3", "a1", "a2", "nobody"], []):
+                    parameters = {"now": later, "ids": ids}
+                    async with engine.connect() as connection:
+                        through_engine = (await connection.execute(statement, parameters)).all()
+                    on_loop = await reads.all(statement, parameters)
+                    pairs.append(
+                        ([tuple(row) for row in on_loop], [tuple(r) for r in through_engine])
+                    )
+            first = await reads.first(statements[1], {"now": later})
             assert first is not None
             assert (first.id, first.at, first.payload) == ("a1", NOW, [{"a": "和"}])
+            assert first._mapping["day"] == dt.date(2026, 4, 1)
             return pairs
 
     pairs = asyncio.run(scenario())
 
     for on_loop, through_engine in pairs:
         assert on_loop == through_engine
-    assert [row[0] for row in pairs[0][0]] == ["a1", "a3", "a4"]
-    assert pairs[1][0] == [("a2", None)]
-    assert pairs[2][0] == [(None, 1), (dt.date(2025, 1, 1), 2), (dt.date(2026, 4, 1), 1)]
+    assert pairs[0][0] == [("a1", NOW), ("a3", LATER)]
+    assert pairs[1][0] == []
+    assert [row[0] for row in pairs[2][0]] == ["a1", "a3", "a4"]
+    assert pairs[4][0] == [("a2", None)]
+    assert pairs[6][0] == [(None, 1), (dt.date(2025, 1, 1), 2), (dt.date(2026, 4, 1), 1)]
