@@ -59,7 +59,7 @@ from agencies.catalogue import agency_by_slug
 from agencies.population import generate_population
 from ipnsim.http import make_client
 from ipnsim.launcher import Launcher, find_free_port_block
-from ipnsim.logs import TEXT_FORMAT
+from ipnsim.logs import configure_logging
 from ipnsim.seeding import seed_network
 
 LOADER_CORE = 0
@@ -220,7 +220,7 @@ def link_app(next_url: str | None, answer: bytes) -> FastAPI:
 def serve_link(argv: Sequence[str]) -> int:
     """Serve one link as ``ipnsim serve`` serves a service (same uvicorn settings, gc.freeze)."""
     port, next_url, answer_file = int(argv[0]), argv[1] or None, Path(argv[2])
-    logging.basicConfig(level="INFO", format=TEXT_FORMAT, stream=sys.stderr)
+    configure_logging("info", "text", "link")
     app = link_app(next_url, answer_file.read_bytes())
     gc.collect()
     gc.freeze()
