@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import (
     JSON,
@@ -53,6 +53,38 @@ class Person(Base):
     pseudonym: Mapped[str | None] = mapped_column(String(26), unique=True)
     pseudonym_acquired_at: Mapped[dt.datetime | None]
     registered_at: Mapped[dt.datetime]
+
+
+class ReplicaFields(Protocol):
+    """What a 副本's columns hold, read only: a :class:`Replica`, or a row of its table read
+    without loading an entity (the provision path reads them so)."""
+
+    @property
+    def record_id(self) -> str: ...
+    @property
+    def atena_number(self) -> str: ...
+    @property
+    def info_type_code(self) -> str: ...
+    @property
+    def layout_version(self) -> int: ...
+    @property
+    def fiscal_year(self) -> int | None: ...
+    @property
+    def publication_start(self) -> dt.date: ...
+    @property
+    def publication_end(self) -> dt.date | None: ...
+    @property
+    def items(self) -> list[dict[str, Any]]: ...
+    @property
+    def registered_at(self) -> dt.datetime: ...
+    @property
+    def updated_at(self) -> dt.datetime: ...
+    @property
+    def deleted_at(self) -> dt.datetime | None: ...
+    @property
+    def manual_response(self) -> bool: ...
+    @property
+    def non_disclosure(self) -> bool: ...
 
 
 class Replica(Base):

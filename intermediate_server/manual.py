@@ -30,7 +30,14 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from error_codes import IpnsimError
-from intermediate_server.db import LocalOutcome, LocalRecord, ManualRequest, Replica, StoredResult
+from intermediate_server.db import (
+    LocalOutcome,
+    LocalRecord,
+    ManualRequest,
+    Replica,
+    ReplicaFields,
+    StoredResult,
+)
 from intermediate_server.freshness import freshness
 from intermediate_server.hub_client import HubClient
 from intermediate_server.schemas import ManualAnswer, ManualDecline, ManualRequestView
@@ -68,7 +75,7 @@ DEFAULT_HOLD_SECONDS = 3 * 24 * 3600.0
 def replica_answer(
     inquiry_id: uuid.UUID,
     provided_at: dt.datetime,
-    replica: Replica,
+    replica: ReplicaFields,
     update_cycle_days: int | None = None,
 ) -> ProvisionAnswer:
     """The answer that provides ``replica``'s items, with its metadata and freshness (stale
@@ -116,7 +123,7 @@ class ManualDesk:
 
     # --- as provider ----------------------------------------------------------------------------
 
-    async def hold(self, request: ProvisionRequest, replica: Replica) -> ProvisionAnswer:
+    async def hold(self, request: ProvisionRequest, replica: ReplicaFields) -> ProvisionAnswer:
         """Keep the request for staff and answer the hub "pending" (MAN001).
 
         The caller writes the provider's copy of the record from the returned answer (05/05).

@@ -26,6 +26,7 @@ from intermediate_server.db import (
     LocalTreeHead,
     Person,
     Replica,
+    ReplicaFields,
 )
 from intermediate_server.dependants import (
     DUPLICATE_DEPENDANT_INFO,
@@ -944,12 +945,11 @@ class IntermediateService:
             )
         }
         info_types = {request.info_type_code for request in requests}
-        replicas: dict[tuple[str, str], list[Replica]] = {}
+        replicas: dict[tuple[str, str], list[ReplicaFields]] = {}
         for row in await self._read_in(
             _REPLICAS_OF_PEOPLE, people.values(), info_types=info_types, today=today
         ):
-            found = Replica(**row._mapping)
-            replicas.setdefault((found.atena_number, found.info_type_code), []).append(found)
+            replicas.setdefault((row.atena_number, row.info_type_code), []).append(row)
         claims = await claimed(
             self.reads,
             (
@@ -1051,7 +1051,7 @@ class IntermediateService:
         }
 
     def _why_no_replica(
-        self, rows: Sequence[Replica], condition: InquiryCondition, today: dt.date
+        self, rows: Sequence[ReplicaFields], condition: InquiryCondition, today: dt.date
     ) -> IpnsimError:
         """The code that explains best why no published replica matches the condition.
 
@@ -1067,12 +1067,12 @@ class IntermediateService:
 
     @staticmethod
     def _choose_replica(
-        rows: Sequence[Replica],
+        rows: Sequence[ReplicaFields],
         condition: InquiryCondition,
         today: dt.date,
         deleted: bool = False,
         publication_ended: bool = False,
-    ) -> Replica | None:
+    ) -> ReplicaFields | None:
         """The replica the condition asks for, among ``rows`` (one person's replicas of one
         info type published by ``today``), live ones only.
 
