@@ -72,6 +72,7 @@ def test_services_import_only_the_protocol_error_codes_and_shared_plumbing() -> 
                     "ipnsim.http",
                     "ipnsim.clock",
                     "ipnsim.metrics",
+                    "ipnsim.plain_endpoints",
                     "ipnsim.tracing",
                     "ipnsim.sandboxes",
                 }:
