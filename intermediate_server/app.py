@@ -54,6 +54,14 @@ from intermediate_server.settings import IntermediateServerSettings
 from ipnsim.clock import clock_router
 from ipnsim.http import bearer_token, make_client
 from ipnsim.metrics import install_metrics
+from ipnsim.plain_endpoints import (
+    AUTHORIZATION_PARAMETER,
+    header_parameter,
+    json_body_openapi,
+    json_response,
+    optional_header,
+    read_json_body,
+)
 from ipnsim.sandboxes import (
     Sandboxes,
     SandboxMiddleware,
@@ -250,10 +258,14 @@ def create_app(settings: IntermediateServerSettings) -> FastAPI:
         server: IntermediateService = request.app.state.service
         return server
 
-    async def hub_only(authorization: Annotated[str | None, Header()] = None) -> None:
+    def check_hub_credential(authorization: str | None) -> None:
+        """AUT001 unless the Authorization header carries the hub's credential."""
         token = bearer_token(authorization)
         if token is None or not hmac.compare_digest(token.encode(), credential.encode()):
             raise IpnsimError("AUT001")
+
+    async def hub_only(authorization: Annotated[str | None, Header()] = None) -> None:
+        check_hub_credential(authorization)
 
     async def batch_desk(request: Request) -> BatchDesk:
         sandbox = await world(request)
@@ -362,45 +374,49 @@ def create_app(settings: IntermediateServerSettings) -> FastAPI:
     ) -> list[ReplicaView]:
         return await server.replicas(atena_number)
 
-    @app.post("/v1/inquiries", tags=["inquiries"])
-    async def inquire(
-        body: InquiryOrder,
-        server: Server,
-        request: Request,
-        response: Response,
-        idempotency_key: Annotated[
-            str | None,
-            Header(
-                alias=IDEMPOTENCY_KEY_HEADER,
+    @app.post(
+        "/v1/inquiries",
+        tags=["inquiries"],
+        response_model=InquiryResult,
+        openapi_extra=json_body_openapi(
+            app,
+            InquiryOrder,
+            header_parameter(
+                IDEMPOTENCY_KEY_HEADER,
                 pattern=KEY_PATTERN,
                 description="冪等キー: 1–255 visible ASCII characters naming this inquiry for "
                 "good. A repeat with the same content returns the first answer (header "
                 "Idempotent-Replayed: true) and records nothing more; with other content it is "
                 "refused (IDM001); while the first is in flight, IDM002 with Retry-After.",
             ),
-        ] = None,
-        force_outcome: Annotated[
-            str | None,
-            Header(
-                alias=FORCE_OUTCOME_HEADER,
+            header_parameter(
+                FORCE_OUTCOME_HEADER,
                 description="Testing: the hub answers this error code (of the hub or the "
                 "provider's side) instead of asking the provider; recorded as usual.",
             ),
-        ] = None,
-    ) -> InquiryResult:
+        ),
+    )
+    async def inquire(request: Request) -> Response:
         """情報照会: status 09/01 with the items, or the error code that stopped it."""
-        forced = forced_outcome(force_outcome)
+        # A plain endpoint (ipnsim.plain_endpoints), in the order of a declared one: the body
+        # is read, the dependencies solved, then the headers and the body validated.
+        body = await read_json_body(request, InquiryOrder)
+        server = await service(request)
+        idempotency_key, key_errors = optional_header(request, IDEMPOTENCY_KEY_HEADER, KEY_PATTERN)
+        order = body.validated(key_errors)
+        forced = forced_outcome(request.headers.get(FORCE_OUTCOME_HEADER))
         if idempotency_key is None:
-            return await server.inquire(body, forced)
+            return json_response(await server.inquire(order, forced))
         sandbox = await world(request)
         keys: IdempotencyKeys = (
             request.app.state.idempotency_keys if sandbox is None else sandbox.idempotency_keys
         )
         outcome = await keys.run_once(
-            idempotency_key, fingerprint(body, forced), lambda: server.inquire(body, forced)
+            idempotency_key, fingerprint(order, forced), lambda: server.inquire(order, forced)
         )
+        response = json_response(outcome.result)
         response.headers[REPLAYED_HEADER] = "true" if outcome.replayed else "false"
-        return outcome.result
+        return response
 
     @app.post("/v1/inquiries/fan-out", tags=["inquiries"])
     async def inquire_many(
@@ -572,10 +588,20 @@ def create_app(settings: IntermediateServerSettings) -> FastAPI:
             for entry in await journal.entries(limit, refused_only, before)
         ]
 
-    @app.post("/hub/provisions", tags=["hub"], dependencies=[Depends(hub_only)])
-    async def provide(body: ProvisionRequest, server: Server) -> ProvisionAnswer:
+    @app.post(
+        "/hub/provisions",
+        tags=["hub"],
+        response_model=ProvisionAnswer,
+        openapi_extra=json_body_openapi(app, ProvisionRequest, AUTHORIZATION_PARAMETER),
+    )
+    async def provide(request: Request) -> Response:
         """情報提供: answer from replicas only."""
-        return await server.provide(body)
+        # A plain endpoint (ipnsim.plain_endpoints), in the order of a declared one: the body
+        # is read, the dependencies solved (the hub authenticated), then the body validated.
+        body = await read_json_body(request, ProvisionRequest)
+        check_hub_credential(request.headers.get("authorization"))
+        server = await service(request)
+        return json_response(await server.provide(body.validated()))
 
     @app.post("/hub/provisions/bulk", tags=["hub"], dependencies=[Depends(hub_only)])
     async def provide_many(body: BulkProvisionRequest, server: Server) -> BulkProvisionAnswer:

@@ -8,7 +8,7 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal
 
-from fastapi import Depends, FastAPI, Header, Path, Query, Request
+from fastapi import Depends, FastAPI, Header, Path, Query, Request, Response
 from fastapi.responses import PlainTextResponse, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -18,6 +18,13 @@ from error_codes.http import install_error_handling
 from ipnsim.clock import clock_router
 from ipnsim.http import bearer_token, make_client
 from ipnsim.metrics import count_hub_inquiry, install_metrics
+from ipnsim.plain_endpoints import (
+    AUTHORIZATION_PARAMETER,
+    header_parameter,
+    json_body_openapi,
+    json_response,
+    read_json_body,
+)
 from ipnsim.sandboxes import (
     Sandboxes,
     SandboxMiddleware,
@@ -294,32 +301,41 @@ def create_app(settings: HubSettings) -> FastAPI:
         pseudonyms = await hub.issue_pseudonyms(caller, body.agency_code, body.resident_codes)
         return PseudonymBulkIssued(agency_code=caller.code, pseudonyms=pseudonyms)
 
-    @app.post("/v1/inquiries", tags=["inquiries"])
-    async def inquire(
-        body: InquiryRequest,
-        hub: Hub,
-        caller: Caller,
-        force_outcome: Annotated[
-            str | None,
-            Header(
-                alias=FORCE_OUTCOME_HEADER,
+    @app.post(
+        "/v1/inquiries",
+        tags=["inquiries"],
+        response_model=InquiryResult,
+        openapi_extra=json_body_openapi(
+            app,
+            InquiryRequest,
+            header_parameter(
+                FORCE_OUTCOME_HEADER,
                 description="Testing: answer this error code (of the hub or the provider's "
                 "side) where the provider would be asked; recorded as usual.",
             ),
-        ] = None,
-    ) -> InquiryResult:
+            AUTHORIZATION_PARAMETER,
+        ),
+    )
+    async def inquire(request: Request) -> Response:
         """情報照会: check, convert, route and record; the result carries any error code.
 
         Beyond the hub's limit of inquiries in flight it is refused at once, not routed nor
         recorded: AVL007 with HTTP 503 and a Retry-After header."""
+        # A plain endpoint (ipnsim.plain_endpoints), in the order of a declared one: the body
+        # is read, the dependencies solved (the caller authenticated), then the body validated.
+        body = await read_json_body(request, InquiryRequest)
+        hub = await service(request)
+        caller = registry.authenticate(request.headers.get("authorization"))
+        inquiry = body.validated()
+        force_outcome = request.headers.get(FORCE_OUTCOME_HEADER)
         try:
             with in_flight.admit(), forcing(forced_outcome(force_outcome)):
-                result = await hub.inquire(caller, body)
+                result = await hub.inquire(caller, inquiry)
         except IpnsimError as error:
-            count_hub_inquiry(body.provider_code, error.code)
+            count_hub_inquiry(inquiry.provider_code, error.code)
             raise
         count_hub_inquiry(result.provider_code, result.error.code if result.error else None)
-        return result
+        return json_response(result)
 
     @app.post("/v1/inquiries/fan-out", tags=["inquiries"])
     async def inquire_many(
