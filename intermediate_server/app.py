@@ -236,12 +236,6 @@ def create_app(settings: IntermediateServerSettings) -> FastAPI:
         version="0.1.0",
         lifespan=lifespan,
     )
-    install_error_handling(app, path_limits={BATCH_PATH + "/": MAX_FILE_BYTES})
-
-    app.add_middleware(JournalMiddleware)
-    install_metrics(app)
-    install_tracing(app, "intermediate_server", agency.code)
-    app.add_middleware(SandboxMiddleware)
 
     async def world(request: Request) -> ServerWorld | None:
         """The request's sandbox (None: the default database)."""
@@ -263,6 +257,74 @@ def create_app(settings: IntermediateServerSettings) -> FastAPI:
         token = bearer_token(authorization)
         if token is None or not hmac.compare_digest(token.encode(), credential.encode()):
             raise IpnsimError("AUT001")
+
+    # The routes of the inquiry path are added first, as routes are matched in the order they
+    # were added (they come first in the OpenAPI document too).
+    @app.post(
+        "/v1/inquiries",
+        tags=["inquiries"],
+        response_model=InquiryResult,
+        openapi_extra=json_body_openapi(
+            app,
+            InquiryOrder,
+            header_parameter(
+                IDEMPOTENCY_KEY_HEADER,
+                pattern=KEY_PATTERN,
+                description="冪等キー: 1–255 visible ASCII characters naming this inquiry for "
+                "good. A repeat with the same content returns the first answer (header "
+                "Idempotent-Replayed: true) and records nothing more; with other content it is "
+                "refused (IDM001); while the first is in flight, IDM002 with Retry-After.",
+            ),
+            header_parameter(
+                FORCE_OUTCOME_HEADER,
+                description="Testing: the hub answers this error code (of the hub or the "
+                "provider's side) instead of asking the provider; recorded as usual.",
+            ),
+        ),
+    )
+    async def inquire(request: Request) -> Response:
+        """情報照会: status 09/01 with the items, or the error code that stopped it."""
+        # A plain endpoint (ipnsim.plain_endpoints), in the order of a declared one: the body
+        # is read, the dependencies solved, then the headers and the body validated.
+        body = await read_json_body(request, InquiryOrder)
+        server = await service(request)
+        idempotency_key, key_errors = optional_header(request, IDEMPOTENCY_KEY_HEADER, KEY_PATTERN)
+        order = body.validated(key_errors)
+        forced = forced_outcome(request.headers.get(FORCE_OUTCOME_HEADER))
+        if idempotency_key is None:
+            return json_response(await server.inquire(order, forced))
+        sandbox = await world(request)
+        keys: IdempotencyKeys = (
+            request.app.state.idempotency_keys if sandbox is None else sandbox.idempotency_keys
+        )
+        outcome = await keys.run_once(
+            idempotency_key, fingerprint(order, forced), lambda: server.inquire(order, forced)
+        )
+        response = json_response(outcome.result)
+        response.headers[REPLAYED_HEADER] = "true" if outcome.replayed else "false"
+        return response
+
+    @app.post(
+        "/hub/provisions",
+        tags=["hub"],
+        response_model=ProvisionAnswer,
+        openapi_extra=json_body_openapi(app, ProvisionRequest, AUTHORIZATION_PARAMETER),
+    )
+    async def provide(request: Request) -> Response:
+        """情報提供: answer from replicas only."""
+        # A plain endpoint (ipnsim.plain_endpoints), in the order of a declared one: the body
+        # is read, the dependencies solved (the hub authenticated), then the body validated.
+        body = await read_json_body(request, ProvisionRequest)
+        check_hub_credential(request.headers.get("authorization"))
+        server = await service(request)
+        return json_response(await server.provide(body.validated()))
+
+    install_error_handling(app, path_limits={BATCH_PATH + "/": MAX_FILE_BYTES})
+
+    app.add_middleware(JournalMiddleware)
+    install_metrics(app)
+    install_tracing(app, "intermediate_server", agency.code)
+    app.add_middleware(SandboxMiddleware)
 
     async def hub_only(authorization: Annotated[str | None, Header()] = None) -> None:
         check_hub_credential(authorization)
@@ -373,50 +435,6 @@ def create_app(settings: IntermediateServerSettings) -> FastAPI:
         atena_number: Annotated[str | None, Query(pattern=r"^[0-9]{15}$")] = None,
     ) -> list[ReplicaView]:
         return await server.replicas(atena_number)
-
-    @app.post(
-        "/v1/inquiries",
-        tags=["inquiries"],
-        response_model=InquiryResult,
-        openapi_extra=json_body_openapi(
-            app,
-            InquiryOrder,
-            header_parameter(
-                IDEMPOTENCY_KEY_HEADER,
-                pattern=KEY_PATTERN,
-                description="冪等キー: 1–255 visible ASCII characters naming this inquiry for "
-                "good. A repeat with the same content returns the first answer (header "
-                "Idempotent-Replayed: true) and records nothing more; with other content it is "
-                "refused (IDM001); while the first is in flight, IDM002 with Retry-After.",
-            ),
-            header_parameter(
-                FORCE_OUTCOME_HEADER,
-                description="Testing: the hub answers this error code (of the hub or the "
-                "provider's side) instead of asking the provider; recorded as usual.",
-            ),
-        ),
-    )
-    async def inquire(request: Request) -> Response:
-        """情報照会: status 09/01 with the items, or the error code that stopped it."""
-        # A plain endpoint (ipnsim.plain_endpoints), in the order of a declared one: the body
-        # is read, the dependencies solved, then the headers and the body validated.
-        body = await read_json_body(request, InquiryOrder)
-        server = await service(request)
-        idempotency_key, key_errors = optional_header(request, IDEMPOTENCY_KEY_HEADER, KEY_PATTERN)
-        order = body.validated(key_errors)
-        forced = forced_outcome(request.headers.get(FORCE_OUTCOME_HEADER))
-        if idempotency_key is None:
-            return json_response(await server.inquire(order, forced))
-        sandbox = await world(request)
-        keys: IdempotencyKeys = (
-            request.app.state.idempotency_keys if sandbox is None else sandbox.idempotency_keys
-        )
-        outcome = await keys.run_once(
-            idempotency_key, fingerprint(order, forced), lambda: server.inquire(order, forced)
-        )
-        response = json_response(outcome.result)
-        response.headers[REPLAYED_HEADER] = "true" if outcome.replayed else "false"
-        return response
 
     @app.post("/v1/inquiries/fan-out", tags=["inquiries"])
     async def inquire_many(
@@ -587,21 +605,6 @@ def create_app(settings: IntermediateServerSettings) -> FastAPI:
             JournalEntryView.model_validate(entry, from_attributes=True)
             for entry in await journal.entries(limit, refused_only, before)
         ]
-
-    @app.post(
-        "/hub/provisions",
-        tags=["hub"],
-        response_model=ProvisionAnswer,
-        openapi_extra=json_body_openapi(app, ProvisionRequest, AUTHORIZATION_PARAMETER),
-    )
-    async def provide(request: Request) -> Response:
-        """情報提供: answer from replicas only."""
-        # A plain endpoint (ipnsim.plain_endpoints), in the order of a declared one: the body
-        # is read, the dependencies solved (the hub authenticated), then the body validated.
-        body = await read_json_body(request, ProvisionRequest)
-        check_hub_credential(request.headers.get("authorization"))
-        server = await service(request)
-        return json_response(await server.provide(body.validated()))
 
     @app.post("/hub/provisions/bulk", tags=["hub"], dependencies=[Depends(hub_only)])
     async def provide_many(body: BulkProvisionRequest, server: Server) -> BulkProvisionAnswer:

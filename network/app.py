@@ -197,12 +197,6 @@ def create_app(settings: HubSettings) -> FastAPI:
         version="0.1.0",
         lifespan=lifespan,
     )
-    install_error_handling(app)
-    install_metrics(app)
-    install_tracing(app, "hub")
-    app.add_middleware(SandboxMiddleware)
-
-    app.include_router(catalogue_router(shared_catalogue, permissions))
 
     async def world(request: Request) -> HubWorld | None:
         """The request's sandbox (None: the default database)."""
@@ -218,6 +212,51 @@ def create_app(settings: HubSettings) -> FastAPI:
             return sandbox.service
         hub: HubService = request.app.state.service
         return hub
+
+    # The busiest route is added first, as routes are matched in the order they were added
+    # (it comes first in the OpenAPI document too).
+    @app.post(
+        "/v1/inquiries",
+        tags=["inquiries"],
+        response_model=InquiryResult,
+        openapi_extra=json_body_openapi(
+            app,
+            InquiryRequest,
+            header_parameter(
+                FORCE_OUTCOME_HEADER,
+                description="Testing: answer this error code (of the hub or the provider's "
+                "side) where the provider would be asked; recorded as usual.",
+            ),
+            AUTHORIZATION_PARAMETER,
+        ),
+    )
+    async def inquire(request: Request) -> Response:
+        """情報照会: check, convert, route and record; the result carries any error code.
+
+        Beyond the hub's limit of inquiries in flight it is refused at once, not routed nor
+        recorded: AVL007 with HTTP 503 and a Retry-After header."""
+        # A plain endpoint (ipnsim.plain_endpoints), in the order of a declared one: the body
+        # is read, the dependencies solved (the caller authenticated), then the body validated.
+        body = await read_json_body(request, InquiryRequest)
+        hub = await service(request)
+        caller = registry.authenticate(request.headers.get("authorization"))
+        inquiry = body.validated()
+        force_outcome = request.headers.get(FORCE_OUTCOME_HEADER)
+        try:
+            with in_flight.admit(), forcing(forced_outcome(force_outcome)):
+                result = await hub.inquire(caller, inquiry)
+        except IpnsimError as error:
+            count_hub_inquiry(inquiry.provider_code, error.code)
+            raise
+        count_hub_inquiry(result.provider_code, result.error.code if result.error else None)
+        return json_response(result)
+
+    install_error_handling(app)
+    install_metrics(app)
+    install_tracing(app, "hub")
+    app.add_middleware(SandboxMiddleware)
+
+    app.include_router(catalogue_router(shared_catalogue, permissions))
 
     async def agency(authorization: Annotated[str | None, Header()] = None) -> AgencyEntry:
         return registry.authenticate(authorization)
@@ -300,42 +339,6 @@ def create_app(settings: HubSettings) -> FastAPI:
         """符号一括取得: the calling agency's own 符号 for up to 10,000 people, in order."""
         pseudonyms = await hub.issue_pseudonyms(caller, body.agency_code, body.resident_codes)
         return PseudonymBulkIssued(agency_code=caller.code, pseudonyms=pseudonyms)
-
-    @app.post(
-        "/v1/inquiries",
-        tags=["inquiries"],
-        response_model=InquiryResult,
-        openapi_extra=json_body_openapi(
-            app,
-            InquiryRequest,
-            header_parameter(
-                FORCE_OUTCOME_HEADER,
-                description="Testing: answer this error code (of the hub or the provider's "
-                "side) where the provider would be asked; recorded as usual.",
-            ),
-            AUTHORIZATION_PARAMETER,
-        ),
-    )
-    async def inquire(request: Request) -> Response:
-        """情報照会: check, convert, route and record; the result carries any error code.
-
-        Beyond the hub's limit of inquiries in flight it is refused at once, not routed nor
-        recorded: AVL007 with HTTP 503 and a Retry-After header."""
-        # A plain endpoint (ipnsim.plain_endpoints), in the order of a declared one: the body
-        # is read, the dependencies solved (the caller authenticated), then the body validated.
-        body = await read_json_body(request, InquiryRequest)
-        hub = await service(request)
-        caller = registry.authenticate(request.headers.get("authorization"))
-        inquiry = body.validated()
-        force_outcome = request.headers.get(FORCE_OUTCOME_HEADER)
-        try:
-            with in_flight.admit(), forcing(forced_outcome(force_outcome)):
-                result = await hub.inquire(caller, inquiry)
-        except IpnsimError as error:
-            count_hub_inquiry(inquiry.provider_code, error.code)
-            raise
-        count_hub_inquiry(result.provider_code, result.error.code if result.error else None)
-        return json_response(result)
 
     @app.post("/v1/inquiries/fan-out", tags=["inquiries"])
     async def inquire_many(
