@@ -24,17 +24,18 @@ import json
 from collections.abc import Sequence
 from typing import Annotated, Any, Generic, TypeVar
 
-from fastapi import FastAPI, HTTPException, Request, Response
+from fastapi import FastAPI, Request, Response
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.models import Schema
 from pydantic import BaseModel, StringConstraints, TypeAdapter, ValidationError
 from pydantic.json_schema import models_json_schema
+from starlette.exceptions import HTTPException
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
 _SCHEMAS = "#/components/schemas/"
-_MISSING_BODY = {"type": "missing", "loc": ("body",), "msg": "Field required", "input": None}
+_UNREADABLE = "There was an error parsing the body"
 
 
 class JsonBody(Generic[ModelT]):
@@ -61,7 +62,12 @@ async def read_json_body(request: Request, model: type[ModelT]) -> JsonBody[Mode
     ``model`` (or no body, or a Content-Type other than JSON) gives the errors FastAPI reports,
     raised by :meth:`JsonBody.validated`.
     """
-    raw = await request.body()
+    try:
+        raw = await request.body()
+    except HTTPException:
+        raise  # the body-size limit's (VAL003)
+    except Exception as error:  # FastAPI answers a body it cannot read (the client left) so
+        raise HTTPException(400, _UNREADABLE) from error
     is_json = _is_json(request.headers.get("content-type"))
     if raw and is_json:
         try:
@@ -69,7 +75,8 @@ async def read_json_body(request: Request, model: type[ModelT]) -> JsonBody[Mode
         except ValidationError:
             pass  # read again below as FastAPI does, for its very errors
     if not raw:
-        return JsonBody(None, [_MISSING_BODY])
+        missing = {"type": "missing", "loc": ("body",), "msg": "Field required", "input": None}
+        return JsonBody(None, [missing])
     value: Any = raw
     if is_json:
         try:
@@ -83,8 +90,8 @@ async def read_json_body(request: Request, model: type[ModelT]) -> JsonBody[Mode
                 "ctx": {"error": error.msg},
             }
             raise RequestValidationError([problem], body=error.doc) from error
-        except Exception as error:  # FastAPI answers any other failure to read a body so
-            raise HTTPException(400, "There was an error parsing the body") from error
+        except Exception as error:  # FastAPI answers any other failure to parse it so
+            raise HTTPException(400, _UNREADABLE) from error
     try:
         return JsonBody(model.model_validate(value, from_attributes=True))
     except ValidationError as error:

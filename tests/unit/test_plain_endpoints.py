@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import codecs
 import json
+from collections.abc import AsyncIterator, MutableMapping
 from typing import Annotated, Any
 
 import httpx
@@ -189,6 +190,49 @@ def test_header_errors_come_before_the_body_errors() -> None:
     error = json.loads(content)
     assert (status, error["code"]) == (422, "VAL001")
     assert [detail["field"] for detail in error["details"]] == [KEY_HEADER, "provider_code"]
+
+
+def test_a_body_too_large_is_refused_alike() -> None:
+    """Sent without a Content-Length, the body-size limit stops it while it is read."""
+
+    async def ask(app: FastAPI) -> tuple[int, Any]:
+        async def chunks() -> AsyncIterator[bytes]:
+            for _ in range(20):
+                yield b" " * 65_536
+
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            response = await client.post("/inquiries", content=chunks(), headers=JSON)
+        return response.status_code, response.json()["code"]
+
+    declared, plain = (asyncio.run(ask(app)) for app in (declared_app(), plain_app()))
+    assert plain == declared == (413, "VAL003")
+
+
+def test_a_client_leaving_before_its_body_is_answered_alike() -> None:
+    async def ask(app: FastAPI) -> list[int]:
+        scope = {
+            "type": "http",
+            "method": "POST",
+            "path": "/inquiries",
+            "headers": [(b"content-type", b"application/json")],
+            "query_string": b"",
+        }
+        statuses: list[int] = []
+
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.disconnect"}
+
+        async def send(message: MutableMapping[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                statuses.append(message["status"])
+
+        await app(scope, receive, send)
+        return statuses
+
+    declared, plain = (asyncio.run(ask(app)) for app in (declared_app(), plain_app()))
+    assert len(declared) == 1
+    assert plain == declared
 
 
 def test_a_plain_endpoint_is_documented_as_a_declared_one() -> None:
