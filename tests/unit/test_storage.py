@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import sqlite3
+import threading
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -34,6 +35,7 @@ from sqlalchemy.pool import QueuePool
 
 from ipnsim.postgres import drop_databases, ensure_databases, service_database_url
 from ipnsim.storage import (
+    INLINE_COMMIT_SECONDS,
     SQLITE_CACHE_KIB,
     SQLITE_POOL_SIZE,
     UtcDateTime,
@@ -603,8 +605,8 @@ def test_loop_writer_does_not_wait_for_a_write_lock_held_elsewhere(tmp_path: Pat
 
 
 def test_loop_writer_finishes_a_commit_its_caller_gave_up(tmp_path: Path) -> None:
-    """Cancelled while its commit runs, a transaction is committed whole before the
-    cancellation reaches its caller; the next transaction finds the writer free."""
+    """Cancelled while its commit runs on the writer's thread, a transaction is committed whole
+    before the cancellation reaches its caller; the next transaction finds the writer free."""
 
     def committed_elsewhere() -> int:
         other = sqlite3.connect(tmp_path / "things.sqlite3")
@@ -618,6 +620,7 @@ def test_loop_writer_finishes_a_commit_its_caller_gave_up(tmp_path: Path) -> Non
         async with things_engine(things_url(tmp_path)) as engine:
             writer = loop_writer(engine)
             assert writer is not None
+            writer.commit_seconds = 1.0  # as on a slow disk: the commit goes to another thread
             inserted = asyncio.Event()
 
             async def write() -> None:
@@ -640,6 +643,42 @@ def test_loop_writer_finishes_a_commit_its_caller_gave_up(tmp_path: Path) -> Non
     assert cancelled
     assert seen_when_cancelled == 4
     assert ids == ["cancelled1", "cancelled2", "cancelled3", "cancelled4", "next1"]
+
+
+def test_loop_writer_commits_on_the_loop_while_commits_are_quick(tmp_path: Path) -> None:
+    """Quick commits run on the event loop's thread; once commits are slow (a slow disk), they
+    run on the writer's own thread, until quick commits bring the average down again."""
+
+    async def scenario() -> tuple[list[str], float]:
+        async with things_engine(things_url(tmp_path)) as engine:
+            writer = loop_writer(engine)
+            assert writer is not None
+            committed_on: list[str] = []
+
+            def traced(statement: str) -> None:
+                if statement == "COMMIT":
+                    committed_on.append(threading.current_thread().name)
+
+            async def commit(index: int) -> None:
+                async with writer.transaction() as transaction:
+                    writer._connect().set_trace_callback(traced)
+                    transaction.insert([(THINGS, rows(f"t{index}")[:1])])
+
+            await commit(0)
+            writer.commit_seconds = 0.005  # as after commits of 5 ms
+            for index in range(1, 60):
+                await commit(index)
+                if committed_on[-1] == committed_on[0]:
+                    break
+            return committed_on, writer.commit_seconds
+
+    committed_on, estimate = asyncio.run(scenario())
+
+    assert committed_on[0] == threading.current_thread().name
+    assert all(name.startswith("sqlite-commit") for name in committed_on[1:-1])
+    assert len(committed_on) > 2
+    assert committed_on[-1] == committed_on[0]  # back on the loop once commits were quick
+    assert estimate < INLINE_COMMIT_SECONDS
 
 
 def test_loop_writers_are_for_sqlite_files_only(tmp_path: Path) -> None:
