@@ -28,9 +28,13 @@ EMPTY_ROOT = hashlib.sha256(b"").digest()
 """MTH({}) of the empty log: the hash of the empty string."""
 
 
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+"""Built once: ``json.dumps`` with options builds an encoder at every call."""
+
+
 def canonical_bytes(value: Mapping[str, Any]) -> bytes:
     """The canonical serialisation of a record event: sorted keys, no spaces, UTF-8."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    return _CANONICAL.encode(value).encode()
 
 
 def leaf_hash(leaf: bytes) -> bytes:

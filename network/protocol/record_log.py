@@ -308,13 +308,23 @@ def event_fields(row: Any, kind: LogEventKind) -> dict[str, object]:
 def table_event(table: Any, values: Mapping[str, object], kind: LogEventKind) -> dict[str, object]:
     """:func:`event_fields` of a row given as column name → value (e.g. a Core result row)."""
     fields: dict[str, object] = {"event": kind.value}
-    for column in table.columns:
-        if column.key == "leaf_index":
+    for key, optional in _leaf_columns(table):
+        value = values[key]
+        if value is None and optional:
             continue
-        if column.key in OPTIONAL_LEAF_COLUMNS and values.get(column.key) is None:
-            continue
-        fields[column.key] = _json_value(values[column.key])
+        fields[key] = _json_value(value)
     return fields
+
+
+@functools.cache
+def _leaf_columns(table: Any) -> tuple[tuple[str, bool], ...]:
+    """The keys of ``table``'s columns that a leaf holds, each with whether it is one of the
+    :data:`OPTIONAL_LEAF_COLUMNS`."""
+    return tuple(
+        (column.key, column.key in OPTIONAL_LEAF_COLUMNS)
+        for column in table.columns
+        if column.key != "leaf_index"
+    )
 
 
 def event_leaf_hash(event: Mapping[str, object]) -> bytes:
