@@ -552,29 +552,16 @@ class RecordLog:
         ``reads`` (an SQLite file's, on the event loop's thread) the leaves are read through
         them instead of the session."""
         since = self._catch_up_from
+        model = self.leaf_model
+        every_leaf = select(model.leaf_index, model.leaf_hash).order_by(model.leaf_index)
         rows: list[Any]
         if reads is not None:
             rows = reads.driver_rows(self._leaves_since_sql, (since,))
         else:
-            model = self.leaf_model
-            rows = list(
-                await session.execute(
-                    select(model.leaf_index, model.leaf_hash)
-                    .where(model.leaf_index >= since)
-                    .order_by(model.leaf_index)
-                )
-            )
+            rows = list(await session.execute(every_leaf.where(model.leaf_index >= since)))
         added = self._take_leaves(rows)
-        if added is None:
-            added = self._take_leaves(
-                list(
-                    await session.execute(
-                        select(self.leaf_model.leaf_index, self.leaf_model.leaf_hash).order_by(
-                            self.leaf_model.leaf_index
-                        )
-                    )
-                )
-            )
+        if added is None:  # the stored log is another one: read it whole
+            added = self._take_leaves(list(await session.execute(every_leaf)))
             assert added is not None
         return added
 
@@ -641,8 +628,8 @@ class RecordLog:
         ``leaf_index``, which each row is given here), as the next leaves; return once they are
         durable. The same as a :meth:`write` whose work is ``append_rows``, grouped with the
         other writes in the same way, but an SQLite file's log writes such groups through its
-        :class:`~ipnsim.storage.LoopWriter`: no session, and one trip to another thread (the
-        commit) instead of one per statement."""
+        :class:`~ipnsim.storage.LoopWriter`: no session, and no trip to another thread per
+        statement (nor for the commit, while commits are quick)."""
         if not rows:
             return
         batch = _Rows(model.__table__, rows, kind)
