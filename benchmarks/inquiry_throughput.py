@@ -17,9 +17,10 @@ product is from what this design can do on such a machine.
 The load comes from this process's own asyncio generator (aiohttp, one connection per request
 in flight), for ``--duration`` seconds per point at each ``--concurrency``; each point is
 measured ``--repeat`` times, product and baseline alternately, and the table shows medians.
-Beside req/s and latency it shows the CPU time the services used per request and their
-threads' voluntary context switches per request (from /proc, every process and thread): on a
-machine shared with other work req/s move with the load, the switches hardly at all.
+Beside req/s and latency it shows the CPU time the services used per request (in all, and
+each process's) and their threads' voluntary context switches per request (from /proc, every
+process and thread): on a machine shared with other work req/s move with the load, the
+switches hardly at all.
 With ``taskset`` and two cores or more, every service process (all its threads) is pinned to
 core 1 and this generator to core 0; ``--no-pin`` lets them share every core. Every process
 started is stopped at the end, also on Ctrl-C or an error.
@@ -108,6 +109,8 @@ class Target:
     body: bytes
     pids: list[int] = field(default_factory=list)
     """The service processes that answer it, whose CPU time is counted."""
+    names: list[str] = field(default_factory=list)
+    """Each process's name (the service, or the link of the chain), in the order of ``pids``."""
 
 
 def start_product(data_dir: Path, pinned: bool) -> tuple[Launcher, Target, bytes]:
@@ -148,6 +151,7 @@ def start_product(data_dir: Path, pinned: bool) -> tuple[Launcher, Target, bytes
             network.agency(REQUESTER).url + "/v1/inquiries",
             json.dumps(order).encode(),
             [process.pid for process in launcher.processes.values()],
+            list(launcher.processes),
         )
         answer = httpx.post(
             target.url,
@@ -304,6 +308,7 @@ def start_chain(directory: Path, answer: bytes, pinned: bool, chain: Chain) -> T
         urls[0] + "/v1/inquiries",
         b"",
         [process.pid for process in chain.processes],
+        ["link C", "link B", "link A"],  # started in this order
     )
 
 
@@ -326,6 +331,8 @@ class Point:
     switches: int | None
     """Voluntary context switches of the target's service threads meanwhile (None where
     unknown)."""
+    cpu_by_process: dict[str, float] = field(default_factory=dict)
+    """CPU time each of the target's processes used meanwhile, by name (empty where unknown)."""
 
     @property
     def rate(self) -> float:
@@ -337,6 +344,12 @@ class Point:
         if self.cpu_seconds is None or not self.requests:
             return float("nan")
         return self.cpu_seconds / self.requests * 1000
+
+    def cpu_ms_of(self, name: str) -> float:
+        """CPU milliseconds per request of one process (NaN where unknown)."""
+        if name not in self.cpu_by_process or not self.requests:
+            return float("nan")
+        return self.cpu_by_process[name] / self.requests * 1000
 
     @property
     def switches_per_request(self) -> float:
@@ -444,11 +457,13 @@ async def drive(
     """Keep ``concurrency`` requests in flight for ``duration`` seconds."""
     headers = {"Content-Type": "application/json"}
     cpu_before = cpu_seconds(target.pids)
+    each_before = [cpu_seconds([pid]) for pid in target.pids]
     switches_before = context_switches(target.pids)
     load = await keep_in_flight(
         target.url, concurrency, duration, lambda _turn: (target.body, headers), good
     )
     cpu_after = cpu_seconds(target.pids)
+    each_after = [cpu_seconds([pid]) for pid in target.pids]
     switches_after = context_switches(target.pids)
     return Point(
         target=target.name,
@@ -468,6 +483,11 @@ async def drive(
             and switches_after >= switches_before  # not when threads ended meanwhile
             else None
         ),
+        cpu_by_process={
+            name: after - before
+            for name, before, after in zip(target.names, each_before, each_after, strict=True)
+            if before is not None and after is not None
+        },
     )
 
 
@@ -534,6 +554,18 @@ def table(points: Sequence[Point], concurrencies: Sequence[int], pinned: bool) -
                 f"; baseline/raw-aiohttp chain {baseline / raw:.0%}"
             )
         lines.append(line)
+    for concurrency in concurrencies:
+        for name in ("product", "baseline"):
+            measured = [p for p in points if p.target == name and p.concurrency == concurrency]
+            processes = list(dict.fromkeys(key for p in measured for key in p.cpu_by_process))
+            medians = [
+                f"{process} {statistics.median(p.cpu_ms_of(process) for p in measured):.2f}"
+                for process in processes
+            ]
+            if medians:
+                lines.append(
+                    f"CPU ms/req by process, {name} c={concurrency}: " + ", ".join(medians)
+                )
     lines.append(
         "per run (req/s): "
         + "; ".join(f"{p.target} c={p.concurrency} {p.rate:,.0f}" for p in points)
