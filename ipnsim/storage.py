@@ -660,10 +660,14 @@ def loop_reads(engine: AsyncEngine) -> LoopReads:
 
 def reads_of(sessions: async_sessionmaker[AsyncSession]) -> LoopReads:
     """The :class:`LoopReads` of the engine that ``sessions`` are bound to."""
+    return loop_reads(_bound_engine(sessions))
+
+
+def _bound_engine(sessions: async_sessionmaker[AsyncSession]) -> AsyncEngine:
     bind = sessions.kw.get("bind")
     if not isinstance(bind, AsyncEngine):
         raise TypeError("the sessions are not bound to one AsyncEngine")
-    return loop_reads(bind)
+    return bind
 
 
 def _in_memory(url: Any) -> bool:
@@ -794,6 +798,11 @@ class LoopWriter:
         if driver.in_transaction:
             driver.rollback()
 
+    def trace(self, callback: Callable[[str], object] | None) -> None:
+        """Call ``callback`` with the SQL of each statement the writing connection runs from now
+        on, on the thread that runs it (None: stop)."""
+        self._connect().set_trace_callback(callback)
+
     def _connect(self) -> sqlite3.Connection:
         if self._disposed:
             raise RuntimeError("the engine of this writer was disposed")
@@ -861,10 +870,7 @@ def loop_writer(engine: AsyncEngine) -> LoopWriter | None:
 
 def writer_of(sessions: async_sessionmaker[AsyncSession]) -> LoopWriter | None:
     """The :class:`LoopWriter` of the engine that ``sessions`` are bound to, if it has one."""
-    bind = sessions.kw.get("bind")
-    if not isinstance(bind, AsyncEngine):
-        raise TypeError("the sessions are not bound to one AsyncEngine")
-    return loop_writer(bind)
+    return loop_writer(_bound_engine(sessions))
 
 
 def _writer_pragmas(connection: Any, record: Any) -> None:

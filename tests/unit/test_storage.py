@@ -661,8 +661,9 @@ def test_loop_writer_commits_on_the_loop_while_commits_are_quick(tmp_path: Path)
 
             async def commit(index: int) -> None:
                 async with writer.transaction() as transaction:
-                    writer._connect().set_trace_callback(traced)
                     transaction.insert([(THINGS, rows(f"t{index}")[:1])])
+
+            writer.trace(traced)
 
             await commit(0)
             writer.commit_seconds = 0.005  # as after commits of 5 ms
