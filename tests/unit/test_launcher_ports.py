@@ -14,4 +14,8 @@ def test_port_blocks_lie_below_the_ephemeral_range_and_are_free() -> None:
         assert base >= LOWEST_TEST_PORT and base + 8 <= start
         for port in range(base, base + 8):
             with socket.socket() as probe:
+                # As a server binds (uvicorn does): a connection of another test network
+                # closing on the port (TIME_WAIT) does not keep a server from listening there.
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
                 probe.bind(("127.0.0.1", port))
+                probe.listen()

@@ -9,7 +9,7 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -33,9 +33,9 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlalchemy.pool import QueuePool
 
+from ipnsim import storage
 from ipnsim.postgres import drop_databases, ensure_databases, service_database_url
 from ipnsim.storage import (
-    INLINE_COMMIT_SECONDS,
     SQLITE_CACHE_KIB,
     SQLITE_POOL_SIZE,
     UtcDateTime,
@@ -645,11 +645,20 @@ def test_loop_writer_finishes_a_commit_its_caller_gave_up(tmp_path: Path) -> Non
     assert ids == ["cancelled1", "cancelled2", "cancelled3", "cancelled4", "next1"]
 
 
-def test_loop_writer_commits_on_the_loop_while_commits_are_quick(tmp_path: Path) -> None:
-    """Quick commits run on the event loop's thread; once commits are slow (a slow disk), they
-    run on the writer's own thread, until quick commits bring the average down again."""
+def test_loop_writer_commits_on_the_loop_while_commits_are_quick(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Quick commits run on the event loop's thread; after slow ones (a slow disk) commits run
+    on the writer's own thread, until quick ones bring the average down again."""
+    taking = {"seconds": 0.0001}
 
-    async def scenario() -> tuple[list[str], float]:
+    def timed(work: Callable[[], object]) -> float:
+        work()
+        return taking["seconds"]  # what the commit is taken to have lasted
+
+    monkeypatch.setattr(storage, "_timed", timed)
+
+    async def scenario() -> list[str]:
         async with things_engine(things_url(tmp_path)) as engine:
             writer = loop_writer(engine)
             assert writer is not None
@@ -659,27 +668,23 @@ def test_loop_writer_commits_on_the_loop_while_commits_are_quick(tmp_path: Path)
                 if statement == "COMMIT":
                     committed_on.append(threading.current_thread().name)
 
-            async def commit(index: int) -> None:
+            writer.trace(traced)
+            for index in range(30):
+                taking["seconds"] = 0.01 if index in (2, 3) else 0.0001
                 async with writer.transaction() as transaction:
                     transaction.insert([(THINGS, rows(f"t{index}")[:1])])
+            return committed_on
 
-            writer.trace(traced)
+    committed_on = asyncio.run(scenario())
 
-            await commit(0)
-            writer.commit_seconds = 0.005  # as after commits of 5 ms
-            for index in range(1, 60):
-                await commit(index)
-                if committed_on[-1] == committed_on[0]:
-                    break
-            return committed_on, writer.commit_seconds
-
-    committed_on, estimate = asyncio.run(scenario())
-
-    assert committed_on[0] == threading.current_thread().name
-    assert all(name.startswith("sqlite-commit") for name in committed_on[1:-1])
-    assert len(committed_on) > 2
-    assert committed_on[-1] == committed_on[0]  # back on the loop once commits were quick
-    assert estimate < INLINE_COMMIT_SECONDS
+    loop_thread = threading.current_thread().name
+    on_loop = [name == loop_thread for name in committed_on]
+    assert on_loop[:3] == [True] * 3  # two quick commits, then the first slow one, on the loop
+    back = on_loop.index(True, 3)
+    assert back > 5  # from the second slow one, a few commits on the writer's thread
+    assert all(name.startswith("sqlite-commit") for name in committed_on[3:back])
+    assert all(on_loop[back:])  # back on the loop once the average is low again
+    assert len(committed_on) == 30
 
 
 def test_loop_writers_are_for_sqlite_files_only(tmp_path: Path) -> None:
