@@ -885,8 +885,7 @@ class IntermediateService:
                     "reached_hub": reached_hub,
                     "recorded_at": utcnow(),
                     "trace_id": current_trace_id(),
-                    "leaf_index": None,
-                }
+                        }
                 for order, result in exchanges
             ],
             LogEventKind.RECORD,
@@ -1047,7 +1046,6 @@ class IntermediateService:
             "reached_hub": True,
             "recorded_at": utcnow(),
             "trace_id": current_trace_id(),
-            "leaf_index": None,
         }
 
     def _why_no_replica(

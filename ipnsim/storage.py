@@ -13,11 +13,11 @@ import datetime as dt
 import sqlite3
 import time
 import weakref
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeAlias
+from typing import Any, TypeAlias, TypeVar
 
 from alembic import command
 from alembic.config import Config
@@ -46,6 +46,8 @@ from sqlalchemy.util import EMPTY_DICT
 from sqlalchemy.util.concurrency import await_
 
 from ipnsim.clock import now as clock_now
+
+T = TypeVar("T")
 
 
 class UtcDateTime(TypeDecorator[dt.datetime]):
@@ -446,7 +448,9 @@ class LoopReads:
     connection cannot see), read through the async engine instead.
 
     Meant for short, indexed reads on a request's path: a read blocks the event loop while it
-    runs. Get the one of an engine with :func:`loop_reads`.
+    runs. A select is compiled for the driver once per statement object: build statements once
+    (module constants with bound parameters), not at each read. Get the one of an engine with
+    :func:`loop_reads`.
     """
 
     def __init__(self, engine: AsyncEngine) -> None:
@@ -690,6 +694,24 @@ _COMMIT_WEIGHT = 0.2
 """The weight of the latest commit in :attr:`LoopWriter.commit_seconds`."""
 
 
+async def run_to_end(work: Awaitable[T]) -> T:
+    """``work``'s outcome, ``work`` run to its end even if the caller is cancelled meanwhile
+    (the cancellation is raised after): a commit, or a group of writes, begun when its caller
+    goes away is finished before anything else may use what it holds."""
+    task = asyncio.ensure_future(work)
+    cancelled = False
+    while not task.done():
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError:
+            if task.done():
+                break
+            cancelled = True
+    if cancelled:
+        raise asyncio.CancelledError
+    return task.result()
+
+
 def _timed(work: Callable[[], object]) -> float:
     """Run ``work``; the seconds it took."""
     started = time.perf_counter()
@@ -761,37 +783,22 @@ class LoopWriter:
 
     async def _commit(self, driver: sqlite3.Connection) -> None:
         if self.commit_seconds < INLINE_COMMIT_SECONDS:
-            try:
-                self._note_commit(_timed(driver.commit))
-            except BaseException:
-                self._roll_back(driver)
-                raise
-            self.committed += 1
+            self._commit_now(driver)
             return
         if self._commits is None:
             self._commits = ThreadPoolExecutor(1, thread_name_prefix="sqlite-commit")
-        committing = asyncio.get_running_loop().run_in_executor(
-            self._commits, _timed, driver.commit
-        )
-        cancelled = False
-        while not committing.done():
-            try:
-                await asyncio.shield(committing)
-            except asyncio.CancelledError:
-                cancelled = True
-            except Exception:  # reported below, from the future itself
-                break
+        loop = asyncio.get_running_loop()
+        await run_to_end(loop.run_in_executor(self._commits, self._commit_now, driver))
+
+    def _commit_now(self, driver: sqlite3.Connection) -> None:
+        """Commit, on the thread that calls it, noting how long it took; roll back if it fails."""
         try:
-            self._note_commit(committing.result())
+            seconds = _timed(driver.commit)
         except BaseException:
             self._roll_back(driver)
             raise
-        self.committed += 1
-        if cancelled:
-            raise asyncio.CancelledError
-
-    def _note_commit(self, seconds: float) -> None:
         self.commit_seconds += (seconds - self.commit_seconds) * _COMMIT_WEIGHT
+        self.committed += 1
 
     @staticmethod
     def _roll_back(driver: sqlite3.Connection) -> None:

@@ -376,7 +376,6 @@ class HubService:
             "provider_reached": exchange.provider_reached,
             "recorded_at": utcnow(),
             "trace_id": current_trace_id(),
-            "leaf_index": None,
         }
 
     def _recorded(self, exchange: _Exchange, record: Mapping[str, Any]) -> InquiryResult:

@@ -52,6 +52,7 @@ from ipnsim.storage import (
     WriteLockTaken,
     insert_into_tables,
     reads_of,
+    run_to_end,
     writer_of,
 )
 from network.protocol.merkle import MerkleTree, canonical_bytes, leaf_hash
@@ -427,24 +428,6 @@ def _new_future() -> asyncio.Future[Any]:
     return asyncio.get_running_loop().create_future()
 
 
-async def _waited_out(work: Awaitable[bool]) -> bool:
-    """``work``, run to its end even if the caller is cancelled meanwhile (the cancellation is
-    raised after): a write half done when its caller goes away is finished, and its outcome
-    given, before the log is let go."""
-    task = asyncio.ensure_future(work)
-    cancelled = False
-    while not task.done():
-        try:
-            await asyncio.shield(task)
-        except asyncio.CancelledError:
-            if task.done():
-                break
-            cancelled = True
-    if cancelled:
-        raise asyncio.CancelledError
-    return task.result()
-
-
 def _consume(future: asyncio.Future[Any]) -> None:
     if not future.cancelled():
         future.exception()
@@ -665,7 +648,7 @@ class RecordLog:
             if (
                 writer is not None
                 and all(waiting.rows is not None for waiting in group)
-                and await _waited_out(self._append_through(writer, group))
+                and await run_to_end(self._append_through(writer, group))
             ):
                 return
             if len(group) > 1:
