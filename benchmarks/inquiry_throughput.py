@@ -456,15 +456,18 @@ async def drive(
 ) -> Point:
     """Keep ``concurrency`` requests in flight for ``duration`` seconds."""
     headers = {"Content-Type": "application/json"}
-    cpu_before = cpu_seconds(target.pids)
     each_before = [cpu_seconds([pid]) for pid in target.pids]
     switches_before = context_switches(target.pids)
     load = await keep_in_flight(
         target.url, concurrency, duration, lambda _turn: (target.body, headers), good
     )
-    cpu_after = cpu_seconds(target.pids)
     each_after = [cpu_seconds([pid]) for pid in target.pids]
     switches_after = context_switches(target.pids)
+    cpu_by_process = {
+        name: after - before
+        for name, before, after in zip(target.names, each_before, each_after, strict=True)
+        if before is not None and after is not None
+    }
     return Point(
         target=target.name,
         concurrency=concurrency,
@@ -474,7 +477,7 @@ async def drive(
         p50_ms=percentile(load.latencies, 0.50) * 1000,
         p99_ms=percentile(load.latencies, 0.99) * 1000,
         cpu_seconds=(
-            cpu_after - cpu_before if cpu_before is not None and cpu_after is not None else None
+            sum(cpu_by_process.values()) if len(cpu_by_process) == len(target.pids) else None
         ),
         switches=(
             switches_after - switches_before
@@ -483,11 +486,7 @@ async def drive(
             and switches_after >= switches_before  # not when threads ended meanwhile
             else None
         ),
-        cpu_by_process={
-            name: after - before
-            for name, before, after in zip(target.names, each_before, each_after, strict=True)
-            if before is not None and after is not None
-        },
+        cpu_by_process=cpu_by_process,
     )
 
 
