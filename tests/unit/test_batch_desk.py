@@ -16,7 +16,6 @@ from intermediate_server.db import MIGRATIONS
 from intermediate_server.schemas import InquiryOrder
 from intermediate_server.service import AgencyIdentity
 from ipnsim.metrics import REGISTRY
-from ipnsim.postgres import drop_databases, ensure_databases, service_database_url
 from ipnsim.storage import create_engine, migrate, sessionmaker, utcnow
 from network.protocol.batch_file import (
     JST,
@@ -27,7 +26,7 @@ from network.protocol.batch_file import (
 )
 from network.protocol.layouts import Catalogue, catalogue
 from network.protocol.models import DetailStatus, InfoTypeStatus, InquiryResult, ReplicaItem
-from tests.unit.test_error_statistics import postgres_server
+from tests.postgres import scratch_database
 
 YAMAGATA = "2006201400000000"
 ODAWARA = "2014206900000000"
@@ -109,15 +108,8 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite+aiosqlite:///{tmp_path / 'agency.sqlite3'}"
         return
-    server = postgres_server()
-    if server is None:
-        pytest.skip("no PostgreSQL server reachable (set IPNSIM_TEST_POSTGRES_URL)")
-    name = f"ipnsim_unit_batch_{uuid.uuid4().hex[:12]}"
-    ensure_databases(server, [name])
-    try:
-        yield service_database_url(server, name)
-    finally:
-        drop_databases(server, [name])
+    with scratch_database("ipnsim_unit_batch") as url:
+        yield url
 
 
 def run(database: str, directory: Path, scenario: Scenario) -> None:

@@ -4,20 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import os
-import socket
-import uuid
 from pathlib import Path
 
 import pytest
 from rich.console import Console
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 from typer.testing import CliRunner
 
-from ipnsim.postgres import drop_databases, ensure_databases, service_database_url
 from ipnsim.stats_commands import by_provider, errors_table, stats_app
 from ipnsim.storage import migrate, sessionmaker, utc_date
 from network.db import MIGRATIONS, HubRecord
@@ -27,6 +22,7 @@ from network.protocol.models import ErrorCount, ErrorStatistics
 from network.registry import Registry
 from network.service import HubService
 from network.settings import HubSettings
+from tests.postgres import scratch_database
 from tests.unit.test_hub_service import (
     AGENCIES,
     DIGITAL,
@@ -118,28 +114,13 @@ def test_utc_date_renders_per_backend_without_bound_parameters() -> None:
     assert on_sqlite.params == {}
 
 
-def postgres_server() -> str | None:
-    url = os.environ.get("IPNSIM_TEST_POSTGRES_URL", "postgresql://127.0.0.1:5432/test")
-    parsed = make_url(url)
-    try:
-        with socket.create_connection((parsed.host or "127.0.0.1", parsed.port or 5432), 2):
-            return url
-    except OSError:
-        return None
-
-
 def test_postgresql_counts_by_utc_day_whatever_the_session_time_zone() -> None:
     """On PostgreSQL the day is the UTC date even when the session is in Japan time."""
-    server = postgres_server()
-    if server is None:
-        pytest.skip("no PostgreSQL server reachable (set IPNSIM_TEST_POSTGRES_URL)")
-    database = f"ipnsim_unit_stats_{uuid.uuid4().hex[:12]}"
-    ensure_databases(server, [database])
     router = FakeRouter()
 
-    async def go() -> None:
+    async def go(url: str) -> None:
         engine = create_async_engine(
-            service_database_url(server, database),
+            url,
             connect_args={"server_settings": {"timezone": "Asia/Tokyo"}},
         )
         try:
@@ -158,10 +139,8 @@ def test_postgresql_counts_by_utc_day_whatever_the_session_time_zone() -> None:
         finally:
             await engine.dispose()
 
-    try:
-        asyncio.run(go())
-    finally:
-        drop_databases(server, [database])
+    with scratch_database("ipnsim_unit_stats") as url:
+        asyncio.run(go(url))
 
 
 def test_successful_inquiries_are_not_counted(tmp_path: Path) -> None:

@@ -20,7 +20,6 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from error_codes import IpnsimError
-from ipnsim.postgres import drop_databases, ensure_databases, service_database_url
 from ipnsim.storage import create_engine, loop_writer, migrate, sessionmaker, utcnow
 from network.app import create_app
 from network.db import MIGRATIONS
@@ -48,7 +47,7 @@ from network.protocol.record_log import Appender, verify_head
 from network.registry import AgencyEntry, Registry
 from network.service import HubService
 from network.settings import HubSettings
-from tests.unit.test_error_statistics import postgres_server
+from tests.postgres import scratch_database
 from tests.unit.test_hub_service import (
     AGENCIES,
     ITEMS,
@@ -162,26 +161,13 @@ def hub_database(backend: str, tmp_path: Path, name: str) -> Iterator[str]:
     if backend == "sqlite":
         yield f"sqlite+aiosqlite:///{tmp_path / 'hub.sqlite3'}"
         return
-    server = postgres_server()
-    if server is None:
-        pytest.skip("no PostgreSQL server reachable (set IPNSIM_TEST_POSTGRES_URL)")
-    database = f"ipnsim_unit_{name}_{uuid.uuid4().hex[:12]}"
-    ensure_databases(server, [database])
-    try:
-        yield service_database_url(server, database)
-    finally:
-        drop_databases(server, [database])
+    with scratch_database(f"ipnsim_unit_{name}") as url:
+        yield url
 
 
 def test_postgresql_triggers_refuse_update_and_delete() -> None:
-    server = postgres_server()
-    if server is None:
-        pytest.skip("no PostgreSQL server reachable (set IPNSIM_TEST_POSTGRES_URL)")
-    database = f"ipnsim_unit_log_{uuid.uuid4().hex[:12]}"
-    ensure_databases(server, [database])
-
-    async def go() -> None:
-        engine = create_engine(service_database_url(server, database))
+    async def go(url: str) -> None:
+        engine = create_engine(url)
         try:
             await migrate(engine, MIGRATIONS)
             service = hub_service(engine)
@@ -196,10 +182,8 @@ def test_postgresql_triggers_refuse_update_and_delete() -> None:
         finally:
             await engine.dispose()
 
-    try:
-        asyncio.run(go())
-    finally:
-        drop_databases(server, [database])
+    with scratch_database("ipnsim_unit_log") as url:
+        asyncio.run(go(url))
 
 
 def hub_service(engine: Any, router: FakeRouter | None = None) -> HubService:

@@ -8,7 +8,6 @@ import datetime as dt
 import sqlite3
 import threading
 import time
-import uuid
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -34,7 +33,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlalchemy.pool import QueuePool
 
 from ipnsim import storage
-from ipnsim.postgres import drop_databases, ensure_databases, service_database_url
 from ipnsim.storage import (
     SQLITE_CACHE_KIB,
     SQLITE_POOL_SIZE,
@@ -49,7 +47,7 @@ from ipnsim.storage import (
     sessionmaker,
     writer_of,
 )
-from tests.unit.test_error_statistics import postgres_server
+from tests.postgres import scratch_database
 
 METADATA = MetaData()
 THINGS = Table(
@@ -440,15 +438,8 @@ def test_loop_reads_of_sqlite_in_memory_go_through_the_engine() -> None:
 
 
 def test_loop_reads_of_postgresql_go_through_the_engine() -> None:
-    server = postgres_server()
-    if server is None:
-        pytest.skip("no PostgreSQL server reachable (set IPNSIM_TEST_POSTGRES_URL)")
-    database = f"ipnsim_unit_reads_{uuid.uuid4().hex[:12]}"
-    ensure_databases(server, [database])
-    try:
-        seen = loop_read_scenario(service_database_url(server, database))
-    finally:
-        drop_databases(server, [database])
+    with scratch_database("ipnsim_unit_reads") as url:
+        seen = loop_read_scenario(url)
 
     assert not seen["on_loop_thread"]
     assert tuple(seen["after"]) == tuple(seen["through_session"])
