@@ -885,7 +885,7 @@ class IntermediateService:
                     "reached_hub": reached_hub,
                     "recorded_at": utcnow(),
                     "trace_id": current_trace_id(),
-                        }
+                }
                 for order, result in exchanges
             ],
             LogEventKind.RECORD,
