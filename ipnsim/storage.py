@@ -435,6 +435,22 @@ AnyRow: TypeAlias = Row[*tuple[Any, ...]]
 """A result row of any columns."""
 
 
+class ReadWouldWait(Exception):
+    """Another connection holds a lock that an SQLite read on the event loop's thread would
+    have to wait for (a writer outside WAL mode, a checkpoint that truncates the log, a
+    connection in exclusive locking mode): the read is not made there, to keep the loop going."""
+
+
+def _lock_held_elsewhere(error: BaseException) -> bool:
+    """Whether ``error`` (the driver's, or SQLAlchemy's around it) says a lock is held
+    elsewhere (``SQLITE_BUSY``, ``SQLITE_LOCKED``)."""
+    cause = error.orig if isinstance(error, DBAPIError) else error
+    return isinstance(cause, sqlite3.OperationalError) and cause.sqlite_errorcode in (
+        sqlite3.SQLITE_BUSY,
+        sqlite3.SQLITE_LOCKED,
+    )
+
+
 class LoopReads:
     """Short reads answered on the event loop's own thread where the database allows it.
 
@@ -448,7 +464,9 @@ class LoopReads:
     connection cannot see), read through the async engine instead.
 
     Meant for short, indexed reads on a request's path: a read blocks the event loop while it
-    runs. A select is compiled for the driver once per statement object: build statements once
+    runs. It never waits for a lock there: if another connection holds one that the read would
+    wait for, the read goes through the async engine instead, which waits on its own thread
+    (:class:`ReadWouldWait` from :meth:`driver_rows`). A select is compiled for the driver once per statement object: build statements once
     (module constants with bound parameters), not at each read. Get the one of an engine with
     :func:`loop_reads`.
     """
@@ -476,8 +494,22 @@ class LoopReads:
     ) -> Sequence[AnyRow]:
         """Every row of ``statement``."""
         if self._sync is None:
-            async with self._engine.connect() as through_engine:
-                return (await through_engine.execute(statement, parameters)).all()
+            return await self._through_engine(statement, parameters)
+        try:
+            return self._on_loop_thread(statement, parameters)
+        except ReadWouldWait:
+            return await self._through_engine(statement, parameters)
+
+    async def _through_engine(
+        self, statement: Executable, parameters: Mapping[str, Any] | None
+    ) -> Sequence[AnyRow]:
+        async with self._engine.connect() as through_engine:
+            return (await through_engine.execute(statement, parameters)).all()
+
+    def _on_loop_thread(
+        self, statement: Executable, parameters: Mapping[str, Any] | None
+    ) -> Sequence[AnyRow]:
+        assert self._sync is not None
         plain = self._plain_select(statement)
         if plain is not None:
             found = plain.rows(self, parameters or EMPTY_DICT)
@@ -488,9 +520,11 @@ class LoopReads:
             connection = self._connection = self._sync.connect()
         try:
             rows = connection.execute(statement, parameters).all()
-        except BaseException:
+        except BaseException as error:
             self._connection = None
             connection.invalidate()  # opened again by the next read
+            if _lock_held_elsewhere(error):
+                raise ReadWouldWait(str(error)) from error
             raise
         connection.rollback()  # SQLAlchemy's transaction only: SQLite began none for a read
         return rows
@@ -510,10 +544,16 @@ class LoopReads:
         """The rows of a plain SQL read (``?`` parameters; values as SQLite gives them), run by
         the driver on the event loop's thread: for the reads made most often, where
         SQLAlchemy's own work per statement (cache key, parameters, result rows) costs more
-        than SQLite's. Only when :attr:`on_loop_thread`."""
+        than SQLite's. Only when :attr:`on_loop_thread`. Raises :class:`ReadWouldWait`
+        instead of waiting for a lock held elsewhere."""
         if self._sync is None:
             raise RuntimeError("driver reads need an SQLite file")
-        rows: list[tuple[Any, ...]] = self._driver().execute(sql, parameters).fetchall()
+        try:
+            rows: list[tuple[Any, ...]] = self._driver().execute(sql, parameters).fetchall()
+        except sqlite3.OperationalError as error:
+            if _lock_held_elsewhere(error):
+                raise ReadWouldWait(str(error)) from error
+            raise
         return rows
 
     def trace(self, callback: Callable[[str], object] | None) -> None:
@@ -890,7 +930,7 @@ def _read_only_pragmas(connection: Any, _record: Any) -> None:
     for pragma in (
         "query_only=ON",
         "foreign_keys=ON",
-        "busy_timeout=10000",
+        "busy_timeout=0",  # never wait on the event loop's thread (LoopReads)
         f"cache_size=-{SQLITE_CACHE_KIB}",
     ):
         cursor.execute(f"PRAGMA {pragma}")

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import datetime as dt
 import functools
 import logging
@@ -48,6 +49,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from ipnsim.storage import (
     LoopReads,
     LoopWriter,
+    ReadWouldWait,
     UtcDateTime,
     WriteLockTaken,
     insert_into_tables,
@@ -537,10 +539,11 @@ class RecordLog:
         since = self._catch_up_from
         model = self.leaf_model
         every_leaf = select(model.leaf_index, model.leaf_hash).order_by(model.leaf_index)
-        rows: list[Any]
+        rows: list[Any] | None = None
         if reads is not None:
-            rows = reads.driver_rows(self._leaves_since_sql, (since,))
-        else:
+            with contextlib.suppress(ReadWouldWait):  # a lock held elsewhere: the session waits
+                rows = reads.driver_rows(self._leaves_since_sql, (since,))
+        if rows is None:
             rows = list(await session.execute(every_leaf.where(model.leaf_index >= since)))
         added = self._take_leaves(rows)
         if added is None:  # the stored log is another one: read it whole

@@ -13,8 +13,9 @@ import pytest
 from error_codes import IpnsimError
 from ipnsim.launcher import HUB_INSTANCE_ROLE, Launcher, LaunchError, ServiceInfo
 from ipnsim.load_balancer import nginx_config
-from ipnsim.storage import create_engine, migrate
+from ipnsim.storage import LoopReads, ReadWouldWait, create_engine, migrate
 from network.db import MIGRATIONS
+from network.protocol import record_log
 from network.protocol.merkle import MerkleTree
 from network.protocol.record_log import load_or_create_key, public_key_bytes, verify_head
 from tests.unit.test_hub_record_log import hub_service
@@ -91,6 +92,46 @@ def test_a_log_replaced_underneath_is_read_again(tmp_path: Path) -> None:
         finally:
             await first.dispose()
             await second.dispose()
+
+    asyncio.run(go())
+
+
+def test_a_catch_up_that_would_wait_for_a_lock_reads_through_the_session(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Appending through a session, a hub reads the leaves another hub stored on the event
+    loop's thread; where that read would wait for a lock held elsewhere, it reads them through
+    the session instead, and the log goes on with no gap."""
+
+    def would_wait(_reads: LoopReads, _sql: str, _parameters: object) -> list[object]:
+        raise ReadWouldWait("database is locked")
+
+    async def go() -> None:
+        url = f"sqlite+aiosqlite:///{tmp_path / 'hub.sqlite3'}"
+        engines = [create_engine(url), create_engine(url)]
+        try:
+            await migrate(engines[0], MIGRATIONS)
+            hubs = [hub_service(engine) for engine in engines]
+            for hub in hubs:
+                await issue(hub, ODAWARA)
+            pseudonym = await issue(hubs[0], YAMAGATA)
+            for _ in range(3):
+                await hubs[0].inquire(AGENCIES[YAMAGATA], inquiry(pseudonym))
+            monkeypatch.setattr(record_log, "writer_of", lambda _sessions: None)
+            monkeypatch.setattr(LoopReads, "driver_rows", would_wait)
+            await hubs[1].inquire(AGENCIES[YAMAGATA], inquiry(pseudonym))
+            async with hubs[1].sessions() as session:
+                stored = await hubs[1].log.entries(session, 0, 10)
+            assert [e.leaf_index for e in stored.entries] == [0, 1, 2, 3]
+            hashes = [bytes.fromhex(e.leaf_hash or "") for e in stored.entries]
+            assert hubs[1].log.tree.root() == MerkleTree(hashes).root()
+            last_head = stored.tree_heads[-1]  # signed by the hub that appended it
+            assert last_head.tree_size == 4
+            assert last_head.root_hash == MerkleTree(hashes).root().hex()
+            assert verify_head(last_head, public_key_bytes(hubs[1].log.key))
+        finally:
+            for engine in engines:
+                await engine.dispose()
 
     asyncio.run(go())
 

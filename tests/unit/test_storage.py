@@ -29,13 +29,14 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import QueuePool
 
 from ipnsim import storage
 from ipnsim.storage import (
     SQLITE_CACHE_KIB,
     SQLITE_POOL_SIZE,
+    ReadWouldWait,
     UtcDateTime,
     WriteLockTaken,
     create_engine,
@@ -413,6 +414,57 @@ def loop_read_scenario(url: str) -> dict[str, Any]:
         return seen
 
     return asyncio.run(scenario())
+
+
+def test_a_loop_read_does_not_wait_for_a_lock_held_elsewhere(tmp_path: Path) -> None:
+    """A read that would wait for another connection's lock is not made on the event loop's
+    thread: it goes through the async engine, which waits on its own thread while the loop
+    goes on, and sees what the other connection committed."""
+    path = tmp_path / "things.sqlite3"
+
+    async def scenario() -> tuple[list[str], list[str], int]:
+        # No WAL here (a plain engine): a writer's exclusive lock keeps every reader waiting.
+        engine = create_async_engine(f"sqlite+aiosqlite:///{path}")
+        reads = loop_reads(engine)
+        holder = sqlite3.connect(path, isolation_level=None)
+        try:
+            async with engine.begin() as connection:
+                await connection.run_sync(METADATA.create_all)
+                await connection.execute(insert(THINGS), rows("old")[:1])
+            every_id = select(THINGS.c.id).order_by(THINGS.c.id)
+            before = [row.id for row in await reads.all(every_id)]
+            holder.execute("BEGIN EXCLUSIVE")
+            holder.execute("INSERT INTO things (id, at) VALUES ('new1', '2026-11-28 10:00:00')")
+            with pytest.raises(ReadWouldWait):
+                reads.driver_rows("SELECT id FROM things", ())
+            ticks = 0
+
+            async def tick() -> None:
+                nonlocal ticks
+                while True:
+                    await asyncio.sleep(0.01)
+                    ticks += 1
+
+            async def release() -> None:
+                await asyncio.sleep(0.3)
+                holder.execute("COMMIT")
+
+            ticker = asyncio.create_task(tick())
+            releaser = asyncio.create_task(release())
+            after = [row.id for row in await reads.all(every_id)]
+            await releaser
+            ticker.cancel()
+            return before, after, ticks
+        finally:
+            holder.close()
+            reads.dispose()
+            await engine.dispose()
+
+    before, after, ticks = asyncio.run(scenario())
+
+    assert before == ["old1"]
+    assert after == ["new1", "old1"]  # read once the lock was given back
+    assert ticks >= 5  # the loop went on while the read waited
 
 
 def test_loop_reads_see_committed_rows_with_the_engines_types(tmp_path: Path) -> None:
