@@ -466,9 +466,9 @@ class LoopReads:
     Meant for short, indexed reads on a request's path: a read blocks the event loop while it
     runs. It never waits for a lock there: if another connection holds one that the read would
     wait for, the read goes through the async engine instead, which waits on its own thread
-    (:class:`ReadWouldWait` from :meth:`driver_rows`). A select is compiled for the driver once per statement object: build statements once
-    (module constants with bound parameters), not at each read. Get the one of an engine with
-    :func:`loop_reads`.
+    (:class:`ReadWouldWait` from :meth:`driver_rows`). A select is compiled for the driver once
+    per statement object: build statements once (module constants with bound parameters), not
+    at each read. Get the one of an engine with :func:`loop_reads`.
     """
 
     def __init__(self, engine: AsyncEngine) -> None:

@@ -5,6 +5,8 @@ created once, and the load balancer's configuration."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -18,8 +20,22 @@ from network.db import MIGRATIONS
 from network.protocol import record_log
 from network.protocol.merkle import MerkleTree
 from network.protocol.record_log import load_or_create_key, public_key_bytes, verify_head
+from network.service import HubService
 from tests.unit.test_hub_record_log import hub_service
 from tests.unit.test_hub_service import AGENCIES, ODAWARA, YAMAGATA, inquiry, issue
+
+
+@contextlib.asynccontextmanager
+async def two_hubs_on_one_file(tmp_path: Path) -> AsyncIterator[list[HubService]]:
+    """Two hubs, each with an engine of its own, on one migrated SQLite file."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'hub.sqlite3'}"
+    engines = [create_engine(url), create_engine(url)]
+    try:
+        await migrate(engines[0], MIGRATIONS)
+        yield [hub_service(engine) for engine in engines]
+    finally:
+        for engine in engines:
+            await engine.dispose()
 
 
 def test_records_arriving_together_are_committed_together_as_one_sequence(
@@ -107,11 +123,7 @@ def test_a_catch_up_that_would_wait_for_a_lock_reads_through_the_session(
         raise ReadWouldWait("database is locked")
 
     async def go() -> None:
-        url = f"sqlite+aiosqlite:///{tmp_path / 'hub.sqlite3'}"
-        engines = [create_engine(url), create_engine(url)]
-        try:
-            await migrate(engines[0], MIGRATIONS)
-            hubs = [hub_service(engine) for engine in engines]
+        async with two_hubs_on_one_file(tmp_path) as hubs:
             for hub in hubs:
                 await issue(hub, ODAWARA)
             pseudonym = await issue(hubs[0], YAMAGATA)
@@ -129,29 +141,19 @@ def test_a_catch_up_that_would_wait_for_a_lock_reads_through_the_session(
             assert last_head.tree_size == 4
             assert last_head.root_hash == MerkleTree(hashes).root().hex()
             assert verify_head(last_head, public_key_bytes(hubs[1].log.key))
-        finally:
-            for engine in engines:
-                await engine.dispose()
 
     asyncio.run(go())
 
 
 def test_two_hubs_issuing_the_same_pseudonym_at_once_agree(tmp_path: Path) -> None:
     async def go() -> None:
-        url = f"sqlite+aiosqlite:///{tmp_path / 'hub.sqlite3'}"
-        engines = [create_engine(url), create_engine(url)]
-        try:
-            await migrate(engines[0], MIGRATIONS)
-            hubs = [hub_service(engine) for engine in engines]
+        async with two_hubs_on_one_file(tmp_path) as hubs:
             for round_ in range(5):
                 resident = f"{round_:011d}"
                 issued = await asyncio.gather(
                     *(issue(hub, YAMAGATA, resident) for hub in hubs for _ in range(3))
                 )
                 assert len(set(issued)) == 1
-        finally:
-            for engine in engines:
-                await engine.dispose()
 
     asyncio.run(go())
 
