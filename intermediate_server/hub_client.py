@@ -11,9 +11,18 @@ from opentelemetry import trace
 from pydantic import BaseModel, ValidationError
 
 from error_codes import ErrorBody, ForwardedError, IpnsimError
+from ipnsim.coalescing import Coalescer
 from ipnsim.http import is_timeout
 from ipnsim.sandboxes import sandbox_headers
-from ipnsim.tracing import client_span, outgoing_headers
+from ipnsim.tracing import child_traceparent, client_span, outgoing_headers, spans_exported
+from network.protocol.models import (
+    MAX_CONCURRENT_INQUIRIES,
+    BulkInquiryResult,
+    ConcurrentInquiries,
+    InquiryRequest,
+    InquiryResult,
+    TracedInquiry,
+)
 
 logger = logging.getLogger("ipnsim.intermediate.hub")
 
@@ -28,6 +37,52 @@ class HubClient:
         self.base = hub_url.rstrip("/")
         self.headers = {"Authorization": f"Bearer {credential}", "Content-Type": "application/json"}
         self.timeout = timeout
+        self.coalescer: Coalescer[TracedInquiry, InquiryResult] = Coalescer(
+            self._inquire_alone, self._inquire_together
+        )
+        """Inquiries made while another is in flight to the hub go together."""
+
+    async def inquire(
+        self, request: InquiryRequest, headers: Mapping[str, str] | None = None
+    ) -> InquiryResult:
+        """``POST /v1/inquiries``: the hub's result, or its error answer raised.
+
+        While another inquiry (in the same sandbox) is in flight to the hub, this one waits
+        and goes with the others made meanwhile in one ``POST /v1/inquiries/concurrent``, each
+        with its own trace and handled as alone (:class:`~ipnsim.coalescing.Coalescer`); not
+        with extra ``headers`` (a forced outcome), nor where spans are exported, so that each
+        exchange keeps its own spans."""
+        if headers or spans_exported():
+            return await self.post("/v1/inquiries", request, InquiryResult, headers)
+        traced = TracedInquiry(inquiry=request, traceparent=child_traceparent())
+        return await self.coalescer.call(tuple(sandbox_headers().values()), traced)
+
+    async def _inquire_alone(self, traced: TracedInquiry) -> InquiryResult:
+        return await self.post("/v1/inquiries", traced.inquiry, InquiryResult)
+
+    async def _inquire_together(
+        self, inquiries: list[TracedInquiry]
+    ) -> list[InquiryResult | IpnsimError]:
+        outcomes: list[InquiryResult | IpnsimError] = []
+        for start in range(0, len(inquiries), MAX_CONCURRENT_INQUIRIES):
+            chunk = inquiries[start : start + MAX_CONCURRENT_INQUIRIES]
+            answer = await self.post(
+                "/v1/inquiries/concurrent", ConcurrentInquiries(inquiries=chunk), BulkInquiryResult
+            )
+            if len(answer.items) != len(chunk):
+                logger.warning(
+                    "hub answered %d items for %d concurrent inquiries",
+                    len(answer.items),
+                    len(chunk),
+                )
+                raise IpnsimError("AVL003")
+            for item in answer.items:
+                if item.result is not None:
+                    outcomes.append(item.result)
+                else:
+                    assert item.refused is not None  # an item carries one or the other
+                    outcomes.append(ForwardedError(item.refused))
+        return outcomes
 
     async def post(
         self, path: str, body: BaseModel, answer: type[M], headers: Mapping[str, str] | None = None

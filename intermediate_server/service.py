@@ -667,7 +667,7 @@ class IntermediateService:
         try:
             request = self._inquiry_request(order, person, inquiry_id, requested_at)
             forcing = {FORCE_OUTCOME_HEADER: forced_outcome} if forced_outcome else {}
-            result = await self.hub.post("/v1/inquiries", request, InquiryResult, forcing)
+            result = await self.hub.inquire(request, forcing)
             recorded_at_hub = True
         except IpnsimError as error:
             # The hub may have recorded an inquiry whose answer timed out.
@@ -1045,7 +1045,7 @@ class IntermediateService:
             "provider_non_disclosure": answer.provider_non_disclosure,
             "reached_hub": True,
             "recorded_at": utcnow(),
-            "trace_id": current_trace_id(),
+            "trace_id": request.trace_id or current_trace_id(),
         }
 
     def _why_no_replica(

@@ -22,13 +22,14 @@ code or My Number enters a span.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
 import logging
 import os
 import re
 import threading
-from collections.abc import Callable, Mapping, MutableMapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -227,6 +228,31 @@ def outgoing_headers(headers: MutableMapping[str, str]) -> MutableMapping[str, s
     """``headers`` with the ``traceparent`` of the span in progress added (when there is one)."""
     _propagator.inject(headers)
     return headers
+
+
+def child_traceparent() -> str:
+    """The ``traceparent`` of a call made now (a new span id under the span in progress, or a
+    new trace), for a call whose item travels inside another request."""
+    return traceparent_of(unrecorded_span())
+
+
+@contextlib.contextmanager
+def continued_trace(traceparent: str | None, name: str) -> Iterator[None]:
+    """Within this block, a server span named ``name`` continues the caller's
+    ``traceparent`` (a new trace without one), as :class:`TracingMiddleware` makes for a
+    request: for one item of a request that carries several, each in its own trace."""
+    parent = _propagator.extract({TRACEPARENT_HEADER: traceparent}) if traceparent else None
+    span = (
+        tracer().start_span(name, context=parent, kind=SpanKind.SERVER)
+        if spans_exported()
+        else unrecorded_span(parent)
+    )
+    token = otel_context.attach(trace.set_span_in_context(span))
+    try:
+        yield
+    finally:
+        otel_context.detach(token)
+        span.end()
 
 
 def traceparent_of(span: trace.Span) -> str:

@@ -34,7 +34,7 @@ from ipnsim.sandboxes import (
     stop_tasks,
 )
 from ipnsim.storage import create_engine, migrate, sessionmaker
-from ipnsim.tracing import install_tracing
+from ipnsim.tracing import continued_trace, install_tracing
 from network.admission import InFlightLimit
 from network.bulk_inquiry import inquire_bulk
 from network.catalogue_api import catalogue_router
@@ -53,9 +53,11 @@ from network.protocol.models import (
     FORCE_OUTCOME_HEADER,
     Addendum,
     AgencySummary,
+    BulkInquiryItem,
     BulkInquiryRequest,
     BulkInquiryResult,
     CaseReports,
+    ConcurrentInquiries,
     DisclosureRequest,
     DisclosureView,
     ErrorStatistics,
@@ -83,6 +85,7 @@ from network.protocol.models import (
     PseudonymIssued,
     PseudonymRequest,
     RetentionPurgeResult,
+    TracedInquiry,
     UsageStatistics,
     forced_outcome,
 )
@@ -339,6 +342,35 @@ def create_app(settings: HubSettings) -> FastAPI:
         """符号一括取得: the calling agency's own 符号 for up to 10,000 people, in order."""
         pseudonyms = await hub.issue_pseudonyms(caller, body.agency_code, body.resident_codes)
         return PseudonymBulkIssued(agency_code=caller.code, pseudonyms=pseudonyms)
+
+    @app.post("/v1/inquiries/concurrent", tags=["inquiries"])
+    async def inquire_concurrently(
+        body: ConcurrentInquiries, hub: Hub, caller: Caller
+    ) -> BulkInquiryResult:
+        """Single inquiries sent together (by an intermediate server, those made while its
+        previous call was in flight): each handled exactly as ``POST /v1/inquiries`` would
+        handle it alone, all of them concurrently, each in its own trace (its
+        ``traceparent``), admitted or refused (AVL007) on its own, checked, converted, routed
+        and recorded on its own. One item per inquiry, in order: its result, or the error that
+        would have answered it."""
+
+        async def one(traced: TracedInquiry) -> BulkInquiryItem:
+            inquiry = traced.inquiry
+            with continued_trace(traced.traceparent, "POST /v1/inquiries"):
+                try:
+                    with in_flight.admit():
+                        result = await hub.inquire(caller, inquiry)
+                except IpnsimError as error:
+                    count_hub_inquiry(inquiry.provider_code, error.code)
+                    return BulkInquiryItem(refused=error.body())
+                except Exception:
+                    logger.exception("unexpected failure of inquiry %s", inquiry.inquiry_id)
+                    return BulkInquiryItem(refused=IpnsimError("SYS001").body())
+            count_hub_inquiry(result.provider_code, result.error.code if result.error else None)
+            return BulkInquiryItem(result=result)
+
+        items = await asyncio.gather(*(one(traced) for traced in body.inquiries))
+        return BulkInquiryResult(items=list(items))
 
     @app.post("/v1/inquiries/fan-out", tags=["inquiries"])
     async def inquire_many(

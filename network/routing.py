@@ -10,10 +10,12 @@ from opentelemetry import trace
 from pydantic import BaseModel, ValidationError
 
 from error_codes import ErrorBody, IpnsimError
+from ipnsim.coalescing import Coalescer
 from ipnsim.http import is_timeout
 from ipnsim.sandboxes import sandbox_headers
-from ipnsim.tracing import client_span, outgoing_headers
+from ipnsim.tracing import client_span, outgoing_headers, spans_exported
 from network.protocol.models import (
+    MAX_BULK_INQUIRIES,
     Addendum,
     BulkProvisionAnswer,
     BulkProvisionRequest,
@@ -49,9 +51,25 @@ class ProviderRouter:
     def __init__(self, client: httpx.AsyncClient, timeout: float) -> None:
         self.client = client
         self.timeout = timeout
+        self.coalescer: Coalescer[tuple[AgencyEntry, ProvisionRequest], ProvisionAnswer] = (
+            Coalescer(self._provide_alone, self._provide_coalesced)
+        )
+        """Provision requests to a provider made while another is in flight go together."""
 
     async def provide(self, provider: AgencyEntry, request: ProvisionRequest) -> ProvisionAnswer:
-        """Ask the provider for the replica; ``AVL001``/``AVL002``/``AVL005`` when that fails."""
+        """Ask the provider for the replica; ``AVL001``/``AVL002``/``AVL005`` when that fails.
+
+        While a request to the same provider (in the same sandbox) is in flight, this one
+        waits and goes with the others made meanwhile in one ``POST /hub/provisions/bulk``,
+        each answered as alone (:class:`~ipnsim.coalescing.Coalescer`); not where spans are
+        exported, so that each exchange keeps its own spans."""
+        if spans_exported():
+            return await self._provide_alone((provider, request))
+        destination = (provider.code, *sandbox_headers().values())
+        return await self.coalescer.call(destination, (provider, request))
+
+    async def _provide_alone(self, call: tuple[AgencyEntry, ProvisionRequest]) -> ProvisionAnswer:
+        provider, request = call
         response = await self._post(provider, "/hub/provisions", request)
         answer = _answer(provider, response, ProvisionAnswer)
         if answer.inquiry_id != request.inquiry_id:
@@ -59,11 +77,28 @@ class ProviderRouter:
             raise IpnsimError("AVL005", provider_code=provider.code)
         return answer
 
+    async def _provide_coalesced(
+        self, calls: list[tuple[AgencyEntry, ProvisionRequest]]
+    ) -> list[ProvisionAnswer | IpnsimError]:
+        provider = calls[0][0]
+        requests = [request for _, request in calls]
+        answers: list[ProvisionAnswer | IpnsimError] = []
+        for start in range(0, len(requests), MAX_BULK_INQUIRIES):
+            answers += await self._provide_together(
+                provider, requests[start : start + MAX_BULK_INQUIRIES]
+            )
+        return answers
+
     async def provide_many(
         self, provider: AgencyEntry, requests: list[ProvisionRequest]
     ) -> list[ProvisionAnswer | IpnsimError]:
         """Ask the provider for many replicas in one request; per request its answer, or the
         error a single request would have met (the same for all when the call fails)."""
+        return await self._provide_together(provider, requests)
+
+    async def _provide_together(
+        self, provider: AgencyEntry, requests: list[ProvisionRequest]
+    ) -> list[ProvisionAnswer | IpnsimError]:
         try:
             response = await self._post(
                 provider, "/hub/provisions/bulk", BulkProvisionRequest(requests=requests)

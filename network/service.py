@@ -298,6 +298,7 @@ class HubService:
             condition=request.condition,
             requested_at=request.requested_at,
             requester_non_disclosure=request.requester_non_disclosure,
+            trace_id=current_trace_id(),
         )
 
     def _hop(self, exchange: _Exchange, hop: str, **fields: object) -> None:

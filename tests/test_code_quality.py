@@ -70,6 +70,7 @@ def test_services_import_only_the_protocol_error_codes_and_shared_plumbing() -> 
                 if module.startswith("ipnsim") and module not in {
                     "ipnsim.storage",
                     "ipnsim.http",
+                    "ipnsim.coalescing",
                     "ipnsim.clock",
                     "ipnsim.metrics",
                     "ipnsim.plain_endpoints",

@@ -214,6 +214,12 @@ class ProvisionRequest(_Wire):
     condition: InquiryCondition
     requested_at: dt.datetime
     requester_non_disclosure: bool = False
+    trace_id: str | None = Field(
+        default=None,
+        pattern=r"^[0-9a-f]{32}$",
+        description="The trace of the inquiry (W3C trace id), which the provider's copy of "
+        "the record carries; absent, the trace of the request that brought it.",
+    )
 
 
 class ReplicaItem(_Wire):
@@ -379,6 +385,34 @@ class BulkInquiryRequest(_Wire):
 
     requester_code: AgencyCode
     inquiries: list[InquiryRequest] = Field(min_length=1, max_length=MAX_BULK_INQUIRIES)
+
+
+MAX_CONCURRENT_INQUIRIES = 100
+"""The most inquiries one ``POST /v1/inquiries/concurrent`` carries."""
+
+
+class TracedInquiry(_Wire):
+    """One inquiry of :class:`ConcurrentInquiries`, with the trace it belongs to."""
+
+    inquiry: InquiryRequest
+    traceparent: str | None = Field(
+        default=None,
+        max_length=256,
+        description="The W3C ``traceparent`` of the requester's call for this inquiry, as the "
+        "header of a single ``POST /v1/inquiries`` would carry it.",
+    )
+
+
+class ConcurrentInquiries(_Wire):
+    """Single inquiries sent together: requester's intermediate server → hub.
+
+    An intermediate server sends the inquiries made while its previous call to the hub was in
+    flight in one request. Each is handled exactly as ``POST /v1/inquiries`` would handle it
+    alone, all of them concurrently: in its own trace, admitted or refused (AVL007) on its own,
+    checked, converted, routed and recorded on its own.
+    """
+
+    inquiries: list[TracedInquiry] = Field(min_length=1, max_length=MAX_CONCURRENT_INQUIRIES)
 
 
 class BulkInquiryItem(_Wire):

@@ -140,7 +140,8 @@ def test_concurrent_inquiries_over_two_hubs_leave_one_verifiable_log(hubs: Launc
     served = served_by(hubs.data_dir) - before
     hub_addresses = {f"{network.host}:{s.port}" for s in network.hub_instances}
     assert set(served) == hub_addresses, served
-    assert all(count >= len(results) // 5 for count in served.values()), served
+    # Inquiries made at once go to a hub together: each hub took a share of the requests.
+    assert all(count >= sum(served.values()) // 5 for count in served.values()), served
 
     # The hub's log, straight from the database: one gap-free sequence, one head per size.
     leaves, heads, records = asyncio.run(hub_rows(hubs))

@@ -53,6 +53,11 @@ class FakeHub:
         """The 符号 the hub issues to ``agency_code`` for the person of ``resident_code``."""
         return pseudonym_for(self.secret, person_key(self.secret, resident_code), agency_code)
 
+    async def inquire(self, request: InquiryRequest, headers: Any = None) -> InquiryResult:
+        """As ``HubClient.inquire``: ``POST /v1/inquiries`` (the fake sends none together)."""
+        result: InquiryResult = await self.post("/v1/inquiries", request, InquiryResult, headers)
+        return result
+
     async def post(self, path: str, body: BaseModel, answer: type[Any], headers: Any = None) -> Any:
         self.calls.append((path, body))
         self.headers = headers
