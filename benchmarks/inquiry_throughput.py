@@ -4,7 +4,10 @@ Starts a real network with the launcher (the hub, 山形市 and 小田原市, SQ
 synthetic population seeded through the bulk path) in a temporary directory, and drives
 ``POST /v1/inquiries`` at 山形市's intermediate server for the ``moved_in`` persona (a permitted
 local-tax inquiry to 小田原市 that succeeds: the hub checks, converts and routes it, the provider
-answers from its replica, and all three copies of the provision record are written).
+answers from its replica, and all three copies of the provision record are written). With
+more than one request in flight, the inquiries made at once share their requests on the two
+inner hops, as they do in use (``ipnsim.coalescing``); each is still handled and recorded on
+its own.
 
 In the same run, the **baseline**: the same three hops on the same server stack (one uvicorn
 process each, configured as ``ipnsim serve`` configures it, FastAPI, and the HTTP client the
