@@ -80,6 +80,9 @@ class ProviderRouter:
     async def _provide_coalesced(
         self, calls: list[tuple[AgencyEntry, ProvisionRequest]]
     ) -> list[ProvisionAnswer | IpnsimError]:
+        """The requests the coalescer grouped (one provider's), as bulk calls. Not through
+        :meth:`provide_many`: a subclass may apply faults there, and each request of the group
+        has already been through :meth:`provide`."""
         provider = calls[0][0]
         requests = [request for _, request in calls]
         answers: list[ProvisionAnswer | IpnsimError] = []
