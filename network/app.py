@@ -216,6 +216,23 @@ def create_app(settings: HubSettings) -> FastAPI:
         hub: HubService = request.app.state.service
         return hub
 
+    async def inquire_admitted(
+        hub: HubService,
+        caller: AgencyEntry,
+        inquiry: InquiryRequest,
+        force_outcome: str | None = None,
+    ) -> InquiryResult:
+        """One inquiry admitted (AVL007 beyond the limit in flight), handled with any forced
+        outcome, and counted by its outcome, whether answered or refused."""
+        try:
+            with in_flight.admit(), forcing(forced_outcome(force_outcome)):
+                result = await hub.inquire(caller, inquiry)
+        except IpnsimError as error:
+            count_hub_inquiry(inquiry.provider_code, error.code)
+            raise
+        count_hub_inquiry(result.provider_code, result.error.code if result.error else None)
+        return result
+
     # The busiest route is added first, as routes are matched in the order they were added
     # (it comes first in the OpenAPI document too).
     @app.post(
@@ -245,14 +262,7 @@ def create_app(settings: HubSettings) -> FastAPI:
         caller = registry.authenticate(request.headers.get("authorization"))
         inquiry = body.validated()
         force_outcome = request.headers.get(FORCE_OUTCOME_HEADER)
-        try:
-            with in_flight.admit(), forcing(forced_outcome(force_outcome)):
-                result = await hub.inquire(caller, inquiry)
-        except IpnsimError as error:
-            count_hub_inquiry(inquiry.provider_code, error.code)
-            raise
-        count_hub_inquiry(result.provider_code, result.error.code if result.error else None)
-        return json_response(result)
+        return json_response(await inquire_admitted(hub, caller, inquiry, force_outcome))
 
     install_error_handling(app)
     install_metrics(app)
@@ -358,16 +368,12 @@ def create_app(settings: HubSettings) -> FastAPI:
             inquiry = traced.inquiry
             with continued_trace(traced.traceparent, "POST /v1/inquiries"):
                 try:
-                    with in_flight.admit():
-                        result = await hub.inquire(caller, inquiry)
+                    return BulkInquiryItem(result=await inquire_admitted(hub, caller, inquiry))
                 except IpnsimError as error:
-                    count_hub_inquiry(inquiry.provider_code, error.code)
                     return BulkInquiryItem(refused=error.body())
                 except Exception:
                     logger.exception("unexpected failure of inquiry %s", inquiry.inquiry_id)
                     return BulkInquiryItem(refused=IpnsimError("SYS001").body())
-            count_hub_inquiry(result.provider_code, result.error.code if result.error else None)
-            return BulkInquiryItem(result=result)
 
         items = await asyncio.gather(*(one(traced) for traced in body.inquiries))
         return BulkInquiryResult(items=list(items))
