@@ -744,9 +744,7 @@ async def run_to_end(work: Awaitable[T]) -> T:
         try:
             await asyncio.shield(task)
         except asyncio.CancelledError:
-            if task.done():
-                break
-            cancelled = True
+            cancelled = True  # even when ``work`` ended meanwhile: the caller still goes away
     if cancelled:
         raise asyncio.CancelledError
     return task.result()

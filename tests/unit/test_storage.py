@@ -688,6 +688,23 @@ def test_loop_writer_finishes_a_commit_its_caller_gave_up(tmp_path: Path) -> Non
     assert ids == ["cancelled1", "cancelled2", "cancelled3", "cancelled4", "next1"]
 
 
+def test_run_to_end_passes_on_a_cancellation_that_comes_as_the_work_ends() -> None:
+    """A cancellation that reaches the caller after the work has ended, but before the caller
+    has seen its outcome, is still raised: the caller goes away as it was asked to."""
+
+    async def scenario() -> tuple[bool, bool]:
+        work: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        caller = asyncio.create_task(storage.run_to_end(work))
+        await asyncio.sleep(0)  # the caller now waits for the work
+        work.set_result(1)  # the caller is told of it only on the loop's next turn
+        caller.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await caller
+        return work.done(), caller.cancelled()
+
+    assert asyncio.run(scenario()) == (True, True)
+
+
 def test_loop_writer_commits_on_the_loop_while_commits_are_quick(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
