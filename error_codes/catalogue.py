@@ -161,8 +161,9 @@ _CODES: tuple[ErrorCode, ...] = (
         401,
         "マイナンバーカードによる本人確認に失敗しました。",
         "The My Number card could not be verified.",
-        "The card is not known to the hub, the challenge was not issued for this card, or the "
-        "signature does not verify with the card's public key (利用者証明用電子証明書).",
+        "The card is not known to the hub, the challenge was not issued for this card, the "
+        "signature does not verify with the card's public key (利用者証明用電子証明書), or the "
+        "challenge has already opened a session (each opens one only).",
         "Ask for a new challenge (POST /v1/portal/challenge) and sign it with the card's key "
         "(ipnsim portal records --card FILE does both).",
     ),

@@ -166,6 +166,17 @@ class PortalCard(Base):
     issued_at: Mapped[dt.datetime]
 
 
+class SpentPortalChallenge(Base):
+    """A log-in challenge that has opened a portal session: each opens one session only, so a
+    signed challenge seen by someone else cannot log them in. Kept until the challenge expires
+    (``expires_at``); later the challenge is refused as expired anyway."""
+
+    __tablename__ = "spent_portal_challenges"
+
+    nonce: Mapped[str] = mapped_column(String(32), primary_key=True)
+    expires_at: Mapped[dt.datetime] = mapped_column(index=True)
+
+
 class RetentionHorizon(RetentionHorizonColumns, Base):
     """The hub's retention horizon (保存期間): records inquired before it may be purged."""
 

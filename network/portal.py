@@ -10,8 +10,11 @@ the resident code nor the My Number. The person then logs in by signing a challe
    :data:`SESSION_MINUTES` minutes (by the simulated clock);
 3. ``GET /v1/portal/records`` with the token → that person's records only, paged, as JSON or CSV.
 
-Challenges and tokens are stateless (HMAC under a key derived from the hub's secret), so every
-hub process accepts them. The token names the card, never the person; the person is looked up
+Challenges and tokens are sealed (HMAC under a key derived from the hub's secret), so every
+hub process accepts them. A challenge opens one session only: its nonce is kept in the hub's
+database (``spent_portal_challenges``, shared by every hub process) until it expires, and a
+second log-in with it is refused, so a signed challenge seen by someone else is of no use to
+them. The token names the card, never the person; the person is looked up
 from the card at each request, and every query is filtered by that person's key, so no
 inquiry id reaches another person's record.
 """
@@ -30,11 +33,14 @@ import uuid
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from sqlalchemy import delete
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from error_codes import IpnsimError
 from ipnsim.storage import utcnow
 from network.db import PortalCard as CardRow
+from network.db import SpentPortalChallenge as SpentChallenge
 from network.protocol.models import (
     PortalCard,
     PortalCardIssue,
@@ -139,8 +145,8 @@ class PortalService:
     async def open_session(self, body: PortalSessionRequest) -> PortalSession:
         """A bearer token for the card's holder, once they signed a fresh challenge with it.
 
-        AUT003: unknown card, a challenge not issued for this card, or a bad signature;
-        AUT005: the challenge expired."""
+        AUT003: unknown card, a challenge not issued for this card, a bad signature, or a
+        challenge that has already opened a session; AUT005: the challenge expired."""
         card = await self._card(str(body.card_id))
         payload = (
             self._open(body.challenge.removeprefix(CHALLENGE_PREFIX), "challenge")
@@ -156,13 +162,33 @@ class PortalService:
         except (InvalidSignature, ValueError):
             raise IpnsimError("AUT003") from None
         now = utcnow()
-        if not isinstance(payload.get("exp"), float | int) or now.timestamp() > float(
-            payload["exp"]  # type: ignore[arg-type]
-        ):
+        expiry = payload.get("exp")
+        if not isinstance(expiry, float | int) or now.timestamp() > expiry:
             raise IpnsimError("AUT005")
+        if not await self._spend(payload.get("nonce"), expiry, now):
+            raise IpnsimError("AUT003")
         expires = now + dt.timedelta(minutes=SESSION_MINUTES)
         token = self._seal({"kind": "session", "card": card.card_id, "exp": expires.timestamp()})
         return PortalSession(access_token=token, expires_at=expires)
+
+    async def _spend(self, nonce: object, expiry: float, now: dt.datetime) -> bool:
+        """Mark the challenge with ``nonce`` used; False if it was already (or has no nonce).
+
+        The challenges that have expired by ``now`` are forgotten in the same transaction:
+        they are refused as expired from then on."""
+        if not isinstance(nonce, str) or not nonce:
+            return False
+        try:
+            async with self.sessions.begin() as session:
+                await session.execute(delete(SpentChallenge).where(SpentChallenge.expires_at < now))
+                session.add(
+                    SpentChallenge(
+                        nonce=nonce, expires_at=dt.datetime.fromtimestamp(expiry, dt.UTC)
+                    )
+                )
+        except IntegrityError:
+            return False
+        return True
 
     async def person_of(self, token: str | None) -> str:
         """The person key behind a portal token (AUT004: none or forged; AUT005: expired)."""

@@ -4,6 +4,7 @@ person's, whatever inquiry id is tried."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import csv
 import io
@@ -191,6 +192,39 @@ def test_log_in_refuses_unknown_cards_and_bad_signatures(
     (tmp_path / "forged.card").write_text(json.dumps(forged), encoding="utf-8")
     done = cli(net, "portal", "records", "--card", str(tmp_path / "forged.card"))
     assert done.returncode == 1 and "AUT003" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_challenge_opens_one_session_only(net: RunningNetwork, tmp_path: Path) -> None:
+    """A signed challenge seen by someone else cannot log them in: once it has opened a
+    session it is refused (AUT003), also when two log-ins with it arrive at once."""
+    hub = net.network.hub.url
+    card = issue(net, "moved_in", tmp_path / "a.card")
+    key = card_key(card)
+    text = challenge(hub, card["card_id"]).json()["challenge"]
+    first = answer_challenge(hub, card["card_id"], text, key)
+    assert first.status_code == 200, first.text
+    assert code_of(answer_challenge(hub, card["card_id"], text, key)) == (401, "AUT003")
+    assert portal(hub, "/v1/portal/records", first.json()["access_token"]).status_code == 200
+
+    async def both_at_once(text: str) -> list[int]:
+        body = {
+            "card_id": card["card_id"],
+            "challenge": text,
+            "signature": base64.b64encode(key.sign(text.encode())).decode(),
+        }
+        async with httpx.AsyncClient(base_url=hub, timeout=10) as client:
+            answers = await asyncio.gather(
+                *(client.post("/v1/portal/session", json=body) for _ in range(4))
+            )
+        return sorted(answer.status_code for answer in answers)
+
+    fresh = challenge(hub, card["card_id"]).json()["challenge"]
+    assert asyncio.run(both_at_once(fresh)) == [200, 401, 401, 401]
+    # A new challenge logs in as before, and so does the command line, twice.
+    assert log_in(hub, card).status_code == 200
+    for _ in range(2):
+        done = cli(net, "portal", "records", "--card", str(tmp_path / "a.card"), "--json")
+        assert done.returncode == 0, done.stderr
 
 
 def test_tokens_missing_forged_or_expired_are_refused(net: RunningNetwork, tmp_path: Path) -> None:
