@@ -21,10 +21,13 @@ ROLE_NAMES = {
 
 def services_table(network: NetworkFile, healthy: dict[str, bool] | None = None) -> Table:
     table = Table(title="ipnsim network")
-    table.add_column("service")
-    table.add_column("agency code")
-    table.add_column("name")
-    table.add_column("URL")
+    table.add_column("service", overflow="fold")
+    # Codes and URLs whole on any usual terminal (and in a log, 80 columns): they are what the
+    # reader copies. The names give way first.
+    table.add_column("agency code", no_wrap=True, min_width=16)
+    table.add_column("name", overflow="fold")
+    longest_url = max((len(service.url) for service in network.processes), default=0)
+    table.add_column("URL", no_wrap=True, min_width=longest_url)
     if healthy is not None:
         table.add_column("health")
     for service in network.processes:
