@@ -8,6 +8,7 @@ import base64
 import contextlib
 import json
 import sqlite3
+import threading
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
@@ -552,6 +553,65 @@ def test_a_write_given_up_while_waiting_is_not_written(tmp_path: Path) -> None:
             await writes[0]
         stored = await stored_leaves(service)
         assert [entry.inquiry_id for entry in stored.entries] == [kept.inquiry_id]
+
+    run(tmp_path, scenario)
+
+
+def test_a_group_whose_caller_gave_up_during_its_commit_is_written_once(
+    tmp_path: Path,
+) -> None:
+    """When the write leading a group is cancelled while the group's commit runs, the commit
+    still ends, the other writes of the group are answered as written, and nothing is written
+    twice: the log and the stored leaves agree, and the next record follows on."""
+
+    async def scenario(service: HubService, router: FakeRouter) -> None:
+        await issue(service, ODAWARA)
+        pseudonym = await issue(service, YAMAGATA)
+        writer = loop_writer(service.sessions.kw["bind"])
+        assert writer is not None
+        writer.commit_seconds = 1.0  # as on a slow disk: the commit goes to the writer's thread
+        commit_started, commit_may_end = threading.Event(), threading.Event()
+        commit_now = writer._commit_now
+
+        def slow_commit(driver: sqlite3.Connection) -> None:
+            commit_started.set()
+            commit_may_end.wait(10)
+            commit_now(driver)
+
+        writer._commit_now = slow_commit  # type: ignore[method-assign]
+        gate = asyncio.Event()
+
+        async def hold(session: AsyncSession, _: Appender) -> None:
+            await session.connection()
+            await gate.wait()
+
+        holding = asyncio.create_task(service.log.write(service.sessions, hold))
+        await asyncio.sleep(0.05)
+        requests = [inquiry(pseudonym) for _ in range(3)]
+        writes = []
+        for request in requests:
+            writes.append(asyncio.create_task(service.inquire(AGENCIES[YAMAGATA], request)))
+            await asyncio.sleep(0.1)  # until it waits for the log: they queue in this order
+        gate.set()
+        await holding
+        assert await asyncio.to_thread(commit_started.wait, 10)
+        writes[0].cancel()  # the group's leader, its commit on the writer's thread
+        await asyncio.sleep(0.05)
+        commit_may_end.set()
+        outcomes = await asyncio.gather(*writes, return_exceptions=True)
+        writer._commit_now = commit_now  # type: ignore[method-assign]
+
+        assert isinstance(outcomes[0], asyncio.CancelledError)
+        assert all(isinstance(outcome, InquiryResult) for outcome in outcomes[1:]), outcomes
+        stored = await stored_leaves(service)
+        assert [entry.inquiry_id for entry in stored.entries] == [
+            request.inquiry_id for request in requests
+        ]
+        assert service.log.tree.size == 3
+        after = await service.inquire(AGENCIES[YAMAGATA], inquiry(pseudonym))
+        assert after.status_detail == "09"
+        assert service.log.tree.size == 4
+        assert len((await stored_leaves(service)).entries) == 4
 
     run(tmp_path, scenario)
 
