@@ -38,7 +38,7 @@ class HubClient:
         self.headers = {"Authorization": f"Bearer {credential}", "Content-Type": "application/json"}
         self.timeout = timeout
         self.coalescer: Coalescer[TracedInquiry, InquiryResult] = Coalescer(
-            self._inquire_alone, self._inquire_together
+            self._inquire_alone, self._inquire_together, MAX_CONCURRENT_INQUIRIES
         )
         """Inquiries made while another is in flight to the hub go together."""
 
@@ -63,25 +63,23 @@ class HubClient:
     async def _inquire_together(
         self, inquiries: list[TracedInquiry]
     ) -> list[InquiryResult | IpnsimError]:
-        outcomes: list[InquiryResult | IpnsimError] = []
-        for start in range(0, len(inquiries), MAX_CONCURRENT_INQUIRIES):
-            chunk = inquiries[start : start + MAX_CONCURRENT_INQUIRIES]
-            answer = await self.post(
-                "/v1/inquiries/concurrent", ConcurrentInquiries(inquiries=chunk), BulkInquiryResult
+        answer = await self.post(
+            "/v1/inquiries/concurrent", ConcurrentInquiries(inquiries=inquiries), BulkInquiryResult
+        )
+        if len(answer.items) != len(inquiries):
+            logger.warning(
+                "hub answered %d items for %d concurrent inquiries",
+                len(answer.items),
+                len(inquiries),
             )
-            if len(answer.items) != len(chunk):
-                logger.warning(
-                    "hub answered %d items for %d concurrent inquiries",
-                    len(answer.items),
-                    len(chunk),
-                )
-                raise IpnsimError("AVL003")
-            for item in answer.items:
-                if item.result is not None:
-                    outcomes.append(item.result)
-                else:
-                    assert item.refused is not None  # an item carries one or the other
-                    outcomes.append(ForwardedError(item.refused))
+            raise IpnsimError("AVL003")
+        outcomes: list[InquiryResult | IpnsimError] = []
+        for item in answer.items:
+            if item.result is not None:
+                outcomes.append(item.result)
+            else:
+                assert item.refused is not None  # an item carries one or the other
+                outcomes.append(ForwardedError(item.refused))
         return outcomes
 
     async def post(

@@ -5,7 +5,8 @@ server's parsing, routing and middlewares, whatever the body holds. A :class:`Co
 lets the first call to a destination go at once, on its own, exactly as it would alone; the
 calls for the same destination made while it is in flight wait, and go together in one call
 of the destination's many-at-once route as soon as a call in flight is back, or after
-``max_wait`` seconds at most (so that one slow call does not hold the others back). Each caller
+``max_wait`` seconds at most (so that one slow call does not hold the others back); more than
+``max_items`` waiting go in several such calls at once, none larger than the route takes. Each caller
 gets its own outcome: the answer to its item, or the error its item met (an error of the whole
 call reaches every item of it).
 
@@ -63,18 +64,19 @@ class Coalescer(Generic[ItemT, AnswerT]):
         self,
         send_one: Callable[[ItemT], Awaitable[AnswerT]],
         send_many: Callable[[list[ItemT]], Awaitable[Sequence[Outcome[AnswerT]]]],
+        max_items: int,
         max_wait: float = MAX_WAIT_SECONDS,
     ) -> None:
+        if max_items < 2:
+            raise ValueError("a call of many takes at least 2 items")
         self._send_one = send_one
         self._send_many = send_many
+        self.max_items = max_items
+        """The most items one call of ``send_many`` takes."""
         self.max_wait = max_wait
         self._destinations: dict[Hashable, _Destination[ItemT, AnswerT]] = {}
         """Each destination with a call in flight or waiting."""
         self._tasks: set[asyncio.Task[None]] = set()
-        self.calls_of_many = 0
-        """Calls of several items made so far."""
-        self.items_sent_together = 0
-        """Items sent in those calls."""
 
     async def call(self, destination: Hashable, item: ItemT) -> AnswerT:
         """``item``'s outcome: sent at once if nothing is in flight for ``destination``, else
@@ -113,14 +115,17 @@ class Coalescer(Generic[ItemT, AnswerT]):
             if not state.in_flight:
                 del self._destinations[destination]
             return
-        state.in_flight += 1
-        if len(waiting) == 1:
-            work = self._one(destination, waiting[0])
-        else:
-            work = self._many(destination, waiting)
-        task = asyncio.get_running_loop().create_task(work)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        loop = asyncio.get_running_loop()
+        for start in range(0, len(waiting), self.max_items):
+            group = waiting[start : start + self.max_items]
+            state.in_flight += 1
+            if len(group) == 1:
+                work = self._one(destination, group[0])
+            else:
+                work = self._many(destination, group)
+            task = loop.create_task(work)
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
 
     async def _one(self, destination: Hashable, waiting: _Waiting[ItemT, AnswerT]) -> None:
         try:
@@ -133,8 +138,6 @@ class Coalescer(Generic[ItemT, AnswerT]):
             self._back(destination)
 
     async def _many(self, destination: Hashable, waiting: list[_Waiting[ItemT, AnswerT]]) -> None:
-        self.calls_of_many += 1
-        self.items_sent_together += len(waiting)
         try:
             outcomes: Sequence[Outcome[AnswerT]] = await self._send_many([w.item for w in waiting])
             if len(outcomes) != len(waiting):
@@ -149,7 +152,7 @@ class Coalescer(Generic[ItemT, AnswerT]):
             self._back(destination)
 
     @property
-    def in_flight(self) -> int:
+    def busy_destinations(self) -> int:
         """Destinations with a call in flight or waiting."""
         return len(self._destinations)
 

@@ -52,7 +52,7 @@ class ProviderRouter:
         self.client = client
         self.timeout = timeout
         self.coalescer: Coalescer[tuple[AgencyEntry, ProvisionRequest], ProvisionAnswer] = (
-            Coalescer(self._provide_alone, self._provide_coalesced)
+            Coalescer(self._provide_alone, self._provide_coalesced, MAX_BULK_INQUIRIES)
         )
         """Provision requests to a provider made while another is in flight go together."""
 
@@ -80,17 +80,10 @@ class ProviderRouter:
     async def _provide_coalesced(
         self, calls: list[tuple[AgencyEntry, ProvisionRequest]]
     ) -> list[ProvisionAnswer | IpnsimError]:
-        """The requests the coalescer grouped (one provider's), as bulk calls. Not through
+        """The requests the coalescer grouped (one provider's), in one bulk call. Not through
         :meth:`provide_many`: a subclass may apply faults there, and each request of the group
         has already been through :meth:`provide`."""
-        provider = calls[0][0]
-        requests = [request for _, request in calls]
-        answers: list[ProvisionAnswer | IpnsimError] = []
-        for start in range(0, len(requests), MAX_BULK_INQUIRIES):
-            answers += await self._provide_together(
-                provider, requests[start : start + MAX_BULK_INQUIRIES]
-            )
-        return answers
+        return await self._provide_together(calls[0][0], [request for _, request in calls])
 
     async def provide_many(
         self, provider: AgencyEntry, requests: list[ProvisionRequest]

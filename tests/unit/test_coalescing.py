@@ -60,9 +60,9 @@ def test_a_lone_call_goes_at_once_and_alone() -> None:
     async def scenario() -> tuple[list[int], list[tuple[str, list[int], str]], int]:
         destination = Destination()
         destination.let_go(everything=True)
-        coalescer = Coalescer(destination.one, destination.many, max_wait=60)
+        coalescer = Coalescer(destination.one, destination.many, max_items=100, max_wait=60)
         answers = [await coalescer.call("hub", item) for item in (1, 2, 3)]
-        return answers, destination.calls, coalescer.in_flight
+        return answers, destination.calls, coalescer.busy_destinations
 
     answers, calls, in_flight = asyncio.run(scenario())
 
@@ -76,7 +76,9 @@ def test_calls_made_while_one_is_in_flight_go_together_each_with_its_outcome() -
         list[object], list[tuple[str, list[int], str]], Coalescer[int, int]
     ]:
         destination = Destination()
-        coalescer: Coalescer[int, int] = Coalescer(destination.one, destination.many, max_wait=60)
+        coalescer: Coalescer[int, int] = Coalescer(
+            destination.one, destination.many, max_items=100, max_wait=60
+        )
         first = asyncio.create_task(coalescer.call("hub", 1))
         await settle()
         waiting = [asyncio.create_task(coalescer.call("hub", item)) for item in (2, 13, 4)]
@@ -91,14 +93,15 @@ def test_calls_made_while_one_is_in_flight_go_together_each_with_its_outcome() -
     assert outcomes[0] == 2 and outcomes[1] == 4 and outcomes[3] == 8
     assert isinstance(outcomes[2], ValueError)  # only the item that failed
     assert calls == [("one", [1], "default"), ("many", [2, 13, 4], "default")]
-    assert (coalescer.calls_of_many, coalescer.items_sent_together) == (1, 3)
-    assert coalescer.in_flight == 0
+    assert coalescer.busy_destinations == 0
 
 
 def test_one_call_waiting_goes_alone_and_later_ones_wait_for_the_call_in_flight() -> None:
     async def scenario() -> tuple[list[int], list[tuple[str, list[int], str]]]:
         destination = Destination()
-        coalescer: Coalescer[int, int] = Coalescer(destination.one, destination.many, max_wait=60)
+        coalescer: Coalescer[int, int] = Coalescer(
+            destination.one, destination.many, max_items=100, max_wait=60
+        )
         first = asyncio.create_task(coalescer.call("hub", 1))
         await settle()
         second = asyncio.create_task(coalescer.call("hub", 2))
@@ -118,6 +121,49 @@ def test_one_call_waiting_goes_alone_and_later_ones_wait_for_the_call_in_flight(
     assert calls == [("one", [1], "default"), ("one", [2], "default"), ("many", [3, 4], "default")]
 
 
+def test_more_waiting_than_a_call_takes_go_in_several_calls_at_once() -> None:
+    """No call of many carries more than ``max_items``: the rest go in further calls, made at
+    the same moment, not after; a remainder of one goes as a call of one."""
+
+    async def scenario() -> tuple[list[int], list[tuple[str, list[int], str]], int]:
+        destination = Destination()
+        coalescer: Coalescer[int, int] = Coalescer(
+            destination.one, destination.many, max_items=3, max_wait=60
+        )
+        first = asyncio.create_task(coalescer.call("hub", 1))
+        await settle()
+        waiting = [asyncio.create_task(coalescer.call("hub", item)) for item in range(2, 9)]
+        await settle()
+        destination.let_go()  # the first call is back: the seven waiting go
+        await first
+        await settle()
+        calls_at_once = len(destination.calls) - 1  # all made before any of them is back
+        destination.let_go(everything=True)
+        return list(await asyncio.gather(*waiting)), destination.calls, calls_at_once
+
+    answers, calls, calls_at_once = asyncio.run(scenario())
+
+    assert answers == [item * 2 for item in range(2, 9)]
+    assert calls == [
+        ("one", [1], "default"),
+        ("many", [2, 3, 4], "default"),
+        ("many", [5, 6, 7], "default"),
+        ("one", [8], "default"),
+    ]
+    assert calls_at_once == 3
+
+
+def test_a_call_of_many_takes_at_least_two_items() -> None:
+    async def one(item: int) -> int:
+        return item
+
+    async def many(items: list[int]) -> list[Outcome[int]]:
+        return list(items)
+
+    with pytest.raises(ValueError, match="at least 2"):
+        Coalescer(one, many, max_items=1)
+
+
 def test_destinations_never_share_a_call_and_a_group_runs_in_its_callers_sandbox() -> None:
     async def call_in(coalescer: Coalescer[int, int], where: str, item: int) -> int:
         sandbox.set(where)
@@ -125,7 +171,9 @@ def test_destinations_never_share_a_call_and_a_group_runs_in_its_callers_sandbox
 
     async def scenario() -> tuple[list[int], list[tuple[str, list[int], str]]]:
         destination = Destination()
-        coalescer: Coalescer[int, int] = Coalescer(destination.one, destination.many, max_wait=60)
+        coalescer: Coalescer[int, int] = Coalescer(
+            destination.one, destination.many, max_items=100, max_wait=60
+        )
         tasks = [asyncio.create_task(call_in(coalescer, "a", 1))]
         tasks.append(asyncio.create_task(call_in(coalescer, "b", 10)))
         await settle()
@@ -157,7 +205,9 @@ def test_a_failed_group_call_is_every_items_outcome() -> None:
     async def scenario() -> list[object]:
         destination = Destination()
         destination.fail_whole_call = ConnectionError("hub unreachable")
-        coalescer: Coalescer[int, int] = Coalescer(destination.one, destination.many, max_wait=60)
+        coalescer: Coalescer[int, int] = Coalescer(
+            destination.one, destination.many, max_items=100, max_wait=60
+        )
         first = asyncio.create_task(coalescer.call("hub", 1))
         await settle()
         waiting = [asyncio.create_task(coalescer.call("hub", item)) for item in (2, 3)]
@@ -175,7 +225,9 @@ def test_a_failed_group_call_is_every_items_outcome() -> None:
 def test_a_caller_that_stops_waiting_is_left_out_of_the_group() -> None:
     async def scenario() -> tuple[list[int], list[tuple[str, list[int], str]]]:
         destination = Destination()
-        coalescer: Coalescer[int, int] = Coalescer(destination.one, destination.many, max_wait=60)
+        coalescer: Coalescer[int, int] = Coalescer(
+            destination.one, destination.many, max_items=100, max_wait=60
+        )
         first = asyncio.create_task(coalescer.call("hub", 1))
         await settle()
         gone = asyncio.create_task(coalescer.call("hub", 2))
@@ -206,7 +258,7 @@ def test_a_group_call_giving_too_few_outcomes_fails_every_item() -> None:
             await release.wait()
             return item * 2
 
-        coalescer: Coalescer[int, int] = Coalescer(one, short, max_wait=60)
+        coalescer: Coalescer[int, int] = Coalescer(one, short, max_items=100, max_wait=60)
         first = asyncio.create_task(coalescer.call("hub", 1))
         await settle()
         waiting = [asyncio.create_task(coalescer.call("hub", item)) for item in (2, 3)]
@@ -226,7 +278,9 @@ def test_a_call_waits_for_a_slow_one_in_flight_no_longer_than_max_wait() -> None
 
     async def scenario() -> tuple[list[tuple[str, list[int], str]], bool, list[int]]:
         destination = Destination()
-        coalescer: Coalescer[int, int] = Coalescer(destination.one, destination.many, max_wait=0.05)
+        coalescer: Coalescer[int, int] = Coalescer(
+            destination.one, destination.many, max_items=100, max_wait=0.05
+        )
         slow = asyncio.create_task(coalescer.call("hub", 1))
         await settle()
         waiting = [asyncio.create_task(coalescer.call("hub", item)) for item in (2, 3)]
