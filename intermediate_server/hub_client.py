@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from typing import TypeVar
+from typing import TypeAlias, TypeVar
 
 import httpx
+from opentelemetry import context as otel_context
 from opentelemetry import trace
 from pydantic import BaseModel, ValidationError
 
@@ -26,6 +27,9 @@ from network.protocol.models import (
 
 logger = logging.getLogger("ipnsim.intermediate.hub")
 
+_Inquiry: TypeAlias = tuple[InquiryRequest, otel_context.Context]
+"""An inquiry to send, and the tracing context it was made in."""
+
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -37,7 +41,7 @@ class HubClient:
         self.base = hub_url.rstrip("/")
         self.headers = {"Authorization": f"Bearer {credential}", "Content-Type": "application/json"}
         self.timeout = timeout
-        self.coalescer: Coalescer[TracedInquiry, InquiryResult] = Coalescer(
+        self.coalescer: Coalescer[_Inquiry, InquiryResult] = Coalescer(
             self._inquire_alone, self._inquire_together, MAX_CONCURRENT_INQUIRIES
         )
         """Inquiries made while another is in flight to the hub go together."""
@@ -54,23 +58,29 @@ class HubClient:
         exchange keeps its own spans."""
         if headers or spans_exported():
             return await self.post("/v1/inquiries", request, InquiryResult, headers)
-        traced = TracedInquiry(inquiry=request, traceparent=child_traceparent())
-        return await self.coalescer.call(tuple(sandbox_headers().values()), traced)
+        inquiry = (request, otel_context.get_current())
+        return await self.coalescer.call(tuple(sandbox_headers().values()), inquiry)
 
-    async def _inquire_alone(self, traced: TracedInquiry) -> InquiryResult:
-        return await self.post("/v1/inquiries", traced.inquiry, InquiryResult)
+    async def _inquire_alone(self, inquiry: _Inquiry) -> InquiryResult:
+        """Run in the inquiry's own context: its trace goes in the request's header."""
+        return await self.post("/v1/inquiries", inquiry[0], InquiryResult)
 
     async def _inquire_together(
-        self, inquiries: list[TracedInquiry]
+        self, inquiries: list[_Inquiry]
     ) -> list[InquiryResult | IpnsimError]:
+        """Each inquiry carries the trace it was made in (``TracedInquiry.traceparent``)."""
+        traced = [
+            TracedInquiry(inquiry=request, traceparent=child_traceparent(made_in))
+            for request, made_in in inquiries
+        ]
         answer = await self.post(
-            "/v1/inquiries/concurrent", ConcurrentInquiries(inquiries=inquiries), BulkInquiryResult
+            "/v1/inquiries/concurrent", ConcurrentInquiries(inquiries=traced), BulkInquiryResult
         )
-        if len(answer.items) != len(inquiries):
+        if len(answer.items) != len(traced):
             logger.warning(
                 "hub answered %d items for %d concurrent inquiries",
                 len(answer.items),
-                len(inquiries),
+                len(traced),
             )
             raise IpnsimError("AVL003")
         outcomes: list[InquiryResult | IpnsimError] = []

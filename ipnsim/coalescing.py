@@ -17,6 +17,7 @@ other, is sent exactly as before. The busier the destination, the larger the gro
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Generic, TypeAlias, TypeVar
@@ -38,6 +39,8 @@ then): a call held by a slow destination delays the next ones by no more than th
 class _Waiting(Generic[ItemT, AnswerT]):
     item: ItemT
     future: asyncio.Future[AnswerT]
+    context: contextvars.Context
+    """A copy of its caller's context, where a call for it (alone or first of a group) runs."""
 
 
 @dataclass
@@ -53,11 +56,12 @@ class _Destination(Generic[ItemT, AnswerT]):
 class Coalescer(Generic[ItemT, AnswerT]):
     """Sends calls for one destination together while one is in flight.
 
-    ``send_one(item)`` makes the call of one item, in its caller's task and context;
-    ``send_many(items)`` the call of several, giving one outcome per item in order (an
-    exception it raises is every item's outcome). The calls for waiting items run in tasks of
-    their own, in a copy of the context of a call for the same destination (so in its sandbox,
-    say); what each caller's context held that the call needs (its trace), its item carries.
+    ``send_one(item)`` makes the call of one item, in its caller's context; ``send_many(items)``
+    the call of several, giving one outcome per item in order (an exception it raises is every
+    item's outcome). The calls for waiting items run in tasks of their own: a call of one in a
+    copy of its caller's context, a call of several in that of its first item's caller (the
+    same sandbox, say, as the destination is the same); what the other callers' contexts held
+    that the call needs (their traces), their items carry.
     """
 
     def __init__(
@@ -87,7 +91,7 @@ class Coalescer(Generic[ItemT, AnswerT]):
         if state.in_flight:
             loop = asyncio.get_running_loop()
             future: asyncio.Future[AnswerT] = loop.create_future()
-            state.waiting.append(_Waiting(item, future))
+            state.waiting.append(_Waiting(item, future, contextvars.copy_context()))
             if state.deadline is None:
                 state.deadline = loop.call_later(self.max_wait, self._send_waiting, destination)
             return await future
@@ -123,7 +127,7 @@ class Coalescer(Generic[ItemT, AnswerT]):
                 work = self._one(destination, group[0])
             else:
                 work = self._many(destination, group)
-            task = loop.create_task(work)
+            task = loop.create_task(work, context=group[0].context)
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 

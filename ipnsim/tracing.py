@@ -230,10 +230,11 @@ def outgoing_headers(headers: MutableMapping[str, str]) -> MutableMapping[str, s
     return headers
 
 
-def child_traceparent() -> str:
-    """The ``traceparent`` of a call made now (a new span id under the span in progress, or a
-    new trace), for a call whose item travels inside another request."""
-    return traceparent_of(unrecorded_span())
+def child_traceparent(parent: otel_context.Context | None = None) -> str:
+    """The ``traceparent`` of a call made now (a new span id under the span in progress in
+    ``parent``, the current context when None, or a new trace), for a call whose item travels
+    inside another request."""
+    return traceparent_of(unrecorded_span(parent))
 
 
 @contextlib.contextmanager

@@ -121,6 +121,38 @@ def test_one_call_waiting_goes_alone_and_later_ones_wait_for_the_call_in_flight(
     assert calls == [("one", [1], "default"), ("one", [2], "default"), ("many", [3, 4], "default")]
 
 
+def test_a_waiting_call_that_goes_alone_runs_in_its_own_callers_context() -> None:
+    """A call that waited and then goes alone is made in its caller's context (its trace, say),
+    not in that of the call whose return let it go."""
+    caller: contextvars.ContextVar[str] = contextvars.ContextVar("caller", default="nobody")
+    seen: list[tuple[int, str]] = []
+
+    async def scenario() -> list[int]:
+        destination = Destination()
+
+        async def one(item: int) -> int:
+            seen.append((item, caller.get()))
+            return await destination.one(item)
+
+        coalescer: Coalescer[int, int] = Coalescer(
+            one, destination.many, max_items=100, max_wait=60
+        )
+
+        async def call_as(name: str, item: int) -> int:
+            caller.set(name)
+            return await coalescer.call("hub", item)
+
+        first = asyncio.create_task(call_as("first", 1))
+        await settle()
+        second = asyncio.create_task(call_as("second", 2))
+        await settle()
+        destination.let_go(everything=True)
+        return list(await asyncio.gather(first, second))
+
+    assert asyncio.run(scenario()) == [2, 4]
+    assert seen == [(1, "first"), (2, "second")]
+
+
 def test_more_waiting_than_a_call_takes_go_in_several_calls_at_once() -> None:
     """No call of many carries more than ``max_items``: the rest go in further calls, made at
     the same moment, not after; a remainder of one goes as a call of one."""
