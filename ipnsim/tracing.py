@@ -243,17 +243,23 @@ def continued_trace(traceparent: str | None, name: str) -> Iterator[None]:
     ``traceparent`` (a new trace without one), as :class:`TracingMiddleware` makes for a
     request: for one item of a request that carries several, each in its own trace."""
     parent = _propagator.extract({TRACEPARENT_HEADER: traceparent}) if traceparent else None
-    span = (
-        tracer().start_span(name, context=parent, kind=SpanKind.SERVER)
-        if spans_exported()
-        else unrecorded_span(parent)
-    )
+    span = server_span(tracer(), spans_exported(), name, parent)
     token = otel_context.attach(trace.set_span_in_context(span))
     try:
         yield
     finally:
         otel_context.detach(token)
         span.end()
+
+
+def server_span(
+    chosen: trace.Tracer, records: bool, name: str, parent: otel_context.Context | None
+) -> trace.Span:
+    """The server span of a request (or of one item of it) continuing ``parent``: started by
+    ``chosen`` where the process ``records`` spans, else an :func:`unrecorded_span`."""
+    if records:
+        return chosen.start_span(name, context=parent, kind=SpanKind.SERVER)
+    return unrecorded_span(parent)
 
 
 def traceparent_of(span: trace.Span) -> str:
@@ -294,11 +300,7 @@ class TracingMiddleware:
                 carrier[name.decode("latin-1")] = value.decode("latin-1")
         parent = _propagator.extract(carrier) if carrier else None
         method: str = scope["method"]
-        span = (
-            self.tracer.start_span(method, context=parent, kind=SpanKind.SERVER)
-            if self.records
-            else unrecorded_span(parent)
-        )
+        span = server_span(self.tracer, self.records, method, parent)
         token = otel_context.attach(trace.set_span_in_context(span))
         header_values = [
             (b"traceparent", traceparent_of(span).encode()),
