@@ -36,6 +36,10 @@ class Destination:
             gate.set()
         self.open = everything
 
+    def coalescer(self, max_items: int = 100, max_wait: float = 60) -> Coalescer[int, int]:
+        """A coalescer of calls to this destination (by default, waiting for a call back)."""
+        return Coalescer(self.one, self.many, max_items=max_items, max_wait=max_wait)
+
     async def one(self, item: int) -> int:
         self.calls.append(("one", [item], sandbox.get()))
         await self._wait()
@@ -60,7 +64,7 @@ def test_a_lone_call_goes_at_once_and_alone() -> None:
     async def scenario() -> tuple[list[int], list[tuple[str, list[int], str]], int]:
         destination = Destination()
         destination.let_go(everything=True)
-        coalescer = Coalescer(destination.one, destination.many, max_items=100, max_wait=60)
+        coalescer = destination.coalescer()
         answers = [await coalescer.call("hub", item) for item in (1, 2, 3)]
         return answers, destination.calls, coalescer.busy_destinations
 
@@ -76,9 +80,7 @@ def test_calls_made_while_one_is_in_flight_go_together_each_with_its_outcome() -
         list[object], list[tuple[str, list[int], str]], Coalescer[int, int]
     ]:
         destination = Destination()
-        coalescer: Coalescer[int, int] = Coalescer(
-            destination.one, destination.many, max_items=100, max_wait=60
-        )
+        coalescer = destination.coalescer()
         first = asyncio.create_task(coalescer.call("hub", 1))
         await settle()
         waiting = [asyncio.create_task(coalescer.call("hub", item)) for item in (2, 13, 4)]
@@ -99,9 +101,7 @@ def test_calls_made_while_one_is_in_flight_go_together_each_with_its_outcome() -
 def test_one_call_waiting_goes_alone_and_later_ones_wait_for_the_call_in_flight() -> None:
     async def scenario() -> tuple[list[int], list[tuple[str, list[int], str]]]:
         destination = Destination()
-        coalescer: Coalescer[int, int] = Coalescer(
-            destination.one, destination.many, max_items=100, max_wait=60
-        )
+        coalescer = destination.coalescer()
         first = asyncio.create_task(coalescer.call("hub", 1))
         await settle()
         second = asyncio.create_task(coalescer.call("hub", 2))
@@ -159,9 +159,7 @@ def test_more_waiting_than_a_call_takes_go_in_several_calls_at_once() -> None:
 
     async def scenario() -> tuple[list[int], list[tuple[str, list[int], str]], int]:
         destination = Destination()
-        coalescer: Coalescer[int, int] = Coalescer(
-            destination.one, destination.many, max_items=3, max_wait=60
-        )
+        coalescer = destination.coalescer(max_items=3)
         first = asyncio.create_task(coalescer.call("hub", 1))
         await settle()
         waiting = [asyncio.create_task(coalescer.call("hub", item)) for item in range(2, 9)]
@@ -203,9 +201,7 @@ def test_destinations_never_share_a_call_and_a_group_runs_in_its_callers_sandbox
 
     async def scenario() -> tuple[list[int], list[tuple[str, list[int], str]]]:
         destination = Destination()
-        coalescer: Coalescer[int, int] = Coalescer(
-            destination.one, destination.many, max_items=100, max_wait=60
-        )
+        coalescer = destination.coalescer()
         tasks = [asyncio.create_task(call_in(coalescer, "a", 1))]
         tasks.append(asyncio.create_task(call_in(coalescer, "b", 10)))
         await settle()
@@ -237,9 +233,7 @@ def test_a_failed_group_call_is_every_items_outcome() -> None:
     async def scenario() -> list[object]:
         destination = Destination()
         destination.fail_whole_call = ConnectionError("hub unreachable")
-        coalescer: Coalescer[int, int] = Coalescer(
-            destination.one, destination.many, max_items=100, max_wait=60
-        )
+        coalescer = destination.coalescer()
         first = asyncio.create_task(coalescer.call("hub", 1))
         await settle()
         waiting = [asyncio.create_task(coalescer.call("hub", item)) for item in (2, 3)]
@@ -257,9 +251,7 @@ def test_a_failed_group_call_is_every_items_outcome() -> None:
 def test_a_caller_that_stops_waiting_is_left_out_of_the_group() -> None:
     async def scenario() -> tuple[list[int], list[tuple[str, list[int], str]]]:
         destination = Destination()
-        coalescer: Coalescer[int, int] = Coalescer(
-            destination.one, destination.many, max_items=100, max_wait=60
-        )
+        coalescer = destination.coalescer()
         first = asyncio.create_task(coalescer.call("hub", 1))
         await settle()
         gone = asyncio.create_task(coalescer.call("hub", 2))
@@ -310,9 +302,7 @@ def test_a_call_waits_for_a_slow_one_in_flight_no_longer_than_max_wait() -> None
 
     async def scenario() -> tuple[list[tuple[str, list[int], str]], bool, list[int]]:
         destination = Destination()
-        coalescer: Coalescer[int, int] = Coalescer(
-            destination.one, destination.many, max_items=100, max_wait=0.05
-        )
+        coalescer = destination.coalescer(max_wait=0.05)
         slow = asyncio.create_task(coalescer.call("hub", 1))
         await settle()
         waiting = [asyncio.create_task(coalescer.call("hub", item)) for item in (2, 3)]
