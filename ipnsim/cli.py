@@ -248,6 +248,9 @@ def up(
         hubs=hubs,
     )
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt))
+    # Ctrl-C (SIGINT) stops the network even when started as a script's background job, which
+    # inherits SIGINT ignored: `ipnsim up & … kill -INT $!`.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         with console.status("starting the network…"):
             network = launcher.start(report=lambda line: console.log(line))

@@ -240,6 +240,9 @@ def test_up_serves_until_ctrl_c_then_stops_every_process(tmp_path: Path) -> None
         stderr=subprocess.STDOUT,
         text=True,
         env=env,
+        # Started as a script's background job is (`ipnsim up &`): with SIGINT ignored, which
+        # it must not inherit, or `kill -INT` (what Ctrl-C sends) would not stop it.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
     )
     assert process.stdout is not None
     output: list[str] = []
@@ -266,9 +269,13 @@ def test_up_serves_until_ctrl_c_then_stops_every_process(tmp_path: Path) -> None
         remaining, _ = process.communicate(timeout=30)
         output.append(remaining)
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
+        if process.poll() is None:  # it did not stop: SIGTERM stops its services too
+            process.terminate()
+            try:
+                process.communicate(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.communicate()
 
     text = "".join(output)
     assert process.returncode == 0, text
